@@ -1,0 +1,45 @@
+/**
+ * Reads the platform stack's config once and validates it (see configSchema.ts).
+ * A bad value stops `pulumi up` before any resource is touched, with a message
+ * naming the key, the value, what was expected and the command that fixes it.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { CONFIG_KEYS, ConfigError, parsePlatformConfig, PROJECT, SECRET_KEYS, type PlatformConfig } from "./configSchema";
+
+export * from "./configSchema";
+
+/** Stack config values are strings; structured values (objects, arrays, numbers, booleans) arrive as JSON. */
+function decode(key: string, text: string): unknown {
+    if (SECRET_KEYS.has(key)) return text;
+    try {
+        return JSON.parse(text) as unknown;
+    } catch {
+        return text;
+    }
+}
+
+let cached: PlatformConfig | undefined;
+
+/** The validated platform config of the current stack (read once per process). */
+export function loadConfig(): PlatformConfig {
+    if (cached) return cached;
+    const raw: Record<string, unknown> = {};
+    for (const key of CONFIG_KEYS) {
+        // runtime.getConfig reads secret and plain keys alike without logging
+        // the value; secrets are wrapped in `Secret` by the parser.
+        const text = pulumi.runtime.getConfig(`${PROJECT}:${key}`);
+        if (text !== undefined) raw[key] = decode(key, text);
+    }
+    try {
+        cached = parsePlatformConfig(raw);
+    } catch (e) {
+        if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+        throw e;
+    }
+    return cached;
+}
+
+/** Forgets the cached config (tests run the program for several stacks in one process). */
+export function resetConfigCache(): void {
+    cached = undefined;
+}
