@@ -101,7 +101,7 @@ export abstract class EngineError extends Error {
 /** Another update holds the stack (HTTP 409 from the backend, a lock file): retry later. */
 export class ConcurrentUpdateError extends EngineError {
     readonly transient = true;
-    constructor(readonly stack: string, message = `stack ${stack} is being updated by another operation`) {
+    constructor(readonly stackName: string, message = `stack ${stackName} is being updated by another operation`) {
         super(message);
         this.name = "ConcurrentUpdateError";
     }
@@ -119,8 +119,8 @@ export class EngineUnavailableError extends EngineError {
 /** No stack for this database. */
 export class StackNotFoundError extends EngineError {
     readonly transient = false;
-    constructor(readonly stack: string) {
-        super(`stack ${stack} does not exist`);
+    constructor(readonly stackName: string) {
+        super(`stack ${stackName} does not exist`);
         this.name = "StackNotFoundError";
     }
 }
