@@ -104,7 +104,7 @@ export const platformConfigSchema = z.object({
         enabled: z.boolean(),
         region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "an AWS region such as eu-west-1").optional(),
         clusterName: z.string().min(1, "the name of the EKS cluster").optional(),
-        repositories: z.array(z.string().regex(/^[a-z0-9]+(?:[._\/-][a-z0-9]+)*$/, "an ECR repository name: lowercase letters, digits, . _ - /")).min(1).default(["database-migration-anonymized-api"]),
+        repositories: z.array(z.string().regex(/^[a-z0-9]+(?:[._/-][a-z0-9]+)*$/, "an ECR repository name: lowercase letters, digits, . _ - /")).min(1).default(["database-migration-anonymized-api"]),
         keepTaggedImages: z.number().int().min(1).default(20),
         untaggedExpiryDays: z.number().int().min(1).default(7),
     }).strict(),
@@ -199,7 +199,7 @@ function fixCommand(path: readonly PropertyKey[]): string {
 function describeValue(path: readonly PropertyKey[], input: unknown): string {
     if (SECRET_KEYS.has(String(path[0] ?? ""))) return input === undefined ? "(not set)" : "[secret, not shown]";
     if (input === undefined) return "(not set)";
-    const text = JSON.stringify(input) ?? String(input);
+    const text = JSON.stringify(input) ?? typeof input;
     return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
 

@@ -34,6 +34,8 @@ export type CallResults = (args: pulumi.runtime.MockCallArgs) => Record<string, 
 /** Plausible provider outputs for resource types whose outputs the programs read. */
 export function defaultOutputs(args: pulumi.runtime.MockResourceArgs): MockState {
     const n = args.name;
+    const inputs = args.inputs as Record<string, unknown>;
+    const input = (key: string): string => (typeof inputs[key] === "string" ? inputs[key] : n);
     switch (args.type) {
         case "tls:index/privateKey:PrivateKey":
             return { privateKeyPem: `-----BEGIN PRIVATE KEY-----\n${n}\n-----END PRIVATE KEY-----\n`, publicKeyPem: `pub-${n}` };
@@ -45,13 +47,13 @@ export function defaultOutputs(args: pulumi.runtime.MockResourceArgs): MockState
         case "random:index/randomPassword:RandomPassword":
             return { result: `pw-${n}-0123456789abcdef`, bcryptHash: `bcrypt-${n}` };
         case "docker:index/remoteImage:RemoteImage":
-            return { imageId: `sha256:${n}`, repoDigest: `${String(args.inputs.name)}@sha256:${"0".repeat(64)}` };
+            return { imageId: `sha256:${n}`, repoDigest: `${input("name")}@sha256:${"0".repeat(64)}` };
         case "docker:index/image:Image":
-            return { imageName: String((args.inputs as { imageName?: unknown }).imageName ?? n), repoDigest: `${n}@sha256:${"1".repeat(64)}` };
+            return { imageName: input("imageName"), repoDigest: `${n}@sha256:${"1".repeat(64)}` };
         case "docker:index/container:Container":
             return { ipAddress: "172.18.0.10", networkDatas: [] };
         case "aws:ecr/repository:Repository":
-            return { repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${String(args.inputs.name ?? n)}`, arn: `arn:aws:ecr:eu-west-1:123456789012:repository/${n}` };
+            return { repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${input("name")}`, arn: `arn:aws:ecr:eu-west-1:123456789012:repository/${n}` };
         default:
             return {};
     }
@@ -59,13 +61,15 @@ export function defaultOutputs(args: pulumi.runtime.MockResourceArgs): MockState
 
 /** Plausible results for the provider functions the programs call. */
 export function defaultCalls(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+    const inputs = args.inputs as Record<string, unknown>;
+    const clusterName = typeof inputs.name === "string" ? inputs.name : "cluster";
     switch (args.token) {
         case "aws:eks/getCluster:getCluster":
             return {
-                name: args.inputs.name,
+                name: clusterName,
                 endpoint: "https://ABCDEF.gr7.eu-west-1.eks.amazonaws.com",
                 certificateAuthorities: [{ data: "Y2EtZGF0YQ==" }],
-                arn: `arn:aws:eks:eu-west-1:123456789012:cluster/${String(args.inputs.name)}`,
+                arn: `arn:aws:eks:eu-west-1:123456789012:cluster/${clusterName}`,
             };
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return { userName: "AWS", password: "ecr-token", proxyEndpoint: "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com" };
@@ -163,7 +167,7 @@ export async function installMocks(opts: MockOptions): Promise<Recorder> {
                     ...(args.provider ? { provider: args.provider } : {}),
                     dependencies: meta?.deps ?? [],
                 });
-                return { id: args.custom === false ? undefined : `${args.name}-id`, state: { ...args.inputs, ...state } };
+                return { id: args.custom === false ? undefined : `${args.name}-id`, state: { ...(args.inputs as Record<string, unknown>), ...state } };
             },
             call(args) {
                 recorder.calls.push(args);

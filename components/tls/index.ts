@@ -1,0 +1,3 @@
+export { StackCa, type StackCaArgs } from "./StackCa";
+export { ServerCertificate, type ServerCertificateArgs } from "./ServerCertificate";
+export * from "./certificatePolicy";
