@@ -2,8 +2,8 @@
  * The platform stack's configuration: its schema and the pure parser that
  * turns raw stack config into a typed, frozen object, or one error that names
  * the key, the value, what was expected and the `pulumi config set` command
- * that fixes it. Everything that once differed between `DBAAS_ENV=prod` and
- * `DBAAS_ENV=dev` is a key here. No Pulumi imports: tested directly.
+ * that fixes it. Everything that once differed between the prod and dev
+ * environment switch (and its copied config files) is a key here. No Pulumi imports: tested directly.
  */
 import { z } from "zod";
 import { versionCatalogSchema } from "./catalog";
@@ -162,8 +162,8 @@ const FIX_EXAMPLES: Record<string, string> = {
     domain: "dbaas.example.com",
     dockerHost: "unix:///var/run/docker.sock",
     "tls.mode": "selfSigned",
-    tlsCertificateChain: "-- < fullchain.pem",
-    tlsPrivateKey: "-- < privkey.pem",
+    tlsCertificateChain: "< fullchain.pem",
+    tlsPrivateKey: "< privkey.pem",
     "nginx.image": "nginx:1.27-alpine",
     "api.replicas": "2",
     "postgres.versions": "'[{\"label\":\"PostgreSQL 17\",\"image\":\"postgres:17\"}]'",
@@ -205,10 +205,23 @@ function describeValue(path: readonly PropertyKey[], input: unknown): string {
 
 function expectation(issue: z.core.$ZodIssue): string {
     // zod's own wording for type errors ("Invalid input: expected number, received string")
-    // is kept short; our messages already say what is expected.
+    // is replaced by a short one; our own messages already say what is expected.
     if (issue.code === "invalid_type") return `a ${issue.expected}`;
-    if (issue.code === "unrecognized_keys") return `no unknown keys (remove ${issue.keys.map((k) => JSON.stringify(k)).join(", ")} or fix its spelling)`;
     return issue.message;
+}
+
+/** One line per problem: key, value, expectation, fix. An unknown key is named on its own line. */
+function describeIssue(issue: z.core.$ZodIssue): string[] {
+    if (issue.code === "unrecognized_keys") {
+        return issue.keys.map((k) => {
+            const path = [...issue.path, k];
+            const known = issue.path.length === 0 ? "a key declared in Pulumi.yaml" : `a key of ${PROJECT}:${formatPath(issue.path)}`;
+            const rm = `pulumi config rm${path.length > 1 ? " --path" : ""} '${PROJECT}:${formatPath(path)}'`;
+            return `${PROJECT}:${formatPath(path)} is not a known setting: expected ${known} (misspelled?). Fix: ${rm}`;
+        });
+    }
+    const input = "input" in issue ? issue.input : undefined;
+    return [`${PROJECT}:${formatPath(issue.path) || "(root)"} = ${describeValue(issue.path, input)}: expected ${expectation(issue)}. Fix: ${fixCommand(issue.path)}`];
 }
 
 /**
@@ -219,13 +232,7 @@ function expectation(issue: z.core.$ZodIssue): string {
 export function parsePlatformConfig(raw: Readonly<Record<string, unknown>>): PlatformConfig {
     const result = platformConfigSchema.safeParse(raw, { reportInput: true });
     if (!result.success) {
-        throw new ConfigError(
-            result.error.issues.map((issue) => {
-                const path = issue.code === "unrecognized_keys" ? issue.path : issue.path;
-                const input = "input" in issue ? issue.input : undefined;
-                return `${PROJECT}:${formatPath(path) || "(root)"} = ${describeValue(path, input)}: expected ${expectation(issue)}. Fix: ${fixCommand(path)}`;
-            }),
-        );
+        throw new ConfigError(result.error.issues.flatMap(describeIssue));
     }
     const { tlsCertificateChain, tlsPrivateKey, ...rest } = result.data;
     return deepFreeze({
