@@ -1,0 +1,105 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { DEVDB_CLUSTER_ROLE, DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT, LABELS, MANAGED_BY } from "../../infra/names";
+import {
+    admissionResourceRules,
+    DEVDB_ADMISSION_POLICY,
+    devDbMatchCondition,
+    devDbValidations,
+    namespacePrefixProblem,
+    POD_SECURITY_ENFORCE_LABEL,
+    POD_SECURITY_LEVEL,
+} from "./admission";
+import { tokenFromSecretData, tokenKubeconfig, type ClusterEndpoint } from "./kubeconfig";
+import { DEVDB_ROLE_RULES, findRbacViolations } from "./rbac";
+
+/**
+ * What the DBaaS API is on EKS: namespace `devdb` (Pod Security restricted),
+ * ServiceAccount `devdb`, ClusterRole `devdb-role` with exactly the reviewed
+ * rules of rbac.ts and its binding, a ValidatingAdmissionPolicy that confines
+ * the ServiceAccount's writes to namespaces with the on-demand prefix, and the
+ * API's kubeconfig (the ServiceAccount's token), a secret.
+ */
+export interface DevDbAccessArgs {
+    /** Kubernetes provider of the cluster (see eksConnection); every object goes there. */
+    provider: k8s.Provider;
+    /** The cluster as the API's kubeconfig names it: name, endpoint, CA data. */
+    cluster: pulumi.Input<ClusterEndpoint>;
+    /** Prefix of on-demand database namespaces (stack config `ondemand.namespacePrefix`, default "devdb-"). */
+    namespacePrefix: string;
+}
+
+/** Name of the long-lived token Secret of the ServiceAccount. */
+export const DEVDB_TOKEN_SECRET = `${DEVDB_SERVICE_ACCOUNT}-token`;
+
+export class DevDbAccess extends pulumi.ComponentResource {
+    /** Kubeconfig that authenticates as system:serviceaccount:devdb:devdb; a secret, handed to ApiService. */
+    readonly apiKubeconfig: pulumi.Output<string>;
+
+    constructor(name: string, args: DevDbAccessArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dbaas:aws:DevDbAccess", name, {}, { ...opts, providers: [args.provider] });
+        const prefixProblem = namespacePrefixProblem(args.namespacePrefix);
+        if (prefixProblem) throw new Error(`ondemand.namespacePrefix: ${prefixProblem}. Fix: pulumi config set --path 'dbaas:ondemand.namespacePrefix' devdb-`);
+        // The constant is reviewed by hand and by tests; this stops an edit that slipped past both.
+        const violations = findRbacViolations(DEVDB_ROLE_RULES);
+        if (violations.length > 0) throw new Error(`ClusterRole ${DEVDB_CLUSTER_ROLE} is not least privilege:\n  - ${violations.join("\n  - ")}`);
+
+        const managed = { [LABELS.managedBy]: MANAGED_BY };
+        const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
+            metadata: {
+                name: DEVDB_NAMESPACE,
+                labels: {
+                    ...managed,
+                    [POD_SECURITY_ENFORCE_LABEL]: POD_SECURITY_LEVEL,
+                    "pod-security.kubernetes.io/warn": POD_SECURITY_LEVEL,
+                    "pod-security.kubernetes.io/audit": POD_SECURITY_LEVEL,
+                },
+            },
+        }, { parent: this });
+        const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-service-account`, {
+            metadata: { name: DEVDB_SERVICE_ACCOUNT, namespace: namespace.metadata.name, labels: managed },
+            // Used from outside the cluster through the token Secret; no pod should carry it.
+            automountServiceAccountToken: false,
+        }, { parent: this });
+        const role = new k8s.rbac.v1.ClusterRole(`${name}-role`, {
+            metadata: { name: DEVDB_CLUSTER_ROLE, labels: managed },
+            rules: DEVDB_ROLE_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
+        }, { parent: this });
+        new k8s.rbac.v1.ClusterRoleBinding(`${name}-role-binding`, {
+            metadata: { name: DEVDB_CLUSTER_ROLE, labels: managed },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name },
+            subjects: [{ kind: "ServiceAccount", name: serviceAccount.metadata.name, namespace: serviceAccount.metadata.namespace }],
+        }, { parent: this });
+
+        const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${name}-admission-policy`, {
+            metadata: { name: DEVDB_ADMISSION_POLICY, labels: managed },
+            spec: {
+                failurePolicy: "Fail",
+                matchConstraints: { resourceRules: admissionResourceRules(DEVDB_ROLE_RULES) },
+                matchConditions: [devDbMatchCondition()],
+                validations: devDbValidations(args.namespacePrefix),
+            },
+        }, { parent: this });
+        const policyBinding = new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(`${name}-admission-binding`, {
+            metadata: { name: DEVDB_ADMISSION_POLICY, labels: managed },
+            spec: { policyName: policy.metadata.name, validationActions: ["Deny"] },
+        }, { parent: this });
+
+        // The credential exists only once the admission policy guards what it can do.
+        const tokenSecret = new k8s.core.v1.Secret(`${name}-token`, {
+            metadata: {
+                name: DEVDB_TOKEN_SECRET,
+                namespace: namespace.metadata.name,
+                labels: managed,
+                annotations: { "kubernetes.io/service-account.name": serviceAccount.metadata.name },
+            },
+            type: "kubernetes.io/service-account-token",
+        }, { parent: this, dependsOn: [policyBinding] });
+
+        const user = `${DEVDB_NAMESPACE}-${DEVDB_SERVICE_ACCOUNT}`;
+        this.apiKubeconfig = pulumi.secret(
+            pulumi.all([args.cluster, tokenSecret.data]).apply(([cluster, data]) => tokenKubeconfig(cluster, user, tokenFromSecretData(data))),
+        );
+        this.registerOutputs({ apiKubeconfig: this.apiKubeconfig });
+    }
+}
