@@ -54,6 +54,9 @@ export function defaultOutputs(args: pulumi.runtime.MockResourceArgs): MockState
             return { ipAddress: "172.18.0.10", networkDatas: [] };
         case "aws:ecr/repository:Repository":
             return { repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${input("name")}`, arn: `arn:aws:ecr:eu-west-1:123456789012:repository/${n}` };
+        case "kubernetes:core/v1:Secret":
+            // The token controller fills a ServiceAccount token Secret's data.token.
+            return inputs.type === "kubernetes.io/service-account-token" ? { data: { token: Buffer.from(`sa-token-${n}`).toString("base64") } } : {};
         default:
             return {};
     }
