@@ -5,8 +5,9 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { CatalogImages, PostgresInstance } from "../components/postgres";
 import { StackCa } from "../components/tls";
-import { defaultVersion } from "./catalog";
+import { defaultVersion, findVersion } from "./catalog";
 import { loadConfig } from "./config";
 
 const config = loadConfig();
@@ -37,3 +38,25 @@ export const settings = {
 // The component sections below are added by their areas (web tier, Postgres,
 // AWS); each uses `config`, `dockerProvider`, `network` and `ca` from above.
 void network;
+
+// ---- Postgres: the version catalog's images and the API's admin database ----
+/** Every catalog image, pulled ahead so creating a database never waits for a pull. */
+const catalogImages = new CatalogImages("postgres-catalog", { catalog: config.postgres.versions, dockerProvider });
+const adminVersion = findVersion(config.postgres.versions, config.postgres.adminVersion ?? defaultVersion(config.postgres.versions).label) ?? defaultVersion(config.postgres.versions);
+/** The API's own database (jobs, audit log, database rows); the API connects with `adminDatabase.apiConnectionUrl` (secret). */
+const adminDatabase = new PostgresInstance("admin-db", {
+    catalog: config.postgres.versions,
+    version: adminVersion.label,
+    image: catalogImages.imageFor(adminVersion.image),
+    memoryMb: config.postgres.memoryMb,
+    shmSizeMb: config.postgres.shmSizeMb,
+    dockerProvider,
+    network,
+    alias: "admin-db",
+    dockerName: `dbaas-${stack}-admin-db`,
+    ca,
+    application: "dbaas",
+});
+/** The catalog as the API reads it (JSON of `postgres.versions`). */
+export const postgresCatalogJson = catalogImages.catalogJson;
+export const adminDatabaseHost = adminDatabase.host;
