@@ -29,6 +29,21 @@ export const createDatabaseFields = {
     source_ranges: z.array(cidrSchema).max(32, "at most 32 ranges").optional(),
 } as const;
 
+/** Image of the one-shot step that downloads backup_location (needs curl and a POSIX shell; pinned). */
+export const DEFAULT_FETCH_IMAGE = "curlimages/curl:8.11.1";
+
+/** Restore settings shared by both targets; every field has a default, so older specs stay valid. */
+export const restoreSettingsFields = {
+    /** Image of the download step. */
+    fetch_image: z.string().refine(isValidImageReference, { message: IMAGE_REFERENCE_HINT }).default(DEFAULT_FETCH_IMAGE),
+    /** Parallel jobs of pg_restore for custom-format dumps. */
+    restore_jobs: z.number().int().min(1).max(16).default(2),
+    /** Largest backup download accepted, in bytes (default 20 GiB). */
+    restore_max_bytes: z.number().int().positive().default(20 * 1024 ** 3),
+    /** Longest the download and the restore may each take, in seconds (default 1 hour). */
+    restore_max_seconds: z.number().int().min(30).max(86_400).default(3600),
+} as const;
+
 export const dockerTargetSchema = z.object({
     kind: z.literal("docker"),
     /** Docker engine URL, e.g. unix:///var/run/docker.sock */
@@ -36,6 +51,7 @@ export const dockerTargetSchema = z.object({
     memory_mb: z.number().int().min(128),
     /** Host address the Postgres port is published on (127.0.0.1 keeps it local). */
     publish_ip: z.string().default("127.0.0.1"),
+    ...restoreSettingsFields,
 }).strict();
 
 export const kubernetesTargetSchema = z.object({
@@ -45,6 +61,7 @@ export const kubernetesTargetSchema = z.object({
     cpu_millicores: z.number().int().min(100),
     storage_gb: z.number().int().min(1),
     storage_class: z.string().optional(),
+    ...restoreSettingsFields,
 }).strict();
 
 export const databaseSpecSchema = z.object({

@@ -1,0 +1,47 @@
+/**
+ * The namespace of one on-demand database, with its guard rails: Pod Security
+ * `restricted`, owner/project/expiry labels (the API lists and the reaper
+ * expires databases by them), a ResourceQuota admitting exactly the database's
+ * pod, volume and (when exposed) load balancer, and a LimitRange.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { podSecurityLabels } from "./naming";
+import { DatabaseSize, limitRangeItems, quotaHard } from "./resources";
+
+export interface DatabaseNamespaceArgs {
+    /** Namespace name (`<prefix><database>`, see `namespaceName`). Required. */
+    readonly namespace: string;
+    /** Owner/project/expiry/managed-by labels (see `databaseLabels`). Required; Pod Security labels are added. */
+    readonly labels: Record<string, string>;
+    /** The database's memory, CPU and storage: the quota's and LimitRange's ceiling. Required. */
+    readonly size: DatabaseSize;
+    /** Whether a LoadBalancer is allowed in the quota. Default false. */
+    readonly exposed?: boolean;
+}
+
+export class DatabaseNamespace extends pulumi.ComponentResource {
+    /** The namespace's name, carrying the dependency on its creation. */
+    readonly name: pulumi.Output<string>;
+
+    constructor(name: string, args: DatabaseNamespaceArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dbaas:ondemand:DatabaseNamespace", name, {}, opts);
+
+        const namespace = new k8s.core.v1.Namespace(name, {
+            metadata: { name: args.namespace, labels: { ...args.labels, ...podSecurityLabels() } },
+        }, { parent: this });
+        this.name = namespace.metadata.name;
+
+        new k8s.core.v1.ResourceQuota(`${name}-quota`, {
+            metadata: { name: "database", namespace: this.name, labels: args.labels },
+            spec: { hard: quotaHard(args.size, args.exposed ?? false) },
+        }, { parent: this });
+
+        new k8s.core.v1.LimitRange(`${name}-limits`, {
+            metadata: { name: "database", namespace: this.name, labels: args.labels },
+            spec: { limits: limitRangeItems(args.size) },
+        }, { parent: this });
+
+        this.registerOutputs({ name: this.name });
+    }
+}

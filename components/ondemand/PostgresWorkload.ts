@@ -1,0 +1,166 @@
+/**
+ * The Postgres server of one database on Kubernetes: a generated password in
+ * a Secret, the restore scripts in a ConfigMap, and a one-replica StatefulSet
+ * (PVC from a claim template, PGDATA in a subdirectory, hardened security
+ * context on every container, requests = limits). With a backup, an init
+ * container fetches it and the image's init hook restores it; the pod turns
+ * Ready only after the restore's marker exists (see `restore.ts`).
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { POSTGRES_PORT } from "../../infra/names";
+import { DATABASE_USER } from "./naming";
+import {
+    DATA_MOUNT, fetchEnv, fetchScript, INITDB_DIR, INITDB_FILE, initdbScript, PGDATA, readinessCommand,
+    RestoreLimits, restoreEnv, SCRIPT_DIR, SCRIPT_FILE, WRITABLE_DIRS,
+} from "./restore";
+import { fetchResources, guaranteedResources } from "./resources";
+import { containerSecurityContext, podSecurityContext } from "./security";
+
+export interface PostgresRestore extends RestoreLimits {
+    /** https URL of the backup. */
+    readonly backupUrl: string;
+    /** Image with curl and a POSIX shell for the fetch step. */
+    readonly fetchImage: string;
+    /** Content of the restore script (mounted from the ConfigMap). */
+    readonly script: string;
+    /** File name the script writes into RESTORE_MARKER_DIR on success. */
+    readonly markerName: string;
+}
+
+export interface PostgresWorkloadArgs {
+    /** Namespace (Output of the namespace, so the workload waits for it). Required. */
+    readonly namespace: pulumi.Input<string>;
+    /** Catalog image of Postgres. Required. */
+    readonly image: string;
+    /** Database created at initialisation (POSTGRES_DB). Required. */
+    readonly database: string;
+    /** Labels on every object and pod; keep the expiry out (a change restarts the pod). Required. */
+    readonly labels: Record<string, string>;
+    /** Labels selecting the pods; must be a subset of what the pods carry. Required. */
+    readonly selector: Record<string, string>;
+    /** Memory (MiB) and CPU (millicores): requests = limits. Required. */
+    readonly memoryMb: number;
+    readonly cpuMillicores: number;
+    /** PVC size in GiB. Required. */
+    readonly storageGb: number;
+    /** StorageClass of the PVC. Default: the cluster's default class. */
+    readonly storageClass?: string;
+    /** Governing Service of the StatefulSet. Default "postgres". */
+    readonly serviceName?: pulumi.Input<string>;
+    /** The backup to restore before the pod turns Ready. Default: none (an empty database). */
+    readonly restore?: PostgresRestore;
+}
+
+/** Seconds between startup probes; with the limit below this bounds the time to first Ready. */
+const STARTUP_PERIOD_SECONDS = 10;
+
+export class PostgresWorkload extends pulumi.ComponentResource {
+    /** The generated superuser password (secret). */
+    readonly password: pulumi.Output<string>;
+
+    constructor(name: string, args: PostgresWorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dbaas:ondemand:PostgresWorkload", name, {}, opts);
+        const restore = args.restore;
+        const security = containerSecurityContext();
+        const meta = (object: string) => ({ name: object, namespace: args.namespace, labels: args.labels });
+
+        const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
+        this.password = pulumi.secret(password.result);
+
+        const secret = new k8s.core.v1.Secret(`${name}-password`, {
+            metadata: meta("postgres-password"),
+            type: "Opaque",
+            stringData: { password: this.password },
+        }, { parent: this });
+
+        const scripts = restore === undefined ? undefined : new k8s.core.v1.ConfigMap(`${name}-restore`, {
+            metadata: meta("postgres-restore"),
+            data: { [SCRIPT_FILE]: restore.script, [INITDB_FILE]: initdbScript() },
+        }, { parent: this });
+
+        const env = (vars: Record<string, string>) => Object.entries(vars).map(([n, value]) => ({ name: n, value }));
+        const dataMount = { name: "data", mountPath: DATA_MOUNT };
+        const tmpMount = { name: "tmp", mountPath: WRITABLE_DIRS.tmp };
+        const scriptMount = { name: "restore", mountPath: `${SCRIPT_DIR}/${SCRIPT_FILE}`, subPath: SCRIPT_FILE, readOnly: true };
+        // Enough startup probes to cover download plus restore at their caps, and a margin for initdb.
+        const restoreSeconds = restore === undefined ? 0 : 2 * restore.restore_max_seconds;
+        const startupFailures = Math.ceil((restoreSeconds + 300) / STARTUP_PERIOD_SECONDS);
+        const ready = readinessCommand(restore?.markerName);
+
+        new k8s.apps.v1.StatefulSet(name, {
+            metadata: meta("postgres"),
+            spec: {
+                replicas: 1,
+                serviceName: args.serviceName ?? "postgres",
+                selector: { matchLabels: args.selector },
+                persistentVolumeClaimRetentionPolicy: { whenDeleted: "Delete", whenScaled: "Retain" },
+                template: {
+                    metadata: { labels: { ...args.labels, ...args.selector } },
+                    spec: {
+                        securityContext: podSecurityContext(),
+                        automountServiceAccountToken: false,
+                        enableServiceLinks: false,
+                        terminationGracePeriodSeconds: 60,
+                        initContainers: restore === undefined ? [] : [{
+                            name: "fetch-backup",
+                            image: restore.fetchImage,
+                            command: ["sh", "-c", fetchScript()],
+                            env: env(fetchEnv(restore.backupUrl, restore.markerName, restore)),
+                            securityContext: security,
+                            resources: guaranteedResources(fetchResources({ memory_mb: args.memoryMb, cpu_millicores: args.cpuMillicores })),
+                            volumeMounts: [dataMount, tmpMount, scriptMount],
+                        }],
+                        containers: [{
+                            name: "postgres",
+                            image: args.image,
+                            ports: [{ name: "postgres", containerPort: POSTGRES_PORT, protocol: "TCP" }],
+                            env: [
+                                { name: "POSTGRES_USER", value: DATABASE_USER },
+                                { name: "POSTGRES_DB", value: args.database },
+                                { name: "PGDATA", value: PGDATA },
+                                { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: secret.metadata.name, key: "password" } } },
+                                ...(restore === undefined ? [] : env(restoreEnv(restore.markerName, restore))),
+                            ],
+                            securityContext: security,
+                            resources: guaranteedResources({ memory_mb: args.memoryMb, cpu_millicores: args.cpuMillicores }),
+                            volumeMounts: [
+                                dataMount,
+                                tmpMount,
+                                { name: "socket", mountPath: WRITABLE_DIRS.socket },
+                                ...(scripts === undefined ? [] : [
+                                    { name: "restore", mountPath: `${INITDB_DIR}/${INITDB_FILE}`, subPath: INITDB_FILE, readOnly: true },
+                                    scriptMount,
+                                ]),
+                            ],
+                            startupProbe: { exec: { command: ready }, periodSeconds: STARTUP_PERIOD_SECONDS, timeoutSeconds: 5, failureThreshold: startupFailures },
+                            readinessProbe: { exec: { command: ready }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+                            livenessProbe: { exec: { command: readinessCommand(undefined) }, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 6 },
+                        }],
+                        volumes: [
+                            { name: "tmp", emptyDir: {} },
+                            { name: "socket", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
+                            ...(scripts === undefined ? [] : [{ name: "restore", configMap: { name: scripts.metadata.name, defaultMode: 0o555 } }]),
+                        ],
+                    },
+                },
+                volumeClaimTemplates: [{
+                    // Claim templates are immutable: only labels that never change.
+                    metadata: { name: "data", labels: args.selector },
+                    spec: {
+                        accessModes: ["ReadWriteOnce"],
+                        ...(args.storageClass === undefined ? {} : { storageClassName: args.storageClass }),
+                        resources: { requests: { storage: `${args.storageGb}Gi` } },
+                    },
+                }],
+            },
+        }, {
+            parent: this,
+            // Pulumi waits for Ready; a large restore legitimately takes as long as its caps allow.
+            customTimeouts: { create: `${Math.ceil(startupFailures * STARTUP_PERIOD_SECONDS / 60) + 10}m`, update: "20m" },
+        });
+
+        this.registerOutputs({ password: this.password });
+    }
+}

@@ -1,0 +1,62 @@
+/**
+ * The NetworkPolicy rules of one database: who may connect (only the spec's
+ * source ranges, on 5432) and where the pod may connect (DNS, and HTTPS for
+ * the backup download). The backup host's addresses are not knowable when the
+ * policy is declared, so HTTPS egress is open to public addresses only: every
+ * private, loopback, link-local (cloud metadata) and shared range is excluded.
+ * No Pulumi imports.
+ */
+import { POSTGRES_PORT } from "../../infra/names";
+
+/** Non-public IPv4 ranges the pod may never reach over HTTPS. */
+export const BLOCKED_EGRESS_V4 = [
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+    "172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
+] as const;
+/** Non-public IPv6 ranges (loopback, unique-local, link-local, multicast, IPv4-mapped). */
+export const BLOCKED_EGRESS_V6 = ["::1/128", "::ffff:0:0/96", "fc00::/7", "fe80::/10", "ff00::/8"] as const;
+
+export interface NetworkPolicyInput {
+    /** Labels selecting the database's pods. */
+    readonly podSelector: Record<string, string>;
+    /** CIDRs allowed to connect to Postgres; empty = nobody. */
+    readonly sourceRanges: readonly string[];
+    /** Whether the pod downloads a backup (HTTPS egress) at all. */
+    readonly fetchesBackup: boolean;
+}
+
+const isV6 = (cidr: string): boolean => cidr.includes(":");
+
+/** The `spec` of the NetworkPolicy. */
+export function networkPolicySpec(input: NetworkPolicyInput) {
+    const ingress = input.sourceRanges.length === 0 ? [] : [{
+        from: input.sourceRanges.map((cidr) => ({ ipBlock: { cidr } })),
+        ports: [{ protocol: "TCP", port: POSTGRES_PORT }],
+    }];
+    const dns = {
+        to: [{
+            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+            podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+        }],
+        ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
+    };
+    const https = {
+        to: [
+            { ipBlock: { cidr: "0.0.0.0/0", except: [...BLOCKED_EGRESS_V4] } },
+            { ipBlock: { cidr: "::/0", except: [...BLOCKED_EGRESS_V6] } },
+        ],
+        ports: [{ protocol: "TCP", port: 443 }],
+    };
+    return {
+        podSelector: { matchLabels: { ...input.podSelector } },
+        policyTypes: ["Ingress", "Egress"],
+        ingress,
+        egress: input.fetchesBackup ? [dns, https] : [dns],
+    };
+}
+
+/** Every CIDR the policy lets in, split by family (for reading the rule back in tests and docs). */
+export function ingressCidrs(spec: ReturnType<typeof networkPolicySpec>): { v4: string[]; v6: string[] } {
+    const all = spec.ingress.flatMap((rule) => rule.from.map((f) => f.ipBlock.cidr));
+    return { v4: all.filter((c) => !isV6(c)), v6: all.filter(isV6) };
+}
