@@ -41,7 +41,7 @@ export function memorySettings(memoryMb: number): MemorySettings {
         sharedBuffersMb: Math.floor(memoryMb / 4),
         effectiveCacheSizeMb: Math.floor((memoryMb * 3) / 4),
         maintenanceWorkMemMb: Math.min(1024, Math.max(16, Math.floor(memoryMb / 16))),
-        workMemMb: Math.max(4, Math.floor(memoryMb / 2 / (MAX_CONNECTIONS / 4))),
+        workMemMb: Math.max(1, Math.floor(memoryMb / 2 / (MAX_CONNECTIONS / 4))),
     };
 }
 
