@@ -1,0 +1,138 @@
+/**
+ * Turns a failed Pulumi CLI run into one of the engine's typed errors, and
+ * makes CLI text safe for logs and for users. Pure; no Pulumi imports (the
+ * SDK's `CommandError` is recognised by its `name`, since the text is all we
+ * classify on).
+ */
+import {
+    ConcurrentUpdateError,
+    EngineError,
+    EngineUnavailableError,
+    OperationAbortedError,
+    ProgramError,
+    StackNotFoundError,
+} from "./types";
+
+/** Longest reason stored on a database row and shown to its owner. */
+export const REASON_MAX = 300;
+/** Longest CLI output written to the server log per failure. */
+export const LOG_OUTPUT_MAX = 8000;
+
+/** Shortens `text` to `max` characters, marking the cut. */
+export function truncate(text: string, max: number): string {
+    return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
+}
+
+/** Removes terminal colour codes and Pulumi's `<{%reset%}>` colour markup. */
+export function stripColor(text: string): string {
+    // eslint-disable-next-line no-control-regex
+    return text.replace(/\u001b\[[0-9;]*[A-Za-z]/g, "").replace(/<\{%[a-z-]*%\}>/g, "");
+}
+
+const REDACTIONS: readonly [RegExp, string][] = [
+    // userinfo in any URI: postgresql://user:password@host, https://token@host
+    [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]*(:[^\s/@]*)?@/gi, "$1***@"],
+    // key=value / key: value for secret-looking keys (password, token, secret, signature, credential, passphrase, key)
+    [/\b([\w.-]*(?:password|passwd|pwd|token|secret|signature|credential|passphrase|api[_-]?key|access[_-]?key)[\w.-]*)(["']?\s*[=:]\s*["']?)[^\s"'&,;]+/gi, "$1$2***"],
+    // Authorization headers
+    [/\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, "$1 ***"],
+    // AWS access key ids
+    [/\b(AKIA|ASIA)[A-Z0-9]{16}\b/g, "***"],
+];
+
+/** Masks credentials that may appear in CLI output (URI userinfo, password=..., tokens, signed-URL parameters). */
+export function redact(text: string): string {
+    return REDACTIONS.reduce((t, [pattern, replacement]) => t.replace(pattern, replacement), text);
+}
+
+/** Text of a CLI failure safe for the server log: colour-free, redacted, truncated. */
+export function logSafeOutput(text: string): string {
+    return truncate(redact(stripColor(text)), LOG_OUTPUT_MAX);
+}
+
+const CONCURRENT = [/\[409\] Conflict: Another update is currently in progress/i, /the stack is currently locked by/i];
+const NOT_FOUND = [/no stack named '?[^'\s]*'? found/i, /stack '[^']*' not found/i];
+const UNAVAILABLE = [
+    /failed to load checkpoint/i,
+    /connection refused/i,
+    /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|ENOTFOUND/,
+    /no such host/i,
+    /i\/o timeout/i,
+    /TLS handshake timeout/i,
+    /Cannot connect to the Docker daemon/i,
+    /error during connect/i,
+    /\[5\d\d\] /,
+    /(401|403)[^\n]*(Unauthorized|Forbidden)|PULUMI_ACCESS_TOKEN|getting user info/i,
+    /NoCredentialProviders|no valid credential sources|ExpiredToken/i,
+    /failed to (download|install) plugin/i,
+    /pulumi CLI not found|spawn .*pulumi ENOENT|ENOENT.*pulumi/i,
+    /passphrase must be set|incorrect passphrase|PULUMI_CONFIG_PASSPHRASE/i,
+];
+/** Lines that say only that something failed, not what. */
+const GENERIC = /^(error: )?(update failed|destroy failed|refresh failed|preview failed|an error occurred while advancing the preview|\d+ errors? occurred:?)$/i;
+
+/**
+ * The most useful single line of a program failure: the first specific
+ * `error:` diagnostic (from engine events when there were any, else from the
+ * CLI text), colour-free, redacted and at most `REASON_MAX` characters.
+ */
+export function programFailureReason(diagnostics: readonly string[], output: string): string {
+    const candidates: string[] = [];
+    for (const d of diagnostics) candidates.push(...d.split("\n"));
+    for (const line of output.split("\n")) {
+        const m = /^\s*(?:error: |Error: )(.*)$/.exec(line);
+        if (m?.[1] !== undefined) candidates.push(m[1]);
+    }
+    const specific = candidates
+        .map((c) => stripColor(c).replace(/^\s*(error: |Error: )/, "").replace(/^\s*\*\s*/, "").trim())
+        .filter((c) => c.length > 0 && !GENERIC.test(c) && !/^Running program '.*' failed with an unhandled exception:?$/.test(c));
+    const first = specific[0] ?? "the Pulumi program failed (details in the server log)";
+    return truncate(redact(first), REASON_MAX);
+}
+
+export interface CliFailure {
+    /** The stack (database name) the command ran on. */
+    readonly stackName: string;
+    /** The thrown error (usually the SDK's `CommandError`). */
+    readonly error: unknown;
+    /** Why the operation's signal fired, when it did. */
+    readonly abortReason?: unknown;
+    /** Error diagnostics seen as engine events during the run. */
+    readonly diagnostics?: readonly string[];
+}
+
+/** Text of whatever was thrown. */
+export function errorText(error: unknown): string {
+    if (error instanceof Error) return error.message;
+    return typeof error === "string" ? error : JSON.stringify(error) ?? String(error);
+}
+
+/**
+ * Maps a CLI failure to the engine's error classes. Order matters: an aborted
+ * run is reported as aborted whatever the CLI printed while dying; a lock held
+ * by someone else is retryable; a missing stack is permanent; an unreachable
+ * backend or target is retryable; anything else is the program's fault.
+ */
+export function classifyCliFailure(failure: CliFailure): EngineError {
+    if (failure.error instanceof EngineError) return failure.error;
+    const text = stripColor(errorText(failure.error));
+    const cause = { cause: failure.error };
+    if (failure.abortReason !== undefined) {
+        return new OperationAbortedError(`the operation was aborted: ${abortReasonText(failure.abortReason)}`);
+    }
+    if (CONCURRENT.some((r) => r.test(text))) return new ConcurrentUpdateError(failure.stackName);
+    if (NOT_FOUND.some((r) => r.test(text))) return new StackNotFoundError(failure.stackName);
+    const unavailable = UNAVAILABLE.find((r) => r.test(text));
+    if (unavailable !== undefined) {
+        const line = text.split("\n").find((l) => unavailable.test(l)) ?? text;
+        return new EngineUnavailableError(truncate(redact(line.trim()), REASON_MAX));
+    }
+    return new ProgramError(programFailureReason(failure.diagnostics ?? [], text), { ...cause, detail: logSafeOutput(text) });
+}
+
+/** A short description of an abort reason (`TimeoutError`, a cancel by a user, shutdown, ...). */
+export function abortReasonText(reason: unknown): string {
+    if (reason instanceof DOMException && reason.name === "TimeoutError") return "timed out";
+    if (reason instanceof Error) return truncate(reason.message, 200);
+    return typeof reason === "string" ? truncate(reason, 200) : "cancelled";
+}
