@@ -3,8 +3,10 @@
  * config, then composes the components; everything environment-specific comes
  * from the stack's config (see Pulumi.dev.yaml / Pulumi.prod.yaml).
  */
+import * as aws from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { DevDbAccess, EcrRepositories, eksConnection } from "../components/aws";
 import { CatalogImages, PostgresInstance } from "../components/postgres";
 import { StackCa } from "../components/tls";
 import { defaultVersion, findVersion } from "./catalog";
@@ -60,3 +62,19 @@ const adminDatabase = new PostgresInstance("admin-db", {
 /** The catalog as the API reads it (JSON of `postgres.versions`). */
 export const postgresCatalogJson = catalogImages.catalogJson;
 export const adminDatabaseHost = adminDatabase.host;
+
+// ---- AWS (only when aws.enabled, i.e. prod): ECR repositories and the API's access to EKS ----
+const awsTarget = config.aws.enabled && config.aws.region && config.aws.clusterName ? { region: config.aws.region, clusterName: config.aws.clusterName } : undefined;
+const awsProvider = awsTarget ? new aws.Provider("aws", { region: awsTarget.region }) : undefined;
+/** Where the API image is pushed: `ecr.apiRepositoryUrl`, `ecr.registryAuth` (secret). Undefined without AWS. */
+const ecr = awsTarget && awsProvider ? new EcrRepositories("ecr", {
+    repositories: config.aws.repositories,
+    keepTaggedImages: config.aws.keepTaggedImages,
+    untaggedExpiryDays: config.aws.untaggedExpiryDays,
+}, { providers: [awsProvider] }) : undefined;
+const eks = awsTarget && awsProvider ? eksConnection("eks", { ...awsTarget, awsProvider }) : undefined;
+/** The API's identity on EKS: `devDbAccess.apiKubeconfig` (secret) goes to ApiService. Undefined without AWS. */
+const devDbAccess = eks ? new DevDbAccess("devdb", { provider: eks.provider, cluster: eks.cluster, namespacePrefix: config.ondemand.namespacePrefix }) : undefined;
+export const ecrRepositoryUrls = ecr?.repositoryUrls;
+/** Kubeconfig of the devdb ServiceAccount (secret). */
+export const apiKubeconfig = devDbAccess?.apiKubeconfig;
