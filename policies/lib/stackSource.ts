@@ -1,0 +1,144 @@
+/**
+ * The platform facts a policy needs (the version catalog, the on-demand
+ * namespace prefix) come from one place: the platform stack's config, i.e.
+ * `Pulumi.<stack>.yaml`. A policy gets them, in this order, from
+ *   1. its policy config (`--policy-pack-config`, generated from the stack file
+ *      by `npx tsx policies/config.ts Pulumi.<stack>.yaml`);
+ *   2. the config of the stack being previewed, which the Pulumi CLI hands to
+ *      the policy pack in PULUMI_CONFIG (when that stack is a platform stack);
+ *   3. `Pulumi.<stack>.yaml` in the repository (PULUMI_STACK names it);
+ *   4. every platform stack file in the repository together (the on-demand
+ *      project has no catalog of its own: any platform catalog is accepted).
+ * No Pulumi imports.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { catalogImages, versionCatalogSchema } from "../../infra/catalog";
+import { platformConfigSchema, PROJECT } from "../../infra/configSchema";
+import { ONDEMAND_SPEC_KEY } from "../../infra/names";
+import { asRecord, asString } from "./values";
+
+/** The repository root (policies/lib/ is two levels down). */
+export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+
+/** What the Pulumi CLI tells a policy pack about the stack under preview (all optional). */
+export interface StackEnvironment {
+    readonly project?: string;
+    readonly stack?: string;
+    /** Full keys (`dbaas:postgres`) to values as the CLI passes them: strings, structured ones JSON-encoded. */
+    readonly config?: Readonly<Record<string, string>>;
+}
+
+/** Reads PULUMI_PROJECT / PULUMI_STACK / PULUMI_CONFIG as the CLI sets them for a policy pack. */
+export function stackEnvironment(env: NodeJS.ProcessEnv = process.env): StackEnvironment {
+    let config: Record<string, string> | undefined;
+    const raw = env.PULUMI_CONFIG;
+    if (raw) {
+        try {
+            const parsed = asRecord(JSON.parse(raw) as unknown);
+            if (parsed) config = Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === "string"));
+        } catch {
+            config = undefined;
+        }
+    }
+    const project = env.PULUMI_PROJECT ?? env.PULUMI_NODEJS_PROJECT;
+    const stack = env.PULUMI_STACK ?? env.PULUMI_NODEJS_STACK;
+    return { ...(project ? { project } : {}), ...(stack ? { stack } : {}), ...(config ? { config } : {}) };
+}
+
+/** The `dbaas:postgres` object from stack config, whether still JSON text (CLI) or already parsed (YAML). */
+function postgresSection(config: Readonly<Record<string, unknown>>): unknown {
+    const value = config[`${PROJECT}:postgres`];
+    if (typeof value !== "string") return value;
+    try {
+        return JSON.parse(value) as unknown;
+    } catch {
+        return undefined;
+    }
+}
+
+/** The catalog images of a platform stack's config, or undefined when it has no valid catalog. */
+export function catalogOfStackConfig(config: Readonly<Record<string, unknown>>): string[] | undefined {
+    const parsed = versionCatalogSchema.safeParse(asRecord(postgresSection(config))?.versions);
+    return parsed.success ? catalogImages(parsed.data) : undefined;
+}
+
+/** The `config:` section of a stack file (`Pulumi.prod.yaml`). Throws with the file name when unreadable. */
+export function readStackFileConfig(file: string): Record<string, unknown> {
+    let doc: unknown;
+    try {
+        doc = parseYaml(fs.readFileSync(file, "utf8")) as unknown;
+    } catch (e) {
+        throw new Error(`cannot read stack file ${file}: ${(e as Error).message}`);
+    }
+    return { ...(asRecord(asRecord(doc)?.config) ?? {}) };
+}
+
+/** The platform stack files in a directory: `Pulumi.<stack>.yaml`, sorted. */
+export function platformStackFiles(root: string): string[] {
+    try {
+        return fs.readdirSync(root).filter((f) => /^Pulumi\.[^.]+\.ya?ml$/.test(f)).sort().map((f) => path.join(root, f));
+    } catch {
+        return [];
+    }
+}
+
+export interface CatalogResolution {
+    /** Allowed Postgres images; empty when no catalog was found anywhere. */
+    readonly images: readonly string[];
+    /** Where they came from, for messages. */
+    readonly source: string;
+}
+
+/** Resolves the version catalog in the order described at the top of this module. */
+export function resolveCatalog(configured: readonly string[] | undefined, env: StackEnvironment, root: string = REPO_ROOT): CatalogResolution {
+    if (configured && configured.length > 0) return { images: configured, source: "the policy config (allowedImages)" };
+    const isPlatform = env.project === undefined || env.project === PROJECT;
+    if (isPlatform && env.config) {
+        const images = catalogOfStackConfig(env.config);
+        if (images) return { images, source: `the config of stack ${env.stack ?? "(unnamed)"}` };
+    }
+    if (isPlatform && env.stack) {
+        const file = path.join(root, `Pulumi.${env.stack}.yaml`);
+        if (fs.existsSync(file)) {
+            const images = catalogOfStackConfig(readStackFileConfig(file));
+            if (images) return { images, source: path.basename(file) };
+        }
+    }
+    const found = platformStackFiles(root).flatMap((file) => {
+        const images = catalogOfStackConfig(readStackFileConfig(file));
+        return images ? [{ file: path.basename(file), images }] : [];
+    });
+    return {
+        images: [...new Set(found.flatMap((f) => f.images))],
+        source: found.length > 0 ? `the catalogs of ${found.map((f) => f.file).join(", ")}` : "nowhere (no policy config, stack config or stack file)",
+    };
+}
+
+/** The on-demand namespace prefix of a platform stack's config, or the schema's default. */
+export function namespacePrefixOfStackConfig(config: Readonly<Record<string, unknown>>): string {
+    const ondemand = config[`${PROJECT}:ondemand`];
+    const section = typeof ondemand === "string" ? safeJson(ondemand) : ondemand;
+    const schema = platformConfigSchema.shape.ondemand.shape.namespacePrefix;
+    const parsed = schema.safeParse(asString(asRecord(section)?.namespacePrefix));
+    return parsed.success ? parsed.data : DEFAULT_NAMESPACE_PREFIX;
+}
+
+/** The default of `dbaas:ondemand.namespacePrefix`, read from the config schema (one source). */
+export const DEFAULT_NAMESPACE_PREFIX: string = platformConfigSchema.shape.ondemand.shape.namespacePrefix.parse(undefined);
+
+/** The publish address the on-demand stack's own spec asks for (`dbaas-db:database` target.publish_ip, or undefined). */
+export function ondemandPublishIp(env: StackEnvironment): string | undefined {
+    const raw = env.config?.[ONDEMAND_SPEC_KEY];
+    const spec = raw === undefined ? undefined : asRecord(safeJson(raw));
+    return asString(asRecord(spec?.target)?.publish_ip);
+}
+
+function safeJson(text: string): unknown {
+    try {
+        return JSON.parse(text) as unknown;
+    } catch {
+        return undefined;
+    }
+}
