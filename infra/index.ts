@@ -3,11 +3,13 @@
  * config, then composes the components; everything environment-specific comes
  * from the stack's config (see Pulumi.dev.yaml / Pulumi.prod.yaml).
  */
+import * as path from "node:path";
 import * as aws from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DevDbAccess, EcrRepositories, eksConnection } from "../components/aws";
 import { CatalogImages, PostgresInstance } from "../components/postgres";
+import { ApiService, Certificates, contentTag, NginxProxy, readSourceFiles } from "../components/web";
 import { StackCa } from "../components/tls";
 import { defaultVersion, findVersion } from "./catalog";
 import { loadConfig } from "./config";
@@ -66,7 +68,7 @@ export const adminDatabaseHost = adminDatabase.host;
 // ---- AWS (only when aws.enabled, i.e. prod): ECR repositories and the API's access to EKS ----
 const awsTarget = config.aws.enabled && config.aws.region && config.aws.clusterName ? { region: config.aws.region, clusterName: config.aws.clusterName } : undefined;
 const awsProvider = awsTarget ? new aws.Provider("aws", { region: awsTarget.region }) : undefined;
-/** Where the API image is pushed: `ecr.apiRepositoryUrl`, `ecr.registryAuth` (secret). Undefined without AWS. */
+/** Where the API image is pushed: `ecr.apiRegistry` (ApiService `registry`; password secret), or `ecr.apiRepositoryUrl` + `ecr.registryAuth` (secret). Undefined without AWS. */
 const ecr = awsTarget && awsProvider ? new EcrRepositories("ecr", {
     repositories: config.aws.repositories,
     keepTaggedImages: config.aws.keepTaggedImages,
@@ -78,3 +80,61 @@ const devDbAccess = eks ? new DevDbAccess("devdb", { provider: eks.provider, clu
 export const ecrRepositoryUrls = ecr?.repositoryUrls;
 /** Kubeconfig of the devdb ServiceAccount (secret). */
 export const apiKubeconfig = devDbAccess?.apiKubeconfig;
+
+// ---- web tier: the API replicas and nginx in front of them (issue 3) ----
+const repoRoot = path.resolve(__dirname, "..");
+/** The API replicas; their image is built from the repo's Dockerfile with a content tag. */
+const api = new ApiService("api", {
+    build: {
+        context: repoRoot,
+        tag: contentTag(readSourceFiles(repoRoot), { PULUMI_VERSION: config.api.pulumiVersion }),
+        pulumiVersion: config.api.pulumiVersion,
+    },
+    imageName: config.api.imageName,
+    replicas: config.api.replicas,
+    memoryMb: config.api.memoryMb,
+    network,
+    settings: {
+        catalog: config.postgres.versions,
+        ttlHoursDefault: config.api.ttlHoursDefault,
+        ttlHoursMax: config.api.ttlHoursMax,
+        allowedBackupHosts: config.api.allowedBackupHosts,
+        allowOpenSourceRanges: config.api.allowOpenSourceRanges,
+        maxConcurrentOperations: config.api.maxConcurrentOperations,
+        ondemand: config.ondemand,
+        dockerHost: config.dockerHost,
+    },
+    adminDatabaseUrl: adminDatabase.apiConnectionUrl,
+    caCertPem: ca.certPem,
+    provider: dockerProvider,
+});
+/** The certificate nginx serves: from the stack CA (dev) or the provided chain and key (prod). */
+const certificates = config.tls.mode === "selfSigned"
+    ? new Certificates("web-tls", { mode: "selfSigned", ca, domain: config.domain })
+    : new Certificates("web-tls", {
+        mode: "provided",
+        // Both keys are secret config; the parser already checked they are PEM of the right kind.
+        certificateChainPem: pulumi.secret(config.tlsCertificateChain?.reveal() ?? ""),
+        privateKeyPem: pulumi.secret(config.tlsPrivateKey?.reveal() ?? ""),
+    });
+/** nginx on 80/443: TLS, HTTP→HTTPS redirect, ACME path, proxy to the API replicas. */
+const proxy = new NginxProxy("nginx", {
+    image: config.nginx.image,
+    domain: config.domain,
+    upstreams: api.upstreams,
+    network,
+    certificateChainPem: certificates.chainPem,
+    privateKeyPem: certificates.privateKeyPem,
+    httpPort: config.nginx.httpPort,
+    httpsPort: config.nginx.httpsPort,
+    hstsMaxAgeSeconds: config.tls.hstsMaxAgeSeconds,
+    clientMaxBodySize: config.nginx.clientMaxBodySize,
+    acmeChallengeHostDir: config.tls.acmeChallengeDir,
+    memoryMb: config.nginx.memoryMb,
+    provider: dockerProvider,
+}, { dependsOn: api.containers });
+
+/** Where the API is reached. */
+export const url = config.nginx.httpsPort === 443 ? `https://${config.domain}` : `https://${config.domain}:${config.nginx.httpsPort}`;
+export const apiImage = api.imageRef;
+export const nginxContainer = proxy.containerName;

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { API_PORT } from "../../infra/names";
-import { API_DATA_DIR, API_UID, apiEnvironment, apiReplicaAlias, apiUpstreams, dockerSocketPath, SECRET_FILES, type ApiSettings, type SecretFileKey } from "./apiEnv";
+import { API_DATA_DIR, API_UID, apiEnvironment, apiReplicaAlias, apiUpstreams, dockerSocketPath, SECRET_FILES, STACK_CA_FILE, type ApiSettings, type SecretFileKey } from "./apiEnv";
 
 /**
  * The DBaaS API: its image, built from the repository's Dockerfile (pushed to
@@ -42,9 +42,11 @@ export interface ApiServiceArgs {
     /** Network shared with nginx and the admin database. */
     network: docker.Network;
     /** API settings (catalog → `DBAAS_CATALOG`, TTLs, backup hosts, on-demand target...). `secrets` is filled in here. */
-    settings: Omit<ApiSettings, "secrets">;
+    settings: Omit<ApiSettings, "secrets" | "trustStackCa">;
     /** Admin database URL (secret) → `DATABASE_URL_FILE`. Default: none (the API then starts an embedded Postgres in its data dir). */
     adminDatabaseUrl?: pulumi.Input<string>;
+    /** The stack CA certificate, trusted by the API (NODE_EXTRA_CA_CERTS) to verify the admin database's certificate. Default: none. */
+    caCertPem?: pulumi.Input<string>;
     /** Kubeconfig for the kubernetes target (secret) → `DBAAS_KUBECONFIG_FILE` and `KUBECONFIG`. Default: none. */
     kubeconfig?: pulumi.Input<string>;
     /** Bearer tokens file content (secret) → `DBAAS_TOKENS_FILE`. Default: none (the API's own default path in its data dir). */
@@ -94,14 +96,17 @@ export class ApiService extends pulumi.ComponentResource {
             ["pulumiPassphrase", passphrase.result],
         ];
         const present = secretInputs.filter((e): e is [SecretFileKey, pulumi.Input<string>] => e[1] !== undefined);
-        const env = apiEnvironment({ ...args.settings, secrets: new Set(present.map(([k]) => k)) });
-        const uploads = present.map(([key, value]) => ({
-            file: SECRET_FILES[key].file,
-            content: pulumi.secret(value),
-            owner: String(API_UID),
-            group: String(API_UID),
-            permissions: "0400",
-        }));
+        const env = apiEnvironment({ ...args.settings, secrets: new Set(present.map(([k]) => k)), trustStackCa: args.caCertPem !== undefined });
+        const uploads = [
+            ...present.map(([key, value]) => ({
+                file: SECRET_FILES[key].file,
+                content: pulumi.secret(value),
+                owner: String(API_UID),
+                group: String(API_UID),
+                permissions: "0400",
+            })),
+            ...(args.caCertPem === undefined ? [] : [{ file: STACK_CA_FILE, content: args.caCertPem, permissions: "0644" }]),
+        ];
 
         const data = new docker.Volume(`${name}-data`, { name: `${name}-data-${stack}` }, childOpts);
         const socket = args.settings.ondemand.target === "docker" ? dockerSocketPath(args.settings.dockerHost) : undefined;

@@ -11,6 +11,8 @@ import { API_PORT } from "../../infra/names";
 export const SECRETS_DIR = "/run/secrets/dbaas";
 /** Persistent data of the API (on-demand stacks' workdirs and state): a named volume. */
 export const API_DATA_DIR = "/data";
+/** The stack CA certificate (not secret): Node trusts it through NODE_EXTRA_CA_CERTS (admin DB with sslmode=verify-full). */
+export const STACK_CA_FILE = "/etc/dbaas/stack-ca.pem";
 /** uid/gid of the `node` user of the official node images; the API runs as it. */
 export const API_UID = 1000;
 
@@ -46,6 +48,8 @@ export interface ApiSettings {
     readonly dockerHost: string;
     /** Which secret files will be present (the others are not announced). */
     readonly secrets: ReadonlySet<SecretFileKey>;
+    /** Whether the stack CA file is uploaded (then NODE_EXTRA_CA_CERTS names it). Default: false. */
+    readonly trustStackCa?: boolean;
     /** Default: "info". */
     readonly logLevel?: string;
 }
@@ -76,6 +80,7 @@ export function apiEnvironment(s: ApiSettings): string[] {
         DBAAS_DB_STORAGE_GB: String(s.ondemand.storageGb),
         DBAAS_DEFAULT_SOURCE_RANGES: s.ondemand.defaultSourceRanges.join(","),
     };
+    if (s.trustStackCa === true) env.NODE_EXTRA_CA_CERTS = STACK_CA_FILE;
     for (const key of [...s.secrets].sort()) {
         const f = SECRET_FILES[key];
         env[f.env] = f.file;
