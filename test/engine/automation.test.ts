@@ -1,0 +1,224 @@
+/**
+ * The Automation API engine at the CLI boundary, against the recording fake
+ * CLI (a TEST DOUBLE in test/engine/fake-pulumi/bin/pulumi).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { afterEach, describe, expect, it } from "vitest";
+import { AutomationEngine } from "../../infra/api/engine/automation";
+import {
+    ConcurrentUpdateError,
+    EngineUnavailableError,
+    OperationAbortedError,
+    ProgramError,
+    StackNotFoundError,
+    type EngineEvent,
+} from "../../infra/api/engine/types";
+import { ONDEMAND_PROGRAM_DIR } from "../../infra/api/engine/workspace";
+import { parseDatabaseSpec } from "../../infra/ondemand/spec";
+import { alive, dockerSpec, fakeCli, PASSPHRASE, waitFor, type FakeCli, type Scenario } from "./fakeCli";
+
+let cli: FakeCli | undefined;
+afterEach(() => cli?.cleanup());
+
+function setup(scenario: Scenario = {}, overrides = {}): { cli: FakeCli; engine: AutomationEngine } {
+    cli = fakeCli(scenario, overrides);
+    return { cli, engine: new AutomationEngine({ settings: cli.settings }) };
+}
+
+const noop = { signal: new AbortController().signal, onEvent: () => undefined };
+
+describe("locating the CLI", () => {
+    it("reports ready when the CLI answers `version`", async () => {
+        const { engine } = setup();
+        expect(await engine.readiness()).toEqual({ ok: true, reasons: [] });
+    });
+
+    it("reports a missing CLI through readiness and fails operations as unavailable, without crashing at start", async () => {
+        const { engine } = setup({}, { pulumiRoot: "/nonexistent/pulumi-root" });
+        const r = await engine.readiness();
+        expect(r.ok).toBe(false);
+        expect(r.reasons.join("\n")).toMatch(/pulumi CLI not found \(\/nonexistent\/pulumi-root\/bin\/pulumi\)/);
+        await expect(engine.up(dockerSpec("db1"), noop)).rejects.toBeInstanceOf(EngineUnavailableError);
+    });
+
+    it("reports an unreadable passphrase file", async () => {
+        const { engine } = setup({}, { passphraseFile: "/nonexistent/passphrase" });
+        const r = await engine.readiness();
+        expect(r.reasons.join("\n")).toMatch(/passphrase file \/nonexistent\/passphrase/);
+    });
+});
+
+describe("create (up)", () => {
+    it("creates the stack in its own work dir with the configured environment and no secret on any command line", async () => {
+        const { cli, engine } = setup();
+        const events: EngineEvent[] = [];
+        const spec = dockerSpec("db1");
+        const outputs = await engine.up(spec, { signal: new AbortController().signal, onEvent: (e) => events.push(e) });
+        expect(outputs).toMatchObject({ host: "127.0.0.1", port: 49153, user: "app", password: "fake-secret-password" });
+
+        const workDir = path.join(cli.settings.stateRoot, "db1");
+        const calls = cli.calls().filter((c) => c.argv[0] !== "version");
+        expect(calls.map((c) => c.key)).toEqual(expect.arrayContaining(["stack select", "stack init", "up", "stack output"]));
+        for (const c of calls) {
+            expect(c.cwd).toBe(workDir);
+            expect(c.env.PULUMI_BACKEND_URL).toBe(cli.settings.backendUrl);
+            expect(c.env.PULUMI_CONFIG_PASSPHRASE_FILE).toBe(cli.settings.passphraseFile);
+            expect(c.env.PULUMI_SKIP_UPDATE_CHECK).toBe("true");
+            expect(c.env.PULUMI_CONFIG_PASSPHRASE).toBeUndefined();
+            const visible = JSON.stringify([c.argv, c.env]);
+            expect(visible).not.toContain(PASSPHRASE);
+            expect(visible).not.toContain("deadbeefsignature");
+            expect(visible).not.toContain("fake-secret-password");
+        }
+        const up = calls.find((c) => c.key === "up");
+        expect(up?.argv).toEqual(expect.arrayContaining(["--stack", "db1", "--exec-kind", "auto.local", "--event-log"]));
+
+        // The project file points at the shared program; the stack file holds the spec and keeps the salt.
+        const project = parseYaml(fs.readFileSync(path.join(workDir, "Pulumi.yaml"), "utf8")) as { name: string; main: string };
+        expect(project.name).toBe("dbaas-db");
+        expect(path.resolve(workDir, project.main)).toBe(ONDEMAND_PROGRAM_DIR);
+        const stackFile = parseYaml(fs.readFileSync(path.join(workDir, "Pulumi.db1.yaml"), "utf8")) as { encryptionsalt?: string; config: Record<string, string> };
+        expect(stackFile.encryptionsalt).toMatch(/^v1:/);
+        expect(JSON.parse(stackFile.config["dbaas-db:database"] ?? "null")).toEqual(parseDatabaseSpec(spec));
+
+        // Engine events arrive in order, compacted: the prelude and the stack resource are dropped.
+        expect(events.map((e) => `${e.kind}:${e.name ?? ""}`)).toEqual([
+            "resource-start:db1",
+            "resource-done:db1",
+            "summary:",
+        ]);
+        expect(events[2]?.message).toBe("create 1 (1s)");
+    });
+
+    it("delivers events over the gRPC event stream newer CLIs use (version > 3.205.0)", async () => {
+        const { engine } = setup({ version: "3.230.0" });
+        const events: EngineEvent[] = [];
+        await engine.up(dockerSpec("db2"), { signal: new AbortController().signal, onEvent: (e) => events.push(e) });
+        expect(events.map((e) => e.kind)).toEqual(["resource-start", "resource-done", "summary"]);
+    });
+
+    it("a retry after a failed create resumes the existing stack instead of answering 'already exists'", async () => {
+        const { cli, engine } = setup({
+            responses: { up: [{ exitCode: 255, stderr: "error: update failed" }, {}] },
+        });
+        await expect(engine.up(dockerSpec("db3"), noop)).rejects.toBeInstanceOf(ProgramError);
+        await expect(engine.up(dockerSpec("db3"), noop)).resolves.toMatchObject({ database: "app" });
+        const keys = cli.calls().map((c) => c.key).filter((k) => k !== undefined);
+        expect(keys.filter((k) => k === "stack init")).toHaveLength(1);
+        expect(keys.filter((k) => k === "up")).toHaveLength(2);
+    });
+});
+
+describe("cancellation and timeouts", () => {
+    it("aborting the signal interrupts the CLI and rejects with OperationAbortedError", async () => {
+        const { cli, engine } = setup({ stacks: ["db4"], responses: { up: { sleepMs: 30_000 } } });
+        const ac = new AbortController();
+        const started = Date.now();
+        const running = engine.up(dockerSpec("db4"), { signal: ac.signal, onEvent: () => undefined });
+        await waitFor(() => cli.calls().some((c) => c.key === "up"));
+        ac.abort(new Error("cancelled by alice"));
+        const err = await running.catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(OperationAbortedError);
+        expect((err as Error).message).toMatch(/cancelled by alice/);
+        expect(Date.now() - started).toBeLessThan(10_000);
+        const up = cli.calls().find((c) => c.key === "up");
+        expect(cli.calls().some((c) => c.signal === "SIGINT")).toBe(true);
+        await waitFor(() => up !== undefined && !alive(up.pid), 5000);
+    });
+
+    it("an operation longer than the timeout is interrupted and reported as timed out", async () => {
+        const { cli, engine } = setup({ stacks: ["db5"], responses: { up: { sleepMs: 30_000 } } }, { operationTimeoutMs: 5000 });
+        const started = Date.now();
+        const err = await engine.up(dockerSpec("db5"), noop).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(OperationAbortedError);
+        expect((err as Error).message).toMatch(/timed out/);
+        expect(Date.now() - started).toBeGreaterThanOrEqual(5000);
+        expect(Date.now() - started).toBeLessThan(15_000);
+        expect(cli.calls().some((c) => c.signal === "SIGINT")).toBe(true);
+    });
+
+    it("an already aborted signal runs nothing", async () => {
+        const { cli, engine } = setup();
+        const ac = new AbortController();
+        ac.abort();
+        await expect(engine.up(dockerSpec("db6"), { signal: ac.signal, onEvent: () => undefined })).rejects.toBeInstanceOf(OperationAbortedError);
+        expect(cli.calls().filter((c) => c.argv[0] !== "version")).toEqual([]);
+    });
+});
+
+describe("CLI failures map to engine errors", () => {
+    const programDiagnostic = {
+        diagnosticEvent: {
+            urn: "urn:pulumi:db7::dbaas-db::pulumi:pulumi:Stack::dbaas-db-db7",
+            message: "Error: invalid database spec (stack config dbaas-db:database):\n  - name: expected a DNS-1035 label\n",
+            color: "never",
+            severity: "error",
+        },
+    };
+    it.each([
+        ["a 409 from the service", { exitCode: 255, stderr: "error: [409] Conflict: Another update is currently in progress.\nTo learn more..." }, ConcurrentUpdateError, /being updated/],
+        ["a DIY backend lock", { exitCode: 255, stderr: "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`." }, ConcurrentUpdateError, /being updated/],
+        ["an unreadable checkpoint", { exitCode: 255, stderr: "error: failed to load checkpoint: blob (key \".pulumi/stacks/dbaas-db/db7.json\") (code=Unknown): RequestError: send request failed" }, EngineUnavailableError, /failed to load checkpoint/],
+        ["a refused connection", { exitCode: 255, stderr: "error: could not get stack: Get \"https://api.pulumi.com/api/stacks\": dial tcp 127.0.0.1:443: connect: connection refused" }, EngineUnavailableError, /connection refused/],
+        ["a Docker engine that is down", { exitCode: 255, stderr: "error: 1 error occurred:\n\t* Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" }, EngineUnavailableError, /Docker daemon/],
+        ["a program error", { exitCode: 255, events: [programDiagnostic], stderr: "error: update failed", stdout: "Diagnostics:\n  pulumi:pulumi:Stack (dbaas-db-db7):\n    error: Running program failed\n" }, ProgramError, /^invalid database spec \(stack config dbaas-db:database\):$/],
+        ["a resource error carrying a connection URI", { exitCode: 255, stderr: "error: update failed", stdout: "    error: restore failed: could not connect to postgresql://app:hunter2@10.0.0.5:5432/app\n" }, ProgramError, /^restore failed: could not connect to postgresql:\/\/\*\*\*@10\.0\.0\.5:5432\/app$/],
+    ])("%s", async (_label, response, errorClass, reason) => {
+        const { engine } = setup({ stacks: ["db7"], responses: { up: response } });
+        const err = await engine.up(dockerSpec("db7"), noop).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(errorClass);
+        const text = err instanceof ProgramError ? err.reason : (err as Error).message;
+        expect(text).toMatch(reason);
+        expect(text).not.toContain("hunter2");
+    });
+
+    it("outputs of a database without a stack reject with StackNotFoundError", async () => {
+        const { engine } = setup();
+        await expect(engine.outputs("nodb")).rejects.toBeInstanceOf(StackNotFoundError);
+    });
+});
+
+describe("delete (destroy)", () => {
+    it("destroys, removes the stack, then its work dir", async () => {
+        const { cli, engine } = setup();
+        await engine.up(dockerSpec("db8"), noop);
+        const workDir = path.join(cli.settings.stateRoot, "db8");
+        expect(fs.existsSync(workDir)).toBe(true);
+        await engine.destroy("db8", noop);
+        const keys = cli.calls().map((c) => c.key).filter((k) => k !== undefined);
+        expect(keys.slice(keys.lastIndexOf("destroy"))).toEqual(["destroy", "stack history", "stack rm"]);
+        expect(fs.existsSync(workDir)).toBe(false);
+    });
+
+    it("a database whose stack is already gone is deleted cleanly, leftover work dir included", async () => {
+        const { cli, engine } = setup();
+        const workDir = path.join(cli.settings.stateRoot, "gone");
+        fs.mkdirSync(workDir, { recursive: true });
+        await expect(engine.destroy("gone", noop)).resolves.toBeUndefined();
+        expect(fs.existsSync(workDir)).toBe(false);
+        expect(cli.calls().some((c) => c.key === "destroy")).toBe(false);
+    });
+});
+
+describe("restart", () => {
+    it("replaces only the container running the database image, keeping the rest of the stack", async () => {
+        const urn = (t: string, n: string) => `urn:pulumi:db9::dbaas-db::${t}::${n}`;
+        const { cli, engine } = setup({
+            resources: [
+                { urn: urn("pulumi:pulumi:Stack", "dbaas-db-db9"), type: "pulumi:pulumi:Stack" },
+                { urn: urn("docker:index/volume:Volume", "db9"), type: "docker:index/volume:Volume", inputs: {} },
+                { urn: urn("docker:index/container:Container", "db9-fetch"), type: "docker:index/container:Container", inputs: { image: "curlimages/curl:8.10.1" } },
+                { urn: urn("docker:index/container:Container", "db9"), type: "docker:index/container:Container", inputs: { image: "postgres:17.6" } },
+            ],
+        });
+        await engine.up(dockerSpec("db9"), noop);
+        await engine.restart("db9", noop);
+        const ups = cli.calls().filter((c) => c.key === "up");
+        const argv = ups[ups.length - 1]?.argv ?? [];
+        const container = urn("docker:index/container:Container", "db9");
+        expect(argv).toEqual(expect.arrayContaining(["--replace", container, "--target", container, "--target-dependents"]));
+        expect(argv.join(" ")).not.toContain("db9-fetch");
+    });
+});
