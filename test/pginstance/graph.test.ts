@@ -29,7 +29,7 @@ async function run(versions?: Version[]): Promise<Recorder> {
 
 /** A whole input marked secret arrives wrapped as { <sig key>: <sig>, value }; this returns the value. */
 function unwrapSecret(v: unknown): unknown {
-    if (v && typeof v === "object" && "value" in v && Object.values(v).includes("1b47061264138c4ac30d75fd1eb44270")) return (v as { value: unknown }).value;
+    if (v && typeof v === "object" && "value" in v && Object.values(v).includes("1b47061264138c4ac30d75fd1eb44270")) return (v).value;
     return v;
 }
 
@@ -72,7 +72,7 @@ describe("catalog edits (dev stack)", () => {
         for (const c of diff.changed) expect(c.inputs, c.key).not.toContain(unused.image);
     });
 
-    it("pulls each distinct image once, kept on the host", async () => {
+    it("pulls each distinct image once, kept on the host", () => {
         const rec = base;
         const pulled = rec.ofType(REMOTE_IMAGE).filter((r) => r.name.startsWith("pg-image-"));
         expect(pulled.map((r) => r.inputs.name).sort()).toEqual([...new Set(devPostgres.versions.map((v) => v.image))].sort());
@@ -83,7 +83,7 @@ describe("catalog edits (dev stack)", () => {
 describe("the admin database (dev stack)", () => {
     const names = roleNames("dbaas");
 
-    it("gives no container a plain password; the admin password arrives as a secret file", async () => {
+    it("gives no container a plain password; the admin password arrives as a secret file", () => {
         const rec = base;
         const passwords = rec.ofType("random:index/randomPassword:RandomPassword").map((r) => `pw-${r.name}-0123456789abcdef`);
         expect(passwords.length).toBeGreaterThanOrEqual(3);
@@ -104,7 +104,7 @@ describe("the admin database (dev stack)", () => {
         expect(uploads.find((u) => u.file === CONTAINER_PATHS.keyFile)).toMatchObject({ owner: "999", permissions: "0600" });
     });
 
-    it("runs the catalog image with a named volume below PGDATA, limits, health check and a network alias", async () => {
+    it("runs the catalog image with a named volume below PGDATA, limits, health check and a network alias", () => {
         const rec = base;
         const admin = rec.one(CONTAINER, "admin-db");
         const volume = rec.one("docker:index/volume:Volume", "admin-db-data");
@@ -127,7 +127,7 @@ describe("the admin database (dev stack)", () => {
         expect(uploads.find((u) => u.file === CONTAINER_PATHS.pgHba)?.content).toBe(renderPgHba());
     });
 
-    it("signs the server certificate with the stack CA for the alias and localhost", async () => {
+    it("signs the server certificate with the stack CA for the alias and localhost", () => {
         const rec = base;
         const csr = rec.one("tls:index/certRequest:CertRequest", "admin-db-tls-csr");
         expect(csr.inputs.dnsNames).toEqual(["admin-db", "localhost"]);
@@ -135,7 +135,7 @@ describe("the admin database (dev stack)", () => {
         expect(signed.inputs.caCertPem).toBe(`-----BEGIN CERTIFICATE-----\nstack-ca-cert\n-----END CERTIFICATE-----\n`);
     });
 
-    it("declares roles over TLS; the read-only role gets exactly USAGE on the schema and SELECT on tables, now and later", async () => {
+    it("declares roles over TLS; the read-only role gets exactly USAGE on the schema and SELECT on tables, now and later", () => {
         const rec = base;
         const provider = rec.one("pulumi:providers:postgresql", "admin-db-pg");
         // provider inputs arrive as strings
