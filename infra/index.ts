@@ -106,6 +106,16 @@ const api = new ApiService("api", {
     },
     adminDatabaseUrl: adminDatabase.apiConnectionUrl,
     caCertPem: ca.certPem,
+    // prod (AWS enabled): push to the ECR repository, and reach EKS as the devdb ServiceAccount.
+    ...(ecr ? {
+        registry: {
+            repositoryUrl: ecr.apiRepositoryUrl,
+            server: ecr.registryAuth.apply((a) => a.server),
+            username: ecr.registryAuth.apply((a) => a.username),
+            password: ecr.registryAuth.apply((a) => a.password),
+        },
+    } : {}),
+    ...(devDbAccess ? { kubeconfig: devDbAccess.apiKubeconfig } : {}),
     provider: dockerProvider,
 });
 /** The certificate nginx serves: from the stack CA (dev) or the provided chain and key (prod). */

@@ -153,6 +153,31 @@ describe.skipIf(missing)("web tier in the platform program", () => {
             expect(build.dockerfile).toBe(`${build.context}/Dockerfile`);
             expect(build.args.PULUMI_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
             for (const a of apis) expect(a.inputs.image).toBe(image.inputs.imageName);
+            if (stack === "dev") {
+                expect(image.inputs.imageName).toMatch(/^dbaas-api:/);
+                expect(image.inputs.skipPush).toBe(true);
+            } else {
+                // Pushed to the ECR repository with the registry's token as a secret.
+                expect(image.inputs.imageName).toMatch(/^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/database-migration-anonymized-api:c-/);
+                expect(image.inputs.skipPush ?? false).toBe(false);
+                expect(plain(image.inputs.registry)).toMatchObject({ server: "123456789012.dkr.ecr.eu-west-1.amazonaws.com", password: "ecr-token" });
+                expect(image.secretInputs.has("registry")).toBe(true);
+            }
+        });
+
+        it("gives the API the devdb kubeconfig as a secret file in prod only", () => {
+            for (const a of apis) {
+                const env = plain(a.inputs.envs) as string[];
+                const files = uploads(a).map((u) => u.file);
+                if (stack === "prod") {
+                    expect(env).toContain("DBAAS_KUBECONFIG_FILE=/run/secrets/dbaas/kubeconfig");
+                    expect(files).toContain("/run/secrets/dbaas/kubeconfig");
+                    expect(upload(a, "/run/secrets/dbaas/kubeconfig").content).toContain("apiVersion");
+                } else {
+                    expect(env.some((e) => e.startsWith("DBAAS_KUBECONFIG_FILE="))).toBe(false);
+                    expect(files).not.toContain("/run/secrets/dbaas/kubeconfig");
+                }
+            }
         });
 
         it("exports the https URL and nothing secret in plain", async () => {
