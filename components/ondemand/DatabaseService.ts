@@ -6,6 +6,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { POSTGRES_PORT } from "../../infra/names";
+import { SERVICE_NAME } from "./naming";
 import { serviceAnnotations, serviceSpec } from "./service";
 
 export interface DatabaseServiceArgs {
@@ -31,7 +32,7 @@ export class DatabaseService extends pulumi.ComponentResource {
         const ranges = args.sourceRanges ?? [];
 
         const service = new k8s.core.v1.Service(name, {
-            metadata: { name: "postgres", namespace: args.namespace, labels: args.labels ?? {}, annotations: serviceAnnotations(ranges) },
+            metadata: { name: SERVICE_NAME, namespace: args.namespace, labels: args.labels ?? {}, annotations: serviceAnnotations(ranges) },
             spec: serviceSpec(ranges, args.selector),
         }, { parent: this });
 

@@ -10,7 +10,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { POSTGRES_PORT } from "../../infra/names";
-import { DATABASE_USER } from "./naming";
+import { DATABASE_USER, SERVICE_NAME } from "./naming";
 import {
     DATA_MOUNT, fetchEnv, fetchScript, INITDB_DIR, INITDB_FILE, initdbScript, PGDATA, readinessCommand,
     RestoreLimits, restoreEnv, SCRIPT_DIR, SCRIPT_FILE, WRITABLE_DIRS,
@@ -47,7 +47,7 @@ export interface PostgresWorkloadArgs {
     readonly storageGb: number;
     /** StorageClass of the PVC. Default: the cluster's default class. */
     readonly storageClass?: string;
-    /** Governing Service of the StatefulSet. Default "postgres". */
+    /** Governing Service of the StatefulSet. Default SERVICE_NAME ("postgres"). */
     readonly serviceName?: pulumi.Input<string>;
     /** The backup to restore before the pod turns Ready. Default: none (an empty database). */
     readonly restore?: PostgresRestore;
@@ -93,7 +93,7 @@ export class PostgresWorkload extends pulumi.ComponentResource {
             metadata: meta("postgres"),
             spec: {
                 replicas: 1,
-                serviceName: args.serviceName ?? "postgres",
+                serviceName: args.serviceName ?? SERVICE_NAME,
                 selector: { matchLabels: args.selector },
                 persistentVolumeClaimRetentionPolicy: { whenDeleted: "Delete", whenScaled: "Retain" },
                 template: {

@@ -17,6 +17,9 @@ export interface DatabaseIdentity {
 /** Superuser the workload is initialised with and that the outputs hand out. */
 export const DATABASE_USER = "postgres";
 
+/** The Service in each database's namespace (also the StatefulSet's governing service). */
+export const SERVICE_NAME = "postgres";
+
 /** Kubernetes caps namespace names at 63 characters (a DNS-1123 label). */
 const MAX_NAMESPACE_LENGTH = 63;
 

@@ -59,15 +59,21 @@ export function fetchEnv(backupUrl: string, markerName: string, limits: RestoreL
  * (https only, host resolved, refused when not public, pinned, size and time
  * capped, format checked, written via a `.part` file). Skipped once the
  * database exists, so a restarted pod does not download again.
+ *
+ * `chownTo`: a fresh Docker volume belongs to root, so the Docker fetch step
+ * runs as root (all capabilities dropped but CHOWN) and hands the restore
+ * directory to the Postgres uid afterwards. On Kubernetes `fsGroup` does that.
  */
-export function fetchScript(): string {
+export function fetchScript(chownTo?: number): string {
+    if (chownTo !== undefined && !Number.isInteger(chownTo)) throw new Error(`chownTo must be a uid, got ${chownTo}`);
+    const run = `sh ${SCRIPT_DIR}/${SCRIPT_FILE} fetch "$FETCH_TO"`;
     return [
         "set -eu",
         'if [ -e "$RESTORE_MARKER_DIR/$RESTORE_MARKER" ] || [ -e "$PGDATA/PG_VERSION" ]; then',
         '  echo "fetch: database already initialised, nothing to download"; exit 0',
         "fi",
         'mkdir -p "$RESTORE_MARKER_DIR"',
-        `exec sh ${SCRIPT_DIR}/${SCRIPT_FILE} fetch "$FETCH_TO"`,
+        ...(chownTo === undefined ? [`exec ${run}`] : [run, `chown -R ${chownTo}:${chownTo} "$RESTORE_MARKER_DIR"`]),
         "",
     ].join("\n");
 }

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { isValidImageReference, IMAGE_REFERENCE_HINT } from "../catalog";
 import { isCidr } from "../configSchema";
 import { DATABASE_NAME_MAX_LENGTH, DATABASE_NAME_PATTERN } from "../names";
+import { RESTORE_DEFAULTS } from "./restore";
 
 export const databaseNameSchema = z
     .string()
@@ -36,12 +37,12 @@ export const DEFAULT_FETCH_IMAGE = "curlimages/curl:8.11.1";
 export const restoreSettingsFields = {
     /** Image of the download step. */
     fetch_image: z.string().refine(isValidImageReference, { message: IMAGE_REFERENCE_HINT }).default(DEFAULT_FETCH_IMAGE),
-    /** Parallel jobs of pg_restore for custom-format dumps. */
-    restore_jobs: z.number().int().min(1).max(16).default(2),
-    /** Largest backup download accepted, in bytes (default 20 GiB). */
-    restore_max_bytes: z.number().int().positive().default(20 * 1024 ** 3),
-    /** Longest the download and the restore may each take, in seconds (default 1 hour). */
-    restore_max_seconds: z.number().int().min(30).max(86_400).default(3600),
+    /** Parallel jobs of pg_restore for custom-format dumps (default: the script's, 2). */
+    restore_jobs: z.number().int().min(1).max(16).default(Number(RESTORE_DEFAULTS.RESTORE_JOBS)),
+    /** Largest backup download accepted, in bytes (default: the script's, 10 GiB). */
+    restore_max_bytes: z.number().int().positive().default(Number(RESTORE_DEFAULTS.RESTORE_MAX_BYTES)),
+    /** Longest the download and the restore may each take, in seconds (default: the script's, 1 hour). */
+    restore_max_seconds: z.number().int().min(30).max(86_400).default(Number(RESTORE_DEFAULTS.RESTORE_MAX_SECONDS)),
 } as const;
 
 export const dockerTargetSchema = z.object({

@@ -1,0 +1,31 @@
+/**
+ * Decisions of the docker target that need no Pulumi: container names,
+ * labels in the provider's list shape, and which host address clients use.
+ * No Pulumi imports.
+ */
+
+/** Container/volume name on the shared Docker host: prefixed, so `docker ps` shows what dbaas owns. */
+export function dockerObjectName(database: string, part?: string): string {
+    return part === undefined ? `dbaas-db-${database}` : `dbaas-db-${database}-${part}`;
+}
+
+/** A label map as the docker provider's `[{label, value}]` list, sorted for stable diffs. */
+export function dockerLabels(labels: Record<string, string>): { label: string; value: string }[] {
+    return Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([label, value]) => ({ label, value }));
+}
+
+/**
+ * The address clients connect to: the publish address, unless it is a
+ * wildcard, then the Docker host's own name (from a tcp:// or ssh:// URL), or
+ * localhost for a local socket.
+ */
+export function publishedHost(dockerHost: string, publishIp: string): string {
+    if (publishIp !== "0.0.0.0" && publishIp !== "::") return publishIp;
+    if (dockerHost.startsWith("unix://") || dockerHost.startsWith("npipe://")) return "localhost";
+    try {
+        const host = new URL(dockerHost).hostname;
+        return host === "" ? "localhost" : host.replace(/^\[|\]$/g, "");
+    } catch {
+        return "localhost";
+    }
+}
