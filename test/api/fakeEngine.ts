@@ -1,0 +1,172 @@
+/**
+ * TEST DOUBLE of the StackEngine (infra/api/engine/types.ts): no Pulumi, no
+ * Docker. Operations take scripted time, emit scripted progress events, fail
+ * as scripted (transient, stack locked, program error, or an unknown error
+ * whose text contains a fake secret, to prove it never reaches clients), and
+ * stop when their AbortSignal fires. Every call is recorded. Used by the API
+ * tests, the benchmark (bench/api.ts) and the dashboard's tests.
+ */
+import { randomBytes } from "node:crypto";
+import type { DatabaseSpec } from "../../infra/ondemand/spec";
+import {
+    ConcurrentUpdateError, EngineUnavailableError, OperationAbortedError, ProgramError, StackNotFoundError,
+    type DatabaseOutputs, type EngineEvent, type EngineReadiness, type OperationOptions, type StackEngine,
+} from "../../infra/api/engine/types";
+
+export type FakeMethod = "up" | "destroy" | "restart";
+
+export type FakeFailure =
+    | "transient" // EngineUnavailableError
+    | "concurrent" // ConcurrentUpdateError
+    | "program" // ProgramError with a user-facing reason
+    | "crash"; // a plain Error carrying CLI-ish text and a fake secret
+
+export interface FakeScript {
+    /** How long the operation takes (default 20 ms). */
+    readonly delayMs?: number;
+    /** How many resources it reports (start + done events each; default 3). */
+    readonly resources?: number;
+    /** Fail the first `failTimes` attempts (default 0; Infinity = always). */
+    readonly failTimes?: number;
+    readonly failWith?: FakeFailure;
+    /** Never finish on its own; only the AbortSignal ends it. */
+    readonly hang?: boolean;
+}
+
+export interface FakeCall {
+    readonly method: FakeMethod | "outputs" | "cancel" | "readiness";
+    readonly name: string;
+    readonly at: number;
+    readonly spec?: DatabaseSpec;
+}
+
+/** Text the "crash" failure carries; tests assert it never appears in a response. */
+export const FAKE_SECRET = "SECRET-do-not-leak-7f3a";
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+        if (signal.aborted) return reject(new OperationAbortedError());
+        const t = setTimeout(() => {
+            signal.removeEventListener("abort", onAbort);
+            resolve();
+        }, ms);
+        const onAbort = () => {
+            clearTimeout(t);
+            reject(new OperationAbortedError());
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+    });
+}
+
+export class FakeStackEngine implements StackEngine {
+    readonly calls: FakeCall[] = [];
+    readonly stacks = new Map<string, DatabaseOutputs>();
+    readonly #scripts = new Map<string, FakeScript>();
+    readonly #attempts = new Map<string, number>();
+    /** Operations running now, by stack name. */
+    readonly active = new Set<string>();
+    /** The most operations that ever ran at the same time. */
+    maxActive = 0;
+    readiness_: EngineReadiness = { ok: true, reasons: [] };
+
+    constructor(private readonly defaults: FakeScript = {}) {}
+
+    /** Scripts the next operations of `method` on `name` (`*` for every name). */
+    script(method: FakeMethod, name: string, script: FakeScript): this {
+        this.#scripts.set(`${method}:${name}`, script);
+        this.#attempts.delete(`${method}:${name}`);
+        return this;
+    }
+
+    callsOf(method: FakeCall["method"], name?: string): FakeCall[] {
+        return this.calls.filter((c) => c.method === method && (name === undefined || c.name === name));
+    }
+
+    up(spec: DatabaseSpec, o: OperationOptions): Promise<DatabaseOutputs> {
+        this.calls.push({ method: "up", name: spec.name, at: Date.now(), spec });
+        return this.#run("up", spec.name, o, () => {
+            const password = randomBytes(12).toString("hex");
+            const out: DatabaseOutputs = {
+                host: "127.0.0.1", port: 15432, database: spec.name.replace(/-/g, "_"), user: "owner",
+                password, uri: `postgresql://owner:${password}@127.0.0.1:15432/${spec.name.replace(/-/g, "_")}`,
+                version: spec.version, expiresAt: spec.expires_at,
+            };
+            this.stacks.set(spec.name, out);
+            return out;
+        });
+    }
+
+    destroy(name: string, o: OperationOptions): Promise<void> {
+        this.calls.push({ method: "destroy", name, at: Date.now() });
+        return this.#run("destroy", name, o, () => {
+            this.stacks.delete(name);
+        });
+    }
+
+    restart(name: string, o: OperationOptions): Promise<void> {
+        this.calls.push({ method: "restart", name, at: Date.now() });
+        return this.#run("restart", name, o, () => {
+            if (!this.stacks.has(name)) throw new StackNotFoundError(`dbaas-db/${name}`);
+        });
+    }
+
+    outputs(name: string): Promise<DatabaseOutputs> {
+        this.calls.push({ method: "outputs", name, at: Date.now() });
+        const out = this.stacks.get(name);
+        return out ? Promise.resolve(out) : Promise.reject(new StackNotFoundError(`dbaas-db/${name}`));
+    }
+
+    cancel(name: string): Promise<void> {
+        this.calls.push({ method: "cancel", name, at: Date.now() });
+        return Promise.resolve();
+    }
+
+    readiness(): Promise<EngineReadiness> {
+        this.calls.push({ method: "readiness", name: "", at: Date.now() });
+        return Promise.resolve(this.readiness_);
+    }
+
+    async #run<T>(method: FakeMethod, name: string, o: OperationOptions, finish: () => T): Promise<T> {
+        const script = this.#scripts.get(`${method}:${name}`) ?? this.#scripts.get(`${method}:*`) ?? this.defaults;
+        const key = `${method}:${name}`;
+        const attempt = (this.#attempts.get(key) ?? 0) + 1;
+        this.#attempts.set(key, attempt);
+        this.active.add(name);
+        this.maxActive = Math.max(this.maxActive, this.active.size);
+        const emit = (e: Omit<EngineEvent, "at">) => o.onEvent({ ...e, at: new Date().toISOString() });
+        try {
+            const resources = script.resources ?? 3;
+            const step = (script.delayMs ?? 20) / Math.max(1, resources * 2);
+            const op = method === "up" ? "create" : method === "destroy" ? "delete" : "update";
+            for (let i = 0; i < resources; i++) {
+                const urn = `urn:pulumi:${name}::dbaas-db::fake:index:Resource::${name}-r${i}`;
+                emit({ kind: "resource-start", urn, type: "fake:index:Resource", name: `${name}-r${i}`, op });
+                await sleep(step, o.signal);
+                emit({ kind: "resource-done", urn, type: "fake:index:Resource", name: `${name}-r${i}`, op });
+                await sleep(step, o.signal);
+            }
+            if (script.hang) await sleep(2 ** 30, o.signal);
+            if (attempt <= (script.failTimes ?? 0)) {
+                emit({ kind: "diagnostic", severity: "error", message: `${method} failed (scripted, attempt ${attempt})` });
+                throw this.#failure(script.failWith ?? "program", name);
+            }
+            emit({ kind: "summary", message: `${method} done: ${resources} resources` });
+            return finish();
+        } finally {
+            this.active.delete(name);
+        }
+    }
+
+    #failure(kind: FakeFailure, name: string): Error {
+        switch (kind) {
+            case "transient":
+                return new EngineUnavailableError("backend unreachable (scripted)");
+            case "concurrent":
+                return new ConcurrentUpdateError(`dbaas-db/${name}`);
+            case "program":
+                return new ProgramError("the container did not become healthy (scripted)", { detail: `pulumi up failed: password=${FAKE_SECRET}` });
+            case "crash":
+                return new Error(`error: exit status 255\n  stderr: connecting with password ${FAKE_SECRET} failed\n    at Object.<anonymous> (/app/x.js:1:1)`);
+        }
+    }
+}
