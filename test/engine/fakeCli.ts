@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ONDEMAND_PROGRAM_DIR, type EngineSettings } from "../../infra/api/engine/workspace";
-import type { DatabaseSpec } from "../../infra/ondemand/spec";
+import { parseDatabaseSpec, type DatabaseSpec } from "../../infra/ondemand/spec";
 
 /** `PulumiCommand.get({ root })` runs `<root>/bin/pulumi`. */
 export const FAKE_ROOT = path.join(__dirname, "fake-pulumi");
@@ -80,7 +80,7 @@ export function fakeCli(scenario: Scenario = {}, overrides: Partial<EngineSettin
 
 /** A valid docker-target spec; the backup URL carries a signed-URL token that must stay off command lines. */
 export function dockerSpec(name: string): DatabaseSpec {
-    return {
+    return parseDatabaseSpec({
         name,
         owner: "alice",
         project_id: "proj-1",
@@ -91,7 +91,7 @@ export function dockerSpec(name: string): DatabaseSpec {
         expires_at: "2030-01-01T00:00:00.000Z",
         source_ranges: [],
         target: { kind: "docker", docker_host: "unix:///var/run/docker.sock", memory_mb: 512, publish_ip: "127.0.0.1" },
-    };
+    });
 }
 
 /** Resolves once `predicate` holds, polling every 20 ms, or rejects after `ms`. */
