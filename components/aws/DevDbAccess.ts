@@ -37,12 +37,13 @@ export class DevDbAccess extends pulumi.ComponentResource {
     readonly apiKubeconfig: pulumi.Output<string>;
 
     constructor(name: string, args: DevDbAccessArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dbaas:aws:DevDbAccess", name, {}, { ...opts, providers: [args.provider] });
+        // Bad arguments stop here, before anything is registered.
         const prefixProblem = namespacePrefixProblem(args.namespacePrefix);
         if (prefixProblem) throw new Error(`ondemand.namespacePrefix: ${prefixProblem}. Fix: pulumi config set --path 'dbaas:ondemand.namespacePrefix' devdb-`);
         // The constant is reviewed by hand and by tests; this stops an edit that slipped past both.
         const violations = findRbacViolations(DEVDB_ROLE_RULES);
         if (violations.length > 0) throw new Error(`ClusterRole ${DEVDB_CLUSTER_ROLE} is not least privilege:\n  - ${violations.join("\n  - ")}`);
+        super("dbaas:aws:DevDbAccess", name, {}, { ...opts, providers: [args.provider] });
 
         const managed = { [LABELS.managedBy]: MANAGED_BY };
         const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {

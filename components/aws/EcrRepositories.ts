@@ -31,6 +31,14 @@ export interface RegistryAuth {
     password: string;
 }
 
+/** Where and how to push the API image, field by field (only `password` is secret), as ApiService's `registry` takes it. */
+export interface PushTarget {
+    repositoryUrl: pulumi.Output<string>;
+    server: pulumi.Output<string>;
+    username: pulumi.Output<string>;
+    password: pulumi.Output<string>;
+}
+
 export class EcrRepositories extends pulumi.ComponentResource {
     /** Repository URL by repository name. */
     readonly repositoryUrls: pulumi.Output<Record<string, string>>;
@@ -38,16 +46,19 @@ export class EcrRepositories extends pulumi.ComponentResource {
     readonly apiRepositoryUrl: pulumi.Output<string>;
     /** Registry server and ECR authorization token (valid 12 hours, fetched on every run); a secret as a whole. */
     readonly registryAuth: pulumi.Output<RegistryAuth>;
+    /** The same for the API repository, field by field: pass as ApiService's `registry`. */
+    readonly apiRegistry: PushTarget;
 
     constructor(name: string, args: EcrRepositoriesArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dbaas:aws:EcrRepositories", name, {}, opts);
+        // Bad arguments stop here, before anything is registered.
         if (args.repositories.length === 0) throw new Error("EcrRepositories needs at least one repository name (stack config aws.repositories)");
         const clashes = duplicateResourceNames(name, args.repositories);
         if (clashes.length > 0) throw new Error(`aws.repositories: ${clashes.join("; ")}; rename one of them`);
         const apiName = args.apiRepository ?? args.repositories[0] ?? "";
         if (!args.repositories.includes(apiName)) throw new Error(`apiRepository "${apiName}" is not one of aws.repositories (${args.repositories.join(", ")})`);
-
         const policy = renderLifecyclePolicy(args);
+        super("dbaas:aws:EcrRepositories", name, {}, opts);
+
         const encryption = args.kmsKeyArn === undefined ? { encryptionType: "AES256" } : { encryptionType: "KMS", kmsKey: args.kmsKeyArn };
         const repos = new Map<string, aws.ecr.Repository>();
         for (const repoName of args.repositories) {
@@ -67,8 +78,15 @@ export class EcrRepositories extends pulumi.ComponentResource {
         const apiRepo = repos.get(apiName) as aws.ecr.Repository;
         this.apiRepositoryUrl = apiRepo.repositoryUrl;
         const token = aws.ecr.getAuthorizationTokenOutput({ registryId: apiRepo.registryId }, { parent: this });
-        this.registryAuth = pulumi.secret(pulumi.all([token.proxyEndpoint, token.userName, token.password, apiRepo.repositoryUrl]).apply(
-            ([endpoint, username, password, url]) => ({ server: endpoint ? registryServer(endpoint) : registryServer(url), username, password }),
+        // The server comes from the repository URL, not the token, so it stays readable in diffs.
+        this.apiRegistry = {
+            repositoryUrl: apiRepo.repositoryUrl,
+            server: apiRepo.repositoryUrl.apply(registryServer),
+            username: token.userName,
+            password: pulumi.secret(token.password),
+        };
+        this.registryAuth = pulumi.secret(pulumi.all([this.apiRegistry.server, token.userName, token.password]).apply(
+            ([server, username, password]) => ({ server, username, password }),
         ));
         this.registerOutputs({ repositoryUrls: this.repositoryUrls, apiRepositoryUrl: this.apiRepositoryUrl });
     }
