@@ -1,0 +1,172 @@
+/** The engine's pure decisions: event mapping, error classification, redaction, settings, restart targets. */
+import type { EngineEvent as PulumiEngineEvent } from "@pulumi/pulumi/automation";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { classifyCliFailure, programFailureReason, redact, REASON_MAX } from "../../infra/api/engine/errors";
+import { summaryMessage, toProgressEvent, urnName } from "../../infra/api/engine/events";
+import { restartTargets } from "../../infra/api/engine/restart";
+import {
+    ConcurrentUpdateError,
+    EngineUnavailableError,
+    OperationAbortedError,
+    ProgramError,
+    StackNotFoundError,
+} from "../../infra/api/engine/types";
+import { cliEnvironment, engineSettingsFromEnv, EngineSettingsError, projectSettingsFor, workDirFor } from "../../infra/api/engine/workspace";
+
+const urn = "urn:pulumi:db1::dbaas-db::docker:index/container:Container::db1";
+const meta = (op: string, type = "docker:index/container:Container", u = urn) => ({ op, urn: u, type, provider: "" });
+const ev = (e: object): PulumiEngineEvent => ({ sequence: 1, timestamp: 1_800_000_000, ...e }) as PulumiEngineEvent;
+
+describe("toProgressEvent", () => {
+    it.each([
+        ["resource pre → start", { resourcePreEvent: { metadata: meta("create") } }, { kind: "resource-start", name: "db1", op: "create", urn }],
+        ["outputs → done", { resOutputsEvent: { metadata: meta("update") } }, { kind: "resource-done", name: "db1", op: "update" }],
+        ["failure → failed, error", { resOpFailedEvent: { metadata: meta("create"), status: 1, steps: 1 } }, { kind: "resource-failed", severity: "error" }],
+        ["warning diagnostic", { diagnosticEvent: { message: "warning: slow\n", color: "never", severity: "warning" } }, { kind: "diagnostic", severity: "warning", message: "warning: slow" }],
+        ["summary", { summaryEvent: { maybeCorrupt: false, durationSeconds: 12.4, resourceChanges: { create: 3, same: 1 }, policyPacks: {} } }, { kind: "summary", severity: "info", message: "create 3, 1 unchanged (12s)" }],
+        ["corrupt summary warns", { summaryEvent: { maybeCorrupt: true, durationSeconds: 1, resourceChanges: {}, policyPacks: {} } }, { kind: "summary", severity: "warning", message: "no changes (1s)" }],
+    ])("%s", (_label, input, expected) => {
+        const out = toProgressEvent(ev(input));
+        expect(out).toMatchObject(expected);
+        expect(out?.at).toBe(new Date(1_800_000_000_000).toISOString());
+    });
+
+    it.each([
+        ["same steps", { resourcePreEvent: { metadata: meta("same") } }],
+        ["planning steps", { resourcePreEvent: { metadata: meta("create"), planning: true } }],
+        ["the stack resource", { resOutputsEvent: { metadata: meta("create", "pulumi:pulumi:Stack", "urn:pulumi:db1::dbaas-db::pulumi:pulumi:Stack::dbaas-db-db1") } }],
+        ["the prelude (echoes config)", { preludeEvent: { config: { "dbaas-db:database": "{...}" } } }],
+        ["program stdout", { stdoutEvent: { message: "password is hunter2", color: "never" } }],
+        ["ephemeral diagnostics", { diagnosticEvent: { message: "x", color: "never", severity: "info", ephemeral: true } }],
+        ["debug diagnostics", { diagnosticEvent: { message: "x", color: "never", severity: "debug" } }],
+        ["cancel events", { cancelEvent: {} }],
+    ])("drops %s", (_label, input) => {
+        expect(toProgressEvent(ev(input))).toBeUndefined();
+    });
+
+    it("redacts, strips colour and truncates diagnostic messages", () => {
+        const long = `\u001b[31mcould not reach postgresql://app:hunter2@db:5432/app <{%reset%}>${"x".repeat(2000)}`;
+        const out = toProgressEvent(ev({ diagnosticEvent: { message: long, color: "always", severity: "error" } }));
+        expect(out?.message).not.toContain("hunter2");
+        expect(out?.message).not.toContain("\u001b");
+        expect(out?.message).not.toContain("<{%");
+        expect(out?.message?.length).toBeLessThanOrEqual(500);
+    });
+
+    it("urnName and summaryMessage", () => {
+        expect(urnName(urn)).toBe("db1");
+        expect(summaryMessage({ delete: 2, create: 1 }, 3)).toBe("create 1, delete 2 (3s)");
+    });
+});
+
+describe("redact", () => {
+    it.each([
+        ["postgresql://app:s3cr3t@h:5432/db", "s3cr3t"],
+        ["https://user:tok123@github.com/x", "tok123"],
+        ["PGPASSWORD=s3cr3t psql", "s3cr3t"],
+        ["password: s3cr3t", "s3cr3t"],
+        ["https://b.example.com/x.dump?X-Amz-Signature=abcdef0123&X-Amz-Credential=AKIAABCDEFGHIJKLMNOP", "abcdef0123"],
+        ["Authorization: Bearer abcdefghijklmnop", "abcdefghijklmnop"],
+        ["key AKIAABCDEFGHIJKLMNOP", "AKIAABCDEFGHIJKLMNOP"],
+    ])("masks the secret in %s", (input, secret) => {
+        expect(redact(input)).not.toContain(secret);
+    });
+
+    it("leaves ordinary text alone", () => {
+        expect(redact("container db1 failed to start: exit code 1")).toBe("container db1 failed to start: exit code 1");
+    });
+});
+
+describe("classifyCliFailure", () => {
+    const cmdErr = (stderr: string): Error => Object.assign(new Error(`code: 255\n stdout: \n stderr: ${stderr}\n err?: `), { name: "CommandError" });
+    it.each([
+        ["error: [409] Conflict: Another update is currently in progress.", ConcurrentUpdateError],
+        ["error: the stack is currently locked by 1 lock(s).", ConcurrentUpdateError],
+        ["error: no stack named 'db1' found", StackNotFoundError],
+        ["error: failed to load checkpoint: open x: permission denied", EngineUnavailableError],
+        ["error: dial tcp 10.0.0.1:443: connect: connection refused", EngineUnavailableError],
+        ["error: getting user info: [401] Unauthorized", EngineUnavailableError],
+        ["error: incorrect passphrase", EngineUnavailableError],
+        ["Command failed with ENOENT: pulumi version\nspawn pulumi ENOENT", EngineUnavailableError],
+        ["error: Running program '/x' failed with an unhandled exception:\nError: boom", ProgramError],
+    ])("%s", (stderr, cls) => {
+        expect(classifyCliFailure({ stackName: "db1", error: cmdErr(stderr) })).toBeInstanceOf(cls);
+    });
+
+    it("an aborted run is aborted whatever the CLI printed", () => {
+        const err = classifyCliFailure({ stackName: "db1", error: cmdErr("error: [409] Conflict: Another update is currently in progress."), abortReason: new DOMException("t", "TimeoutError") });
+        expect(err).toBeInstanceOf(OperationAbortedError);
+        expect(err.message).toMatch(/timed out/);
+    });
+
+    it("program errors keep the full output server-side and a short reason for users", () => {
+        const output = `stdout: Diagnostics:\n    error: restore failed: archive is not a pg_dump file\n${"noise\n".repeat(5000)}error: update failed`;
+        const err = classifyCliFailure({ stackName: "db1", error: cmdErr(output) });
+        expect(err).toBeInstanceOf(ProgramError);
+        expect((err as ProgramError).reason).toBe("restore failed: archive is not a pg_dump file");
+        expect(err.message.length).toBeLessThanOrEqual(8000);
+    });
+
+    it("prefers engine diagnostics and caps the reason length", () => {
+        expect(programFailureReason(["x".repeat(1000)], "error: other")).toHaveLength(REASON_MAX);
+        expect(programFailureReason([], "error: update failed")).toMatch(/details in the server log/);
+    });
+});
+
+describe("workspace settings", () => {
+    it("defaults: state under the data dir, file backend under the state root", () => {
+        const s = engineSettingsFromEnv({ DBAAS_DATA_DIR: "/data", DBAAS_PULUMI_PASSPHRASE_FILE: "/run/p" });
+        expect(s.stateRoot).toBe("/data/stacks");
+        expect(s.backendUrl).toBe("file:///data/stacks/.state");
+        expect(s.passphraseFile).toBe("/run/p");
+        expect(s.pulumiRoot).toBeUndefined();
+        expect(s.operationTimeoutMs).toBe(1_800_000);
+    });
+
+    it("takes S3/Cloud backends and a KMS provider as given", () => {
+        const s = engineSettingsFromEnv({ PULUMI_BACKEND_URL: "s3://bucket/dbaas", DBAAS_SECRETS_PROVIDER: "awskms://alias/dbaas", DBAAS_PULUMI_ROOT: "/opt/pulumi" });
+        expect(s).toMatchObject({ backendUrl: "s3://bucket/dbaas", secretsProvider: "awskms://alias/dbaas", pulumiRoot: "/opt/pulumi" });
+    });
+
+    it.each([
+        [{}, /DBAAS_PULUMI_PASSPHRASE_FILE and DBAAS_SECRETS_PROVIDER are both unset/],
+        [{ DBAAS_SECRETS_PROVIDER: "passphrase" }, /DBAAS_SECRETS_PROVIDER = "passphrase": expected a KMS URL/],
+        [{ DBAAS_PULUMI_PASSPHRASE_FILE: "/p", DBAAS_OPERATION_TIMEOUT_SECONDS: "0" }, /DBAAS_OPERATION_TIMEOUT_SECONDS = "0"/],
+    ])("refuses %j", (env, message) => {
+        expect(() => engineSettingsFromEnv(env)).toThrow(EngineSettingsError);
+        expect(() => engineSettingsFromEnv(env)).toThrow(message);
+    });
+
+    it("passes the passphrase as a file path, never as a value", () => {
+        const env = cliEnvironment(engineSettingsFromEnv({ DBAAS_PULUMI_PASSPHRASE_FILE: "/run/p" }));
+        expect(env.PULUMI_CONFIG_PASSPHRASE_FILE).toBe("/run/p");
+        expect(env).not.toHaveProperty("PULUMI_CONFIG_PASSPHRASE");
+        expect(env.PULUMI_SKIP_UPDATE_CHECK).toBe("true");
+    });
+
+    it("work dirs are per database and names cannot escape the root", () => {
+        expect(workDirFor("/s", "db1")).toBe("/s/db1");
+        expect(() => workDirFor("/s", "../etc")).toThrow(/not a database name/);
+        const p = projectSettingsFor("/s/db1", "/repo/infra/ondemand");
+        expect(p.name).toBe("dbaas-db");
+        expect(path.resolve("/s/db1", p.main)).toBe("/repo/infra/ondemand");
+    });
+});
+
+describe("restartTargets", () => {
+    it.each([
+        ["docker: the database container only", [
+            { urn: "c1", type: "docker:index/container:Container", inputs: { image: "postgres:17" } },
+            { urn: "c2", type: "docker:index/container:Container", inputs: { image: "curl:8" } },
+            { urn: "v", type: "docker:index/volume:Volume" },
+        ], ["c1"]],
+        ["kubernetes: the workload", [
+            { urn: "ss", type: "kubernetes:apps/v1:StatefulSet" },
+            { urn: "svc", type: "kubernetes:core/v1:Service" },
+        ], ["ss"]],
+        ["nothing to restart", [{ urn: "v", type: "docker:index/volume:Volume" }], []],
+    ])("%s", (_label, resources, expected) => {
+        expect(restartTargets(resources, "postgres:17")).toEqual(expected);
+    });
+});
