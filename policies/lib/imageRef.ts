@@ -19,12 +19,13 @@ export type ParsedImage =
 const IMAGE_ID = /^sha256:[a-f0-9]{64}$/;
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,}$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
-const PATH_SEGMENT = /^[a-zA-Z0-9](?:[a-zA-Z0-9._-]*[a-zA-Z0-9])?$/;
-const REGISTRY_WITH_PORT = /^[a-zA-Z0-9.-]+:[0-9]+$/;
+const PATH_SEGMENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const REGISTRY = /^(?:localhost|[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+|[a-zA-Z0-9.-]+:[0-9]+)$/;
 
+/** Lowercase path segments, optionally behind a registry host (`host.tld`, `host:port`, `localhost`). */
 function isRepository(repository: string): boolean {
     const segments = repository.split("/");
-    return segments.every((s, i) => PATH_SEGMENT.test(s) || (i === 0 && segments.length > 1 && REGISTRY_WITH_PORT.test(s)));
+    return segments.every((s, i) => PATH_SEGMENT.test(s) || (i === 0 && segments.length > 1 && REGISTRY.test(s)));
 }
 
 /** Docker Hub's implicit prefixes carry no meaning: `docker.io/library/postgres` is `postgres`. */
