@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { isSecretOutput, promiseOf, type RecordedResource, type Recorder } from "../harness";
 import { LABELS, POSTGRES_UID } from "../../infra/names";
 import { RESTORE_MARKER } from "../../infra/ondemand/restore";
-import { BACKUP_URL, kubernetesSpec, LB_HOSTNAME, runProgram } from "./fixtures";
+import { BACKUP_URL, kubernetesSpec, LB_HOSTNAME, runProgram, unwrapSecret } from "./fixtures";
 
 interface Container {
     name: string;
@@ -128,9 +128,7 @@ describe("kubernetes target, with backup and source ranges", async () => {
     it("keeps the password only in the Secret: env uses secretKeyRef, no plain value anywhere else", async () => {
         const secret = rec.one(T.secret);
         expect(secret.secretInputs.has("stringData")).toBe(true);
-        // The SDK hands stringData to the provider as one secret value: {<sig>: ..., value: {...}}.
-        const wrapped = secret.inputs.stringData as { value?: { password: string }; password?: string };
-        const pw = (wrapped.value ?? wrapped).password;
+        const pw = unwrapSecret<{ password: string }>(secret.inputs.stringData).password;
         expect(pw).toMatch(/^pw-/);
         const env = pod.containers[0]?.env ?? [];
         expect(env.find((e) => e.name === "POSTGRES_PASSWORD")?.valueFrom?.secretKeyRef).toEqual({ name: "postgres-password", key: "password" });

@@ -1,0 +1,120 @@
+/**
+ * The docker target under mocks: the container, its volume, labels, the
+ * password as an uploaded file, the published port, and the fetch step that
+ * must finish before the server is created.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it } from "vitest";
+import { isSecretOutput, promiseOf, type RecordedResource } from "../harness";
+import { LABELS } from "../../infra/names";
+import { RESTORE_MARKER } from "../../infra/ondemand/restore";
+import { BACKUP_URL, DOCKER_HOST_PORT, dockerSpec, runProgram, unwrapSecret } from "./fixtures";
+
+const CONTAINER = "docker:index/container:Container";
+interface Upload { file: string; content?: string; owner?: string; permissions?: string; executable?: boolean }
+interface ContainerInputs {
+    name: string;
+    image: string;
+    envs: string[];
+    memory: number;
+    labels: { label: string; value: string }[];
+    mounts: { type: string; source: string; target: string }[];
+    uploads: Upload[];
+    ports: { internal: number; ip: string; external?: number }[];
+    healthcheck: { tests: string[] };
+    wait: boolean;
+    attach?: boolean;
+    user?: string;
+}
+const inputsOf = (r: RecordedResource): ContainerInputs => {
+    const inputs = r.inputs as unknown as ContainerInputs;
+    return { ...inputs, uploads: unwrapSecret<Upload[]>(inputs.uploads) ?? [] };
+};
+
+describe("docker target, with a backup", async () => {
+    const { rec, mod } = await runProgram(dockerSpec());
+    const server = rec.one(CONTAINER, "orders");
+    const s = inputsOf(server);
+    const fetch = rec.one(CONTAINER, "orders-fetch");
+
+    it("runs the catalog image with a memory limit, on the configured Docker host", () => {
+        const image = rec.one("docker:index/remoteImage:RemoteImage", "orders-image");
+        expect(image.inputs.name).toBe("postgres:17.2");
+        expect(image.inputs.keepLocally).toBe(true);
+        expect(s.memory).toBe(1024);
+        expect(rec.one("pulumi:providers:docker").inputs.host).toBe("unix:///var/run/docker.sock");
+        expect(server.provider).toContain("orders-docker");
+        expect(s.envs).toContain("PGDATA=/var/lib/postgresql/data/pgdata");
+    });
+
+    it("keeps the data on a named volume", () => {
+        const volume = rec.one("docker:index/volume:Volume");
+        expect(volume.inputs.name).toBe("dbaas-db-orders-data");
+        expect(s.mounts).toEqual([{ type: "volume", source: "dbaas-db-orders-data", target: "/var/lib/postgresql/data" }]);
+    });
+
+    it("labels the container with owner, project, expiry and managed-by", () => {
+        const labels = Object.fromEntries(s.labels.map((l) => [l.label, l.value]));
+        expect(labels).toMatchObject({
+            [LABELS.owner]: "alice_example.com",
+            [LABELS.project]: "proj-42",
+            [LABELS.expiresAt]: "2026-11-24T16-00-00Z",
+            [LABELS.managedBy]: "dbaas",
+        });
+    });
+
+    it("hands the password over as a secret file, never as an env value", () => {
+        expect(server.secretInputs.has("uploads")).toBe(true);
+        const file = s.uploads.find((u) => u.file === "/run/dbaas/postgres-password");
+        expect(file?.content).toMatch(/^pw-/);
+        expect(file).toMatchObject({ owner: "999", permissions: "0400" });
+        expect(s.envs).toContain("POSTGRES_PASSWORD_FILE=/run/dbaas/postgres-password");
+        expect(s.envs.some((e) => e.startsWith("POSTGRES_PASSWORD="))).toBe(false);
+        for (const r of rec.resources.filter((x) => x !== server && x.type !== "random:index/randomPassword:RandomPassword")) {
+            expect(JSON.stringify(r.inputs), r.name).not.toContain(file?.content ?? "?");
+        }
+    });
+
+    it("publishes 5432 on publish_ip and reports the port Docker chose", async () => {
+        expect(s.ports).toEqual([{ internal: 5432, ip: "127.0.0.1" }]);
+        expect(await promiseOf(mod.host as pulumi.Output<string>)).toBe("127.0.0.1");
+        expect(await promiseOf(mod.port as pulumi.Output<number>)).toBe(DOCKER_HOST_PORT);
+    });
+
+    it("downloads the backup in a one-shot container before the server exists", () => {
+        const f = inputsOf(fetch);
+        expect(f.attach).toBe(true);
+        expect(f.envs).toContain(`BACKUP_URL=${BACKUP_URL}`);
+        expect(f.uploads.map((u) => u.file)).toEqual(["/opt/dbaas/restore/restore.sh"]);
+        expect(rec.one("docker:index/remoteImage:RemoteImage", "orders-fetch-image").inputs.name).toBe("curlimages/curl:8.11.1");
+        expect(server.dependencies).toContain(fetch.urn);
+    });
+
+    it("restores through the init hook and is healthy only with the marker and pg_isready", () => {
+        const hook = s.uploads.find((u) => u.file === "/docker-entrypoint-initdb.d/50-dbaas-restore.sh");
+        expect(hook?.permissions).toBe("0555");
+        expect(s.envs).toContain("BACKUP_FILE=/var/lib/postgresql/data/restore/backup");
+        expect(s.envs.some((e) => e.startsWith("BACKUP_URL="))).toBe(false);
+        const test = s.healthcheck.tests.join(" ");
+        expect(test).toContain(RESTORE_MARKER);
+        expect(test).toContain("pg_isready");
+        expect(s.wait).toBe(true);
+    });
+
+    it("exports password and uri as secrets", async () => {
+        expect(await isSecretOutput(mod.password as pulumi.Output<string>)).toBe(true);
+        expect(await isSecretOutput(mod.uri as pulumi.Output<string>)).toBe(true);
+        expect(await promiseOf(mod.uri as pulumi.Output<string>)).toMatch(new RegExp(`^postgresql://postgres:pw-[^@]+@127\\.0\\.0\\.1:${DOCKER_HOST_PORT}/orders$`));
+    });
+});
+
+describe("docker target, no backup", async () => {
+    const { rec } = await runProgram(dockerSpec({ backup_location: undefined }));
+
+    it("has no fetch step, no restore hook, and health is pg_isready alone", () => {
+        expect(rec.ofType(CONTAINER).map((r) => r.name)).toEqual(["orders"]);
+        const s = inputsOf(rec.one(CONTAINER));
+        expect(s.uploads.map((u) => u.file)).toEqual(["/run/dbaas/postgres-password"]);
+        expect(s.healthcheck.tests.join(" ")).not.toContain(RESTORE_MARKER);
+    });
+});
