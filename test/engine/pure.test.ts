@@ -16,7 +16,7 @@ import { cliEnvironment, engineSettingsFromEnv, EngineSettingsError, projectSett
 
 const urn = "urn:pulumi:db1::dbaas-db::docker:index/container:Container::db1";
 const meta = (op: string, type = "docker:index/container:Container", u = urn) => ({ op, urn: u, type, provider: "" });
-const ev = (e: object): PulumiEngineEvent => ({ sequence: 1, timestamp: 1_800_000_000, ...e }) as PulumiEngineEvent;
+const ev = (e: object): PulumiEngineEvent => ({ sequence: 1, timestamp: 1_800_000_000, ...e });
 
 describe("toProgressEvent", () => {
     it.each([
