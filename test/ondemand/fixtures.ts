@@ -72,6 +72,6 @@ export async function runProgram(spec: unknown, preview = false): Promise<Progra
 /** A recorded input as the program meant it: secret values arrive wrapped as `{<sig>: ..., value}`. */
 export function unwrapSecret<T>(input: unknown): T {
     const SIG_KEY = "4dabf18193072939515e22adb298388d";
-    if (input !== null && typeof input === "object" && SIG_KEY in input) return (input as { value: T }).value;
+    if (input !== null && typeof input === "object" && SIG_KEY in input) return (input as unknown as { value: T }).value;
     return input as T;
 }
