@@ -48,7 +48,6 @@ const envSchema = z.object({
     DBAAS_RATE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(600),
     DBAAS_BODY_LIMIT_BYTES: int(256, 10 * 1024 * 1024).default(64 * 1024),
     DBAAS_TRUST_PROXY: bool.default(false),
-    DBAAS_ENGINE: z.enum(["automation"], { message: '"automation" (the Pulumi Automation API engine)' }).default("automation"),
     DBAAS_TARGET: z.enum(["docker", "kubernetes"], { message: '"docker" or "kubernetes"' }).default("docker"),
     DBAAS_DOCKER_HOST: z.string().regex(/^(unix|tcp|ssh):\/\/.+/, "a Docker host URL such as unix:///var/run/docker.sock").default("unix:///var/run/docker.sock"),
     DBAAS_PUBLISH_IP: z.string().min(1).default("127.0.0.1"),
@@ -88,7 +87,6 @@ export interface ApiConfig {
     readonly rateLimitPerMinute: number;
     readonly bodyLimitBytes: number;
     readonly trustProxy: boolean;
-    readonly engine: "automation";
     /** The target block of every spec the API builds. */
     readonly target: Target;
 }
@@ -172,7 +170,6 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
         rateLimitPerMinute: env.DBAAS_RATE_LIMIT_PER_MINUTE,
         bodyLimitBytes: env.DBAAS_BODY_LIMIT_BYTES,
         trustProxy: env.DBAAS_TRUST_PROXY,
-        engine: env.DBAAS_ENGINE,
         target,
     });
 }

@@ -153,6 +153,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 export async function waitForState(api: TestApi, name: string, state: string, timeoutMs = 10_000): Promise<Reply["body"]> {
     return waitFor(`${name} to be ${state}`, async () => {
         const r = await api.call("admin", "GET", `/databases/${name}`);
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-return -- a test reads the JSON view as it is
         return (r.body as { state?: string } | undefined)?.state === state ? r.body : undefined;
     }, timeoutMs);
 }

@@ -1,15 +1,14 @@
 /**
- * Chooses the engine `npm start` runs with. The Automation API engine lives
- * in ./automation.ts (issue 10) and exports
- * `createAutomationEngine(config: ApiConfig, log): StackEngine | Promise<StackEngine>`;
- * until it exists the API starts with an engine that reports itself not
- * ready, so /readyz says why and operations fail with a clear reason.
+ * Chooses the engine `npm start` runs with: the Automation API engine
+ * (./automation.ts) with settings from the environment (./workspace.ts). When
+ * those settings are incomplete (no passphrase file or KMS key) the API still
+ * starts, with an engine that reports itself not ready, so /readyz says why
+ * and operations fail with that reason instead of the process refusing to run.
  */
 import type { FastifyBaseLogger } from "fastify";
-import type { ApiConfig } from "../config";
+import { AutomationEngine } from "./automation";
 import { EngineUnavailableError, type StackEngine } from "./types";
-
-type AutomationModule = { createAutomationEngine?: (config: ApiConfig, log: FastifyBaseLogger) => StackEngine | Promise<StackEngine> };
+import { EngineSettingsError, engineSettingsFromEnv } from "./workspace";
 
 /** An engine that can do nothing and says why (readiness and every operation). */
 export function unavailableEngine(reason: string): StackEngine {
@@ -24,19 +23,12 @@ export function unavailableEngine(reason: string): StackEngine {
     };
 }
 
-export async function loadEngine(config: ApiConfig, log: FastifyBaseLogger): Promise<StackEngine> {
-    // A variable specifier keeps the type checker from requiring a module that may not exist yet.
-    const specifier = "./automation";
-    let mod: AutomationModule;
+export function loadEngine(env: Readonly<Record<string, string | undefined>>, log: FastifyBaseLogger): StackEngine {
     try {
-        mod = (await import(specifier)) as AutomationModule;
+        return new AutomationEngine({ settings: engineSettingsFromEnv(env), logger: log });
     } catch (e) {
-        const code = (e as { code?: string }).code;
-        if (code !== "MODULE_NOT_FOUND" && code !== "ERR_MODULE_NOT_FOUND") throw e;
-        const reason = "the Automation API engine (infra/api/engine/automation.ts) is not installed";
-        log.warn(reason);
-        return unavailableEngine(reason);
+        if (!(e instanceof EngineSettingsError)) throw e;
+        log.warn({ reason: e.message }, "engine not configured; the API runs but cannot provision databases");
+        return unavailableEngine(e.message);
     }
-    if (typeof mod.createAutomationEngine !== "function") return unavailableEngine("infra/api/engine/automation.ts does not export createAutomationEngine");
-    return mod.createAutomationEngine(config, log);
 }

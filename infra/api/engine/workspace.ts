@@ -91,16 +91,19 @@ export function workDirFor(stateRoot: string, name: string): string {
  * The project file written into a work directory. `main` is relative (the
  * documented form: "relative to the location of Pulumi.yaml"), pointing at the
  * shared program, so the work directory holds only settings and stack config.
+ * The config schema of infra/ondemand/Pulumi.yaml is not copied: the spec is
+ * stored as a JSON string (what `pulumi config set` would store), which the
+ * program reads with `requireObject`.
  */
 export function projectSettingsFor(workDir: string, programDir: string): {
     name: string;
-    runtime: { name: "nodejs"; options: { typescript: boolean } };
+    runtime: { name: "nodejs"; options: { typescript: boolean; packagemanager: string } };
     main: string;
     description: string;
 } {
     return {
         name: ONDEMAND_PROJECT,
-        runtime: { name: "nodejs", options: { typescript: true } },
+        runtime: { name: "nodejs", options: { typescript: true, packagemanager: "npm" } },
         main: path.relative(workDir, programDir) || ".",
         description: "One on-demand database (written by the dbaas API; do not edit)",
     };

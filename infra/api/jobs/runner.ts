@@ -9,7 +9,8 @@
  */
 import { randomUUID } from "node:crypto";
 import type { FastifyBaseLogger } from "fastify";
-import type { DatabaseOutputs, EngineEvent, StackEngine } from "../engine/types";
+import { canRefresh } from "../engine/recovery";
+import { StackNotFoundError, type DatabaseOutputs, type EngineEvent, type StackEngine } from "../engine/types";
 import type { NotificationHub } from "../store/notifications";
 import { claimOperation, expiredLeases, insertEvent, renewLease, requeueOperation, type ClaimedOperation } from "../store/queue";
 import type { AdminStore } from "../store/store";
@@ -215,9 +216,16 @@ export class JobRunner {
         for (const op of await expiredLeases(this.o.store.pool)) {
             if (this.#running.has(op.id)) continue;
             try {
+                // Clear the dead process's stack lock and the creates it left pending, so the re-run starts from the real resources.
                 await this.o.engine.cancel(op.database_name);
+                if (canRefresh(this.o.engine) && !op.cancel_requested) {
+                    await this.o.engine.refresh(op.database_name, { clearPendingCreates: true, signal: AbortSignal.timeout(this.o.operationTimeoutMs), onEvent: () => undefined })
+                        .catch((e: unknown) => {
+                            if (!(e instanceof StackNotFoundError)) throw e;
+                        });
+                }
             } catch (e) {
-                this.o.log.warn({ operation: op.id, err: truncate(String(e), 500) }, "cancelling a stale stack update failed");
+                this.o.log.warn({ operation: op.id, err: truncate(e instanceof Error ? e.message : "unknown error", 500) }, "clearing a stale stack update failed; the re-run will report it");
             }
             if (op.cancel_requested) {
                 await completeOperation(this.o.store, op, null, "cancelled", op.cancel_reason ?? "cancelled");

@@ -1,0 +1,50 @@
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { catalogFromStackFile, loadApiConfig, REPO_ROOT } from "../../infra/api/config";
+
+describe("API configuration from the environment", () => {
+    it("has documented defaults and the dev stack's catalog", () => {
+        const c = loadApiConfig({});
+        expect(c).toMatchObject({
+            port: 5000, host: "127.0.0.1", ttlHoursDefault: 24, ttlHoursMax: 168, allowOpenSourceRanges: false,
+            maxConcurrentOperations: 4, operationTimeoutMs: 1_800_000, maxAttempts: 5, rateLimitPerMinute: 600, bodyLimitBytes: 65536,
+            dataDir: path.join(REPO_ROOT, ".dbaas-data"), tokensFile: path.join(REPO_ROOT, ".dbaas-data", "tokens"),
+            target: { kind: "docker", docker_host: "unix:///var/run/docker.sock", memory_mb: 1024, publish_ip: "127.0.0.1" },
+        });
+        expect(c.databaseUrl).toBeUndefined();
+        expect(c.catalog).toEqual(catalogFromStackFile(path.join(REPO_ROOT, "Pulumi.dev.yaml")));
+        expect(c.backupHosts).toEqual([]);
+    });
+
+    it("reads lists, booleans, the kubernetes target and an inline catalog", () => {
+        const c = loadApiConfig({
+            DBAAS_BACKUP_HOSTS: "a.example.com, b.example.com,",
+            DBAAS_ALLOW_OPEN_SOURCE_RANGES: "true",
+            DBAAS_TARGET: "kubernetes",
+            DBAAS_STORAGE_CLASS: "gp3",
+            DBAAS_CATALOG: '[{"label":"PostgreSQL 16","image":"postgres:16.6"}]',
+            PORT: "8080",
+        });
+        expect(c.backupHosts).toEqual(["a.example.com", "b.example.com"]);
+        expect(c.allowOpenSourceRanges).toBe(true);
+        expect(c.target).toMatchObject({ kind: "kubernetes", namespace_prefix: "devdb-", memory_mb: 1024, cpu_millicores: 1000, storage_gb: 10, storage_class: "gp3" });
+        expect(c.catalog.map((v) => v.label)).toEqual(["PostgreSQL 16"]);
+        expect(c.port).toBe(8080);
+    });
+
+    it.each([
+        [{ PORT: "http" }, /PORT = "http": expected/],
+        [{ DBAAS_TTL_HOURS_DEFAULT: "100", DBAAS_TTL_HOURS_MAX: "50" }, /DBAAS_TTL_HOURS_DEFAULT = 100: expected at most DBAAS_TTL_HOURS_MAX \(50\)/],
+        [{ DBAAS_BACKUP_HOSTS: "Bad_Host" }, /DBAAS_BACKUP_HOSTS = "Bad_Host": expected lowercase DNS names/],
+        [{ DBAAS_TARGET: "nomad" }, /DBAAS_TARGET = "nomad": expected "docker" or "kubernetes"/],
+        [{ DBAAS_CATALOG: "[]" }, /DBAAS_CATALOG .*at least one version/],
+        [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL = "mysql:\/\/x": expected a postgresql:\/\/ URL/],
+        [{ DBAAS_ALLOW_OPEN_SOURCE_RANGES: "yes" }, /DBAAS_ALLOW_OPEN_SOURCE_RANGES = "yes": expected "true" or "false"/],
+    ])("refuses %j naming the variable and the rule", (env, message) => {
+        expect(() => loadApiConfig(env)).toThrow(message);
+    });
+
+    it("treats empty values as unset", () => {
+        expect(loadApiConfig({ PORT: "", DATABASE_URL: "" })).toMatchObject({ port: 5000 });
+    });
+});
