@@ -30,7 +30,10 @@ export interface Healthcheck {
  * so there the check falls back to `nginx -t` (config still valid).
  */
 export function nginxHealthcheck(image: string): Healthcheck {
-    const alpine = /alpine/.test(image.split("@")[0] ?? image);
+    // Only the tag says which base it is (`nginx:1.27-alpine`), not a registry path.
+    const name = image.split("@")[0] ?? image;
+    const tag = name.lastIndexOf(":") > name.lastIndexOf("/") ? name.slice(name.lastIndexOf(":") + 1) : "";
+    const alpine = /alpine/.test(tag);
     return {
         tests: alpine
             ? ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1${HEALTH_PATH}`]
