@@ -29,3 +29,13 @@ export function publishedHost(dockerHost: string, publishIp: string): string {
         return "localhost";
     }
 }
+
+/**
+ * Why the Docker fetch step failed, or undefined when it succeeded (or has not
+ * run yet, in preview). The script's one-line reason is its last line of output.
+ */
+export function fetchFailure(exitCode: number | undefined, logs: string | undefined): string | undefined {
+    if (exitCode === undefined || exitCode === 0) return undefined;
+    const last = (logs ?? "").trim().split("\n").pop()?.trim() ?? "";
+    return `fetching backup_location failed (exit ${exitCode}): ${last || "no output; see docker logs of the fetch container"}`;
+}

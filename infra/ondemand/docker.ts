@@ -11,7 +11,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import {
-    DATA_MOUNT, DatabaseEndpoint, DATABASE_USER, databaseLabels, dockerLabels, dockerObjectName, fetchEnv, fetchResources,
+    DATA_MOUNT, DatabaseEndpoint, DATABASE_USER, databaseLabels, dockerLabels, dockerObjectName, fetchEnv, fetchFailure, fetchResources,
     fetchScript, INITDB_DIR, INITDB_FILE, initdbScript, PGDATA, publishedHost, readinessCommand, restoreEnv, SCRIPT_DIR,
     SCRIPT_FILE,
 } from "../../components/ondemand";
@@ -63,10 +63,8 @@ export function deployDocker(spec: DatabaseSpec, target: DockerTarget): Database
             mustRun: false,
         }, { provider });
         fetched = pulumi.all([fetch.exitCode, fetch.containerLogs]).apply(([code, logs]) => {
-            if (code !== undefined && code !== 0) {
-                const last = (logs ?? "").trim().split("\n").pop() ?? "";
-                throw new Error(`fetching backup_location failed (exit ${code}): ${last || "no output"}`);
-            }
+            const failure = fetchFailure(code, logs);
+            if (failure !== undefined) throw new Error(failure);
             return envList(restoreEnv(RESTORE_MARKER, target));
         });
     }

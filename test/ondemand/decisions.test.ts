@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
-    BLOCKED_EGRESS_V4, connectionUri, fetchResources, fetchScript, guaranteedResources, initdbScript, limitRangeItems,
+    BLOCKED_EGRESS_V4, connectionUri, fetchFailure, fetchResources, fetchScript, guaranteedResources, initdbScript, limitRangeItems,
     namespaceName, networkPolicySpec, publishedHost, quotaHard, readinessCommand, serviceSpec, stableLabels,
 } from "../../components/ondemand";
 import { LABELS } from "../../infra/names";
@@ -110,6 +110,15 @@ describe("publishedHost", () => {
         ["tcp://docker.internal:2376", "0.0.0.0", "docker.internal"],
         ["ssh://deploy@10.1.2.3", "::", "10.1.2.3"],
     ])("%s on %s → %s", (dockerHost, ip, expected) => expect(publishedHost(dockerHost, ip)).toBe(expected));
+});
+
+describe("fetchFailure (the Docker fetch step's exit)", () => {
+    it.each([
+        [undefined, undefined, undefined],
+        [0, "restore: fetched https://x into /f (custom, 10 bytes)\n", undefined],
+        [1, "restore: downloading https://x\nrestore: download failed: HTTP 404 from https://x — check the URL\n", "fetching backup_location failed (exit 1): restore: download failed: HTTP 404 from https://x — check the URL"],
+        [137, "", "fetching backup_location failed (exit 137): no output; see docker logs of the fetch container"],
+    ])("exit %s → %s", (code, logs, expected) => expect(fetchFailure(code, logs)).toBe(expected));
 });
 
 describe("readinessCommand", () => {

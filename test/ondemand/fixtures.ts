@@ -55,14 +55,14 @@ export interface ProgramRun {
 }
 
 /** Runs the program for `spec` (raw, as the API would put it into config). */
-export async function runProgram(spec: unknown, preview = false): Promise<ProgramRun> {
+export async function runProgram(spec: unknown, preview = false, extraOutputs?: ResourceOutputs): Promise<ProgramRun> {
     vi.resetModules();
     const rec = await installMocks({
         project: ONDEMAND_PROJECT,
         stack: "db",
         config: { [ONDEMAND_SPEC_KEY]: JSON.stringify(spec) },
         preview,
-        outputs,
+        outputs: (args) => ({ ...(outputs(args) ?? {}), ...(extraOutputs?.(args) ?? {}) }),
     });
     const mod = (await import("../../infra/ondemand/index")) as Record<string, unknown>;
     await settle();

@@ -2,7 +2,8 @@
  * A bad spec stops the program with a message naming the field; the spec's
  * additive restore settings default so that specs built before them stay valid.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { installMocks } from "../harness";
 import { parseDatabaseSpec } from "../../infra/ondemand/spec";
 import { RESTORE_DEFAULTS } from "../../infra/ondemand/restore";
 import { dockerSpec, kubernetesSpec, runProgram } from "./fixtures";
@@ -18,6 +19,12 @@ describe("bad specs stop the program", () => {
         const error = await runProgram(spec).then(() => undefined, (e: unknown) => e as Error);
         expect(error?.message).toMatch(/invalid database spec \(stack config dbaas-db:database\)/);
         expect(error?.message).toMatch(message);
+    });
+
+    it("a stack without the spec names the config key", async () => {
+        vi.resetModules();
+        await installMocks({ project: "dbaas-db", stack: "db", config: {}, preview: true });
+        await expect(import("../../infra/ondemand/index")).rejects.toThrow(/dbaas-db:database/);
     });
 
     it("a namespace prefix that makes the name too long is refused naming both", async () => {
@@ -38,5 +45,14 @@ describe("restore settings of the target", () => {
     it("refuses a fetch image without a tag", () => {
         const raw = dockerSpec({ target: { kind: "docker", docker_host: "unix:///var/run/docker.sock", memory_mb: 256, fetch_image: "curlimages/curl" } });
         expect(() => parseDatabaseSpec(raw)).toThrow(/target\.fetch_image: expected an image with a tag or digest/);
+    });
+});
+
+describe.each([["docker", dockerSpec()], ["kubernetes", kubernetesSpec()]])("%s target in preview", (_kind, spec) => {
+    it("registers the same graph while provider outputs are still unknown", async () => {
+        const { rec: preview } = await runProgram(spec, true);
+        const { rec: up } = await runProgram(spec, false);
+        expect(preview.customTypes()).toEqual(up.customTypes());
+        expect(preview.customTypes().length).toBeGreaterThan(3);
     });
 });
