@@ -18,9 +18,9 @@ interface Version { label: string; image: string }
 const devFile = parseYaml(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
 const devPostgres = devFile.config["dbaas:postgres"] as { versions: Version[]; memoryMb: number; shmSizeMb: number };
 
-async function run(versions?: Version[]): Promise<Recorder> {
+async function run(versions?: Version[], extra: Record<string, unknown> = {}): Promise<Recorder> {
     vi.resetModules();
-    const overrides = versions === undefined ? {} : { "dbaas:postgres": { ...devPostgres, versions } };
+    const overrides = versions === undefined ? {} : { "dbaas:postgres": { ...devPostgres, versions, ...extra } };
     const rec = await installMocks({ project: "dbaas", stack: "dev", preview: false, config: stackConfig("Pulumi.dev.yaml", overrides) });
     await import("../../infra/index");
     await settle();
@@ -125,6 +125,11 @@ describe("the admin database (dev stack)", () => {
         const uploads = unwrapSecret(admin.inputs.uploads) as { file: string; content: string }[];
         expect(uploads.find((u) => u.file === CONTAINER_PATHS.postgresqlConf)?.content).toBe(renderPostgresqlConf({ memoryMb: devPostgres.memoryMb }));
         expect(uploads.find((u) => u.file === CONTAINER_PATHS.pgHba)?.content).toBe(renderPgHba());
+    });
+
+    it("runs postgres.adminVersion when it is set", async () => {
+        const rec = await run(devPostgres.versions, { adminVersion: "PostgreSQL 16" });
+        expect(rec.one(CONTAINER, "admin-db").inputs.image).toBe("sha256:pg-image-postgres-16.6");
     });
 
     it("signs the server certificate with the stack CA for the alias and localhost", () => {
