@@ -188,4 +188,17 @@ describe.skipIf(missing)("web tier in the platform program", () => {
             }
         });
     });
+
+    it("a replica added in config adds exactly one API container and one upstream server", async () => {
+        vi.resetModules();
+        const dev = stackConfig("Pulumi.dev.yaml");
+        const api = JSON.parse(dev["dbaas:api"] ?? "{}") as Record<string, unknown>;
+        const rec = await installMocks({ project: "dbaas", stack: "dev", preview: false, config: stackConfig("Pulumi.dev.yaml", { "dbaas:api": { ...api, replicas: 2 } }) });
+        await import("../../infra/index");
+        await settle();
+        const apis = rec.ofType(CONTAINER).filter((c) => /^api-\d+$/.test(c.name));
+        expect(apis.map((a) => a.name).sort()).toEqual(["api-0", "api-1"]);
+        const conf = upload(rec.one(CONTAINER, "nginx-container"), "/etc/nginx/nginx.conf").content ?? "";
+        expect([...conf.matchAll(/server (api-\d+:5000) max_fails/g)].map((m) => m[1])).toEqual(["api-0:5000", "api-1:5000"]);
+    });
 });
