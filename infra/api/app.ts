@@ -21,6 +21,7 @@ import { ApiProblem, invalidField, invalidRequest, PROBLEM_CONTENT_TYPE, problem
 import { databaseRoutes } from "./routes/databases";
 import { eventRoutes } from "./routes/events";
 import { systemRoutes } from "./routes/system";
+import { dashboardRoutes } from "./dashboard";
 import { DatabaseService } from "./service";
 import { systemResolver, type Resolver } from "./ssrf";
 import type { NotificationHub } from "./store/notifications";
@@ -79,7 +80,8 @@ function ruleOf(v: { keyword: string; message?: string; params?: Record<string, 
     }
     if (v.keyword === "invalid_type" && msg.startsWith("Invalid input")) {
         const expected = typeof v.params?.expected === "string" ? v.params.expected : "value";
-        return /received undefined/.test(msg) ? `a ${expected} (required)` : `a ${expected}`;
+        const article = /^[aeiou]/.test(expected) ? "an" : "a";
+        return /received undefined/.test(msg) ? `${article} ${expected} (required)` : `${article} ${expected}`;
     }
     return msg.replace(/^Invalid input: expected /, "").replace(/^Invalid /, "a valid ");
 }
@@ -197,5 +199,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await app.register(systemRoutes, { service, store: deps.store, catalog: deps.config.catalog });
     await app.register(databaseRoutes, { service });
     await app.register(eventRoutes, { service, store: deps.store, hub: deps.hub, heartbeatMs: deps.sseHeartbeatMs ?? 15_000 });
+    await app.register(dashboardRoutes);
     return app;
 }
