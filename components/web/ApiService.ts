@@ -108,11 +108,11 @@ export class ApiService extends pulumi.ComponentResource {
             ...(args.caCertPem === undefined ? [] : [{ file: STACK_CA_FILE, content: args.caCertPem, permissions: "0644" }]),
         ];
 
-        const data = new docker.Volume(`${name}-data`, { name: `${name}-data-${stack}` }, childOpts);
+        const data = new docker.Volume(`${name}-data`, { name: `dbaas-${stack}-${name}-data` }, childOpts);
         const socket = args.settings.ondemand.target === "docker" ? dockerSocketPath(args.settings.dockerHost) : undefined;
         this.upstreams = apiUpstreams(args.replicas);
         this.containers = Array.from({ length: args.replicas }, (_, i) => new docker.Container(`${name}-${i}`, {
-            name: `${name}-${i}-${stack}`,
+            name: `dbaas-${stack}-${name}-${i}`,
             image: image.imageName,
             restart: "unless-stopped",
             memory: args.memoryMb,

@@ -64,7 +64,7 @@ export class NginxProxy extends pulumi.ComponentResource {
         const hash = pulumi.all([this.nginxConf, args.certificateChainPem, pulumi.secret(args.privateKeyPem)])
             .apply(([conf, chain, key]) => configHash([conf, chain, key]));
         const container = new docker.Container(`${name}-container`, {
-            name: `${name}-${pulumi.getStack()}`,
+            name: `dbaas-${pulumi.getStack()}-${name}`,
             image: image.imageId,
             restart: "unless-stopped",
             memory: args.memoryMb ?? 128,
