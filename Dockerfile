@@ -15,7 +15,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
-# ---- type-check the sources with the dev dependencies; the runtime image keeps none of them ----
+# ---- type-check the sources and build the dashboard (web/ → web/dist) with the
+# dev dependencies; the runtime image keeps none of them ----
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -23,7 +24,9 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY infra ./infra
 COPY components ./components
-RUN npx tsc --noEmit -p tsconfig.json --noCheck false && touch /app/.typechecked
+COPY web ./web
+RUN npx tsc --noEmit -p tsconfig.json --noCheck false \
+    && npx vite build --config web/vite.config.ts
 
 # ---- the Pulumi CLI, verified against the release's published SHA-256 checksums ----
 FROM ${NODE_IMAGE} AS pulumi
@@ -63,7 +66,7 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=pulumi /opt/pulumi /opt/pulumi
 COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /app/.typechecked ./
+COPY --from=build /app/web/dist ./web/dist
 COPY package.json package-lock.json tsconfig.json ./
 COPY infra ./infra
 COPY components ./components
