@@ -1,12 +1,13 @@
 /**
  * The policy pack config for one platform stack, derived from its stack file
- * so the catalog and the namespace prefix have one source: `Pulumi.<stack>.yaml`.
+ * so the catalog, the namespace prefix and the ACME directory have one source: `Pulumi.<stack>.yaml`.
  * Used by config.ts (the command) and the tests.
  */
 import type { PolicyPackConfig } from "@pulumi/policy";
 import { postgresImageFromCatalog, postgresImageIdFromCatalog } from "./rules/images";
 import { ondemandNamespaceLabels } from "./rules/labels";
-import { catalogOfStackConfig, namespacePrefixOfStackConfig, readStackFileConfig } from "./lib/stackSource";
+import { noHostAccess } from "./rules/podSecurity";
+import { acmeChallengeDirsOfStackConfig, catalogOfStackConfig, namespacePrefixOfStackConfig, readStackFileConfig } from "./lib/stackSource";
 
 /** The `--policy-pack-config` document for the platform stack whose file is `stackFile`. */
 export function policyPackConfigFromStackFile(stackFile: string): PolicyPackConfig {
@@ -19,5 +20,6 @@ export function policyPackConfigFromStackFile(stackFile: string): PolicyPackConf
         [postgresImageFromCatalog.name]: { allowedImages },
         [postgresImageIdFromCatalog.name]: { allowedImages },
         [ondemandNamespaceLabels.name]: { namespacePrefix: namespacePrefixOfStackConfig(config) },
+        [noHostAccess.name]: { readOnlyDockerHostPaths: acmeChallengeDirsOfStackConfig(config) ?? [] },
     };
 }

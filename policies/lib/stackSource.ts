@@ -1,6 +1,6 @@
 /**
  * The platform facts a policy needs (the version catalog, the on-demand
- * namespace prefix) come from one place: the platform stack's config, i.e.
+ * namespace prefix, the ACME directory nginx mounts) come from one place: the platform stack's config, i.e.
  * `Pulumi.<stack>.yaml`. A policy gets them, in this order, from
  *   1. its policy config (`--policy-pack-config`, generated from the stack file
  *      by `npx tsx policies/config.ts Pulumi.<stack>.yaml`);
@@ -8,7 +8,8 @@
  *      the policy pack in PULUMI_CONFIG (when that stack is a platform stack);
  *   3. `Pulumi.<stack>.yaml` in the repository (PULUMI_STACK names it);
  *   4. every platform stack file in the repository together (the on-demand
- *      project has no catalog of its own: any platform catalog is accepted).
+ *      project has no platform config of its own: any platform stack's value
+ *      is accepted).
  * No Pulumi imports.
  */
 import * as fs from "node:fs";
@@ -47,20 +48,9 @@ export function stackEnvironment(env: NodeJS.ProcessEnv = process.env): StackEnv
     return { ...(project ? { project } : {}), ...(stack ? { stack } : {}), ...(config ? { config } : {}) };
 }
 
-/** The `dbaas:postgres` object from stack config, whether still JSON text (CLI) or already parsed (YAML). */
-function postgresSection(config: Readonly<Record<string, unknown>>): unknown {
-    const value = config[`${PROJECT}:postgres`];
-    if (typeof value !== "string") return value;
-    try {
-        return JSON.parse(value) as unknown;
-    } catch {
-        return undefined;
-    }
-}
-
 /** The catalog images of a platform stack's config, or undefined when it has no valid catalog. */
 export function catalogOfStackConfig(config: Readonly<Record<string, unknown>>): string[] | undefined {
-    const parsed = versionCatalogSchema.safeParse(asRecord(postgresSection(config))?.versions);
+    const parsed = versionCatalogSchema.safeParse(asRecord(section(config, "postgres"))?.versions);
     return parsed.success ? catalogImages(parsed.data) : undefined;
 }
 
@@ -84,6 +74,42 @@ export function platformStackFiles(root: string): string[] {
     }
 }
 
+/** Values found for a platform fact, and where they came from (for messages). */
+export interface Resolution<T> {
+    /** Empty when no platform stack config had the fact. */
+    readonly values: readonly T[];
+    readonly source: string;
+}
+
+/**
+ * Reads a fact from the platform stack configs, in the order described at the
+ * top of this module (after the policy config, which callers check first):
+ * the previewed platform stack's config, its stack file, every stack file.
+ * `extract` returns undefined when a config lacks the fact.
+ */
+export function resolveFromStacks<T>(env: StackEnvironment, root: string, extract: (config: Readonly<Record<string, unknown>>) => readonly T[] | undefined): Resolution<T> {
+    const isPlatform = env.project === undefined || env.project === PROJECT;
+    if (isPlatform && env.config) {
+        const values = extract(env.config);
+        if (values) return { values, source: `the config of stack ${env.stack ?? "(unnamed)"}` };
+    }
+    if (isPlatform && env.stack) {
+        const file = path.join(root, `Pulumi.${env.stack}.yaml`);
+        if (fs.existsSync(file)) {
+            const values = extract(readStackFileConfig(file));
+            if (values) return { values, source: path.basename(file) };
+        }
+    }
+    const found = platformStackFiles(root).flatMap((file) => {
+        const values = extract(readStackFileConfig(file));
+        return values ? [{ file: path.basename(file), values }] : [];
+    });
+    return {
+        values: [...new Set(found.flatMap((f) => f.values))],
+        source: found.length > 0 ? `the stack files ${found.map((f) => f.file).join(", ")}` : "nowhere (no policy config, stack config or stack file)",
+    };
+}
+
 export interface CatalogResolution {
     /** Allowed Postgres images; empty when no catalog was found anywhere. */
     readonly images: readonly string[];
@@ -91,37 +117,31 @@ export interface CatalogResolution {
     readonly source: string;
 }
 
-/** Resolves the version catalog in the order described at the top of this module. */
+/** The version catalog: the policy config's `allowedImages`, else the platform stack config (see resolveFromStacks). */
 export function resolveCatalog(configured: readonly string[] | undefined, env: StackEnvironment, root: string = REPO_ROOT): CatalogResolution {
     if (configured && configured.length > 0) return { images: configured, source: "the policy config (allowedImages)" };
-    const isPlatform = env.project === undefined || env.project === PROJECT;
-    if (isPlatform && env.config) {
-        const images = catalogOfStackConfig(env.config);
-        if (images) return { images, source: `the config of stack ${env.stack ?? "(unnamed)"}` };
-    }
-    if (isPlatform && env.stack) {
-        const file = path.join(root, `Pulumi.${env.stack}.yaml`);
-        if (fs.existsSync(file)) {
-            const images = catalogOfStackConfig(readStackFileConfig(file));
-            if (images) return { images, source: path.basename(file) };
-        }
-    }
-    const found = platformStackFiles(root).flatMap((file) => {
-        const images = catalogOfStackConfig(readStackFileConfig(file));
-        return images ? [{ file: path.basename(file), images }] : [];
-    });
-    return {
-        images: [...new Set(found.flatMap((f) => f.images))],
-        source: found.length > 0 ? `the catalogs of ${found.map((f) => f.file).join(", ")}` : "nowhere (no policy config, stack config or stack file)",
-    };
+    const { values, source } = resolveFromStacks(env, root, catalogOfStackConfig);
+    return { images: values, source };
+}
+
+/** A structured config value, whether still JSON text (as the CLI passes it) or already parsed (stack file). */
+function section(config: Readonly<Record<string, unknown>>, key: string): unknown {
+    const value = config[`${PROJECT}:${key}`];
+    return typeof value === "string" ? safeJson(value) : value;
+}
+
+/** The ACME challenge directory nginx mounts from the host (`dbaas:tls.acmeChallengeDir`, schema default when unset). */
+export function acmeChallengeDirsOfStackConfig(config: Readonly<Record<string, unknown>>): string[] | undefined {
+    const tls = asRecord(section(config, "tls"));
+    if (!tls) return undefined;
+    const parsed = platformConfigSchema.shape.tls.shape.acmeChallengeDir.safeParse(tls.acmeChallengeDir);
+    return parsed.success ? [parsed.data] : undefined;
 }
 
 /** The on-demand namespace prefix of a platform stack's config, or the schema's default. */
 export function namespacePrefixOfStackConfig(config: Readonly<Record<string, unknown>>): string {
-    const ondemand = config[`${PROJECT}:ondemand`];
-    const section = typeof ondemand === "string" ? safeJson(ondemand) : ondemand;
     const schema = platformConfigSchema.shape.ondemand.shape.namespacePrefix;
-    const parsed = schema.safeParse(asString(asRecord(section)?.namespacePrefix));
+    const parsed = schema.safeParse(asString(asRecord(section(config, "ondemand"))?.namespacePrefix));
     return parsed.success ? parsed.data : DEFAULT_NAMESPACE_PREFIX;
 }
 

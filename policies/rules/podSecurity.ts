@@ -6,6 +6,7 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { z } from "zod";
 import { configOf, configSchemaOf, forTypes } from "../lib/policyKit";
+import { acmeChallengeDirsOfStackConfig, REPO_ROOT, resolveFromStacks, stackEnvironment, type Resolution } from "../lib/stackSource";
 import { asArray, asNumber, asRecord, asString, get, strings, type Props } from "../lib/values";
 import { describeContainer, DOCKER_CONTAINER, K8S_WORKLOAD_TYPES, podContainers, podSpecOf, type PodContainer } from "../lib/workloads";
 
@@ -96,20 +97,34 @@ export const dropAllCapabilities: ResourceValidationPolicy = {
 const hostAccessConfig = z.object({
     allowedDockerHostPaths: z.array(z.string()).default(["/var/run/docker.sock"])
         .describe("Host paths a Docker container may bind-mount. The default admits the Docker socket, which the API needs to create databases on the docker target."),
+    readOnlyDockerHostPaths: z.array(z.string()).default([])
+        .describe("Host paths a Docker container may bind-mount read-only. Empty: the platform stack's tls.acmeChallengeDir (the ACME http-01 web root nginx serves)."),
 });
 
-/** Host paths a Docker container binds: `volumes[].hostPath` and `mounts[type=bind].source`. */
-export function dockerHostPaths(props: Props): string[] {
+/** A host path a Docker container binds (`volumes[].hostPath`, `mounts[type=bind].source`) and whether read-only. */
+export interface HostBind {
+    readonly hostPath: string;
+    readonly readOnly: boolean;
+}
+
+export function dockerHostBinds(props: Props): HostBind[] {
     const fromVolumes = asArray(props.volumes).flatMap((v) => {
-        const hostPath = asString(asRecord(v)?.hostPath);
-        return hostPath === undefined ? [] : [hostPath];
+        const volume = asRecord(v);
+        const hostPath = asString(volume?.hostPath);
+        return hostPath === undefined ? [] : [{ hostPath, readOnly: volume?.readOnly === true }];
     });
     const fromMounts = asArray(props.mounts).flatMap((m) => {
         const mount = asRecord(m);
         const source = asString(mount?.source);
-        return mount && asString(mount.type) === "bind" && source !== undefined ? [source] : [];
+        return mount && asString(mount.type) === "bind" && source !== undefined ? [{ hostPath: source, readOnly: mount.readOnly === true }] : [];
     });
     return [...fromVolumes, ...fromMounts];
+}
+
+/** Paths that may be bound read-only: the policy config's, else the platform stacks' ACME directory. */
+function readOnlyPaths(configured: readonly string[]): Resolution<string> {
+    if (configured.length > 0) return { values: configured, source: "the policy config (readOnlyDockerHostPaths)" };
+    return resolveFromStacks(stackEnvironment(), REPO_ROOT, acmeChallengeDirsOfStackConfig);
 }
 
 export const noHostAccess: ResourceValidationPolicy = {
@@ -119,12 +134,18 @@ export const noHostAccess: ResourceValidationPolicy = {
     configSchema: configSchemaOf(hostAccessConfig),
     validateResource: forTypes([DOCKER_CONTAINER, ...K8S_WORKLOAD_TYPES], (props, args, report) => {
         if (args.type === DOCKER_CONTAINER) {
-            const { allowedDockerHostPaths } = configOf(noHostAccess.name, hostAccessConfig, args.getConfig());
+            const { allowedDockerHostPaths, readOnlyDockerHostPaths } = configOf(noHostAccess.name, hostAccessConfig, args.getConfig());
             for (const key of ["networkMode", "pidMode", "ipcMode", "usernsMode", "cgroupnsMode"]) {
                 if (asString(props[key]) === "host") report(`${key} is "host": the container shares the host's namespace. Use a Docker network / the default mode.`);
             }
-            for (const hostPath of dockerHostPaths(props).filter((p) => !allowedDockerHostPaths.includes(p))) {
-                report(`the container bind-mounts the host path ${hostPath}: use a named volume or upload the file instead.`);
+            const binds = dockerHostBinds(props).filter((b) => !allowedDockerHostPaths.includes(b.hostPath));
+            const readOnly = binds.length > 0 ? readOnlyPaths(readOnlyDockerHostPaths) : { values: [], source: "" };
+            for (const { hostPath, readOnly: isReadOnly } of binds) {
+                if (!readOnly.values.includes(hostPath)) {
+                    report(`the container bind-mounts the host path ${hostPath}: use a named volume or upload the file instead.`);
+                } else if (!isReadOnly) {
+                    report(`the container bind-mounts ${hostPath} (allowed read-only by ${readOnly.source}) read-write: set readOnly: true.`);
+                }
             }
             if (asArray(props.devices).length > 0) report("the container maps host devices: remove `devices`.");
             return;

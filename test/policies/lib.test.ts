@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { inCatalog, isPostgresImage, matchesCatalogEntry, parseImage, unpinnedReason } from "../../policies/lib/imageRef";
 import { parseQuantity, sameQuantity } from "../../policies/lib/quantity";
 import { looksLikeSecretName, secretValueReason } from "../../policies/lib/secretNames";
-import { DEFAULT_NAMESPACE_PREFIX, ondemandPublishIp, resolveCatalog, stackEnvironment } from "../../policies/lib/stackSource";
+import { acmeChallengeDirsOfStackConfig, DEFAULT_NAMESPACE_PREFIX, ondemandPublishIp, resolveCatalog, stackEnvironment } from "../../policies/lib/stackSource";
 import { isOpenRange } from "../../policies/rules/exposure";
 
 describe.each([
@@ -117,7 +117,7 @@ describe("where the catalog comes from", () => {
     it("4. for the on-demand project: every platform catalog together", () => {
         const r = resolveCatalog(undefined, { project: "dbaas-db", stack: "orders", config: { "dbaas-db:database": "{}" } }, root);
         expect(r.images).toEqual(["postgres:17.2", "postgres:16.6"]);
-        expect(r.source).toBe("the catalogs of Pulumi.dev.yaml, Pulumi.prod.yaml");
+        expect(r.source).toBe("the stack files Pulumi.dev.yaml, Pulumi.prod.yaml");
     });
     it("finds nothing in a directory without stack files (the policy then refuses every Postgres image)", () => {
         expect(resolveCatalog(undefined, {}, os.tmpdir() + "/does-not-exist").images).toEqual([]);
@@ -132,4 +132,13 @@ describe("where the catalog comes from", () => {
 
 it("the namespace prefix default is the config schema's", () => {
     expect(DEFAULT_NAMESPACE_PREFIX).toBe("devdb-");
+});
+
+describe.each([
+    [{ "dbaas:tls": { mode: "selfSigned" } }, ["/var/www/acme"]],
+    [{ "dbaas:tls": JSON.stringify({ mode: "provided", acmeChallengeDir: "/srv/acme" }) }, ["/srv/acme"]],
+    [{ "dbaas:tls": { acmeChallengeDir: "relative" } }, undefined],
+    [{}, undefined],
+])("acmeChallengeDirsOfStackConfig(%j)", (config, expected) => {
+    it(`is ${JSON.stringify(expected)}`, () => expect(acmeChallengeDirsOfStackConfig(config)).toEqual(expected));
 });

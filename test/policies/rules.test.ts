@@ -96,6 +96,9 @@ const rows: Row[] = [
     { policy: "no-host-access", title: "hostPath volume", resources: [statefulSet({ volumes: [{ name: "data", hostPath: { path: "/data" } }] })], violation: /volume "data" is a hostPath/ },
     { policy: "no-host-access", title: "hostPort", resources: [statefulSet({}, [pgContainer({ ports: [{ containerPort: 5432, hostPort: 5432 }] })])], violation: /binds hostPort 5432/ },
     { policy: "no-host-access", title: "named volumes, the Docker socket (allowed by default), emptyDir", resources: [dockerPostgres(), dockerApi({ volumes: [{ hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock" }] }), statefulSet()] },
+    { policy: "no-host-access", title: "the ACME web root mounted read-write", resources: [dockerNginx({ volumes: [{ hostPath: "/var/www/acme", containerPath: "/var/www/acme" }] })], violation: /bind-mounts \/var\/www\/acme \(allowed read-only by the stack files Pulumi.dev.yaml, Pulumi.prod.yaml\) read-write/ },
+    { policy: "no-host-access", title: "the ACME web root read-only (the stack files' tls.acmeChallengeDir)", resources: [dockerNginx({ volumes: [{ hostPath: "/var/www/acme", containerPath: "/var/www/acme", readOnly: true }] })] },
+    { policy: "no-host-access", title: "a read-only path from the policy config", resources: [dockerNginx({ mounts: [{ type: "bind", source: "/srv/acme", target: "/var/www/acme", readOnly: true }] })], config: { "no-host-access": { readOnlyDockerHostPaths: ["/srv/acme"] } } },
     { policy: "no-host-access", title: "the Docker socket once the allowance is removed", resources: [dockerApi({ volumes: [{ hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock" }] })], config: { "no-host-access": { allowedDockerHostPaths: [] } }, violation: /docker.sock/ },
 
     // loadbalancer-source-ranges
