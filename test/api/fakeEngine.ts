@@ -67,6 +67,8 @@ export class FakeStackEngine implements StackEngine {
     readonly active = new Set<string>();
     /** The most operations that ever ran at the same time. */
     maxActive = 0;
+    /** Times an operation started on a stack that already had one running (must stay 0). */
+    overlaps = 0;
     readiness_: EngineReadiness = { ok: true, reasons: [] };
 
     constructor(private readonly defaults: FakeScript = {}) {}
@@ -131,6 +133,7 @@ export class FakeStackEngine implements StackEngine {
         const key = `${method}:${name}`;
         const attempt = (this.#attempts.get(key) ?? 0) + 1;
         this.#attempts.set(key, attempt);
+        if (this.active.has(name)) this.overlaps++;
         this.active.add(name);
         this.maxActive = Math.max(this.maxActive, this.active.size);
         const emit = (e: Omit<EngineEvent, "at">) => o.onEvent({ ...e, at: new Date().toISOString() });

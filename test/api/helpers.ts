@@ -6,6 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
+import pgClient from "pg";
 import pino from "pino";
 import { StaticTokens, tokenLine } from "../../infra/api/auth";
 import { loadApiConfig, type ApiConfig } from "../../infra/api/config";
@@ -68,11 +69,33 @@ export function testConfig(env: Record<string, string> = {}): ApiConfig {
     });
 }
 
-/** A new empty database on the server, for one test's admin store. */
+const sharedDatabases = new Map<number, Promise<void>>();
+
+/**
+ * A fresh, empty admin store for one test: a new schema in a shared database,
+ * selected through search_path in the URL (much cheaper than CREATE DATABASE).
+ */
 export async function freshDatabaseUrl(pg: PostgresServer): Promise<string> {
-    const name = `t_${randomBytes(6).toString("hex")}`;
-    await pg.query(`CREATE DATABASE ${name}`);
-    return pg.url(name);
+    let shared = sharedDatabases.get(pg.port);
+    if (shared === undefined) {
+        shared = pg.query("CREATE DATABASE apitest").then(() => undefined);
+        sharedDatabases.set(pg.port, shared);
+    }
+    await shared;
+    const schema = `t_${randomBytes(6).toString("hex")}`;
+    await pg.query(`CREATE SCHEMA ${schema}`, [], "apitest");
+    return `${pg.url("apitest")}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+}
+
+/** Runs SQL as the superuser inside a test's admin store (its schema). */
+export async function sqlIn<T extends Record<string, unknown>>(_pg: PostgresServer, databaseUrl: string, sql: string, params: unknown[] = []): Promise<T[]> {
+    const c = new pgClient.Client({ connectionString: databaseUrl });
+    await c.connect();
+    try {
+        return (await c.query<T>(sql, params)).rows;
+    } finally {
+        await c.end();
+    }
 }
 
 /** Collects log lines (JSON) in memory, to assert on what is and is not logged. */

@@ -17,7 +17,7 @@ export interface DatabaseRouteOptions {
 const errors = { "4xx": problemSchema, "5xx": problemSchema };
 const tags = ["databases"];
 /** Action routes take no body; an empty JSON object is accepted too. */
-const emptyBody = z.object({}).strict().optional();
+const emptyBody = z.object({}).strict().nullish();
 
 function who(principal: Principal | undefined): Principal {
     // The auth hook sets it on every non-public route; its absence is a wiring bug.
