@@ -39,6 +39,8 @@ export interface StartOptions {
     password?: string;
     /** Passed to postgres as -c flags, e.g. ["-c", "fsync=off"]. */
     postgresFlags?: string[];
+    /** Extra initdb flags, e.g. ["--no-sync"] (test data need not survive a crash). Default: none. */
+    initdbFlags?: string[];
 }
 
 /** A free TCP port on 127.0.0.1. */
@@ -91,6 +93,7 @@ export async function startPostgres(major: Major, opts: StartOptions = {}): Prom
         authMethod: "scram-sha-256",
         persistent: false,
         createPostgresUser: true,
+        initdbFlags: opts.initdbFlags ?? [],
         postgresFlags: ["-c", "listen_addresses=127.0.0.1", ...(opts.postgresFlags ?? [])],
         onLog: (m: string) => logs.push(m),
         onError: (m: unknown) => logs.push(String(m)),
