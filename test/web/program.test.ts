@@ -165,6 +165,15 @@ describe.skipIf(missing)("web tier in the platform program", () => {
             }
         });
 
+        it("mounts the Docker socket into the API only for the docker target (dev), and the shared data volume always", () => {
+            for (const a of apis) {
+                const volumes = a.inputs.volumes as { hostPath?: string; volumeName?: string; containerPath: string }[];
+                expect(volumes).toContainEqual(expect.objectContaining({ volumeName: `dbaas-${stack}-api-data`, containerPath: "/data" }));
+                const socket = volumes.find((v) => v.hostPath === "/var/run/docker.sock");
+                expect(socket !== undefined).toBe(stack === "dev");
+            }
+        });
+
         it("gives the API the devdb kubeconfig as a secret file in prod only", () => {
             for (const a of apis) {
                 const env = plain(a.inputs.envs) as string[];
