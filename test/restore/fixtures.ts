@@ -144,22 +144,22 @@ export function pgEnv(server: PostgresServer, database: string): Record<string, 
 }
 
 /**
- * Runs the script with only `env` (plus PATH and HOME), a fresh marker
- * directory unless one is given, and reads back the marker.
+ * Runs the script with `shell` (dash here) and only `env` (plus PATH and
+ * HOME), a fresh marker directory unless one is given, and reads back the marker.
  */
-export async function runRestore(env: Record<string, string>, args: string[] = [], markerDir?: string): Promise<RunResult> {
+export async function runRestore(env: Record<string, string>, args: string[] = [], markerDir?: string, shell = "/bin/sh"): Promise<RunResult> {
     const dir = markerDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-restore-marker-"));
     const fullEnv: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: os.tmpdir(), RESTORE_MARKER_DIR: dir, ...env };
     const markerDirUsed = fullEnv.RESTORE_MARKER_DIR ?? dir;
     const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        execFile("sh", [RESTORE_SCRIPT_PATH, ...args], { env: fullEnv, timeout: 60_000 }, (error, stdout, stderr) => {
+        execFile(shell, [RESTORE_SCRIPT_PATH, ...args], { env: fullEnv, timeout: 60_000 }, (error, stdout, stderr) => {
             const code = error ? (typeof error.code === "number" ? error.code : null) : 0;
             resolve({ code, stdout, stderr });
         });
     });
     const markerFile = path.join(markerDirUsed, fullEnv.RESTORE_MARKER ?? RESTORE_MARKER);
     const marker = fs.existsSync(markerFile) ? fs.readFileSync(markerFile, "utf8") : undefined;
-    const leftovers = fs.readdirSync(markerDirUsed).filter((f) => f.includes(".tmp."));
+    const leftovers = fs.existsSync(markerDirUsed) ? fs.readdirSync(markerDirUsed).filter((f) => f.includes(".tmp.")) : [];
     if (leftovers.length > 0) throw new Error(`partial marker files left behind: ${leftovers.join(", ")}`);
     if (markerDir === undefined) fs.rmSync(dir, { recursive: true, force: true });
     return { ...result, marker };
@@ -175,4 +175,25 @@ export function failureLine(r: RunResult): string {
         throw new Error(`expected one failure line and no marker, got exit ${r.code}, marker ${JSON.stringify(r.marker)}, stderr:\n${r.stderr}\nstdout:\n${r.stdout}`);
     }
     return lines[0] ?? "";
+}
+
+/** Every external command the script runs besides curl, getent, psql and pg_restore. */
+export const SCRIPT_TOOLS = ["cat", "cp", "cut", "date", "dd", "grep", "gzip", "head", "mkfifo", "mktemp", "mv", "od", "rm", "sed", "sleep", "sync", "tee", "tr", "wc"] as const;
+
+/**
+ * A bin directory like the Alpine-based fetch image's: sh and every tool
+ * from busybox, real curl/psql/pg_restore, and a getent that, like musl's,
+ * knows `hosts` but not `ahosts`.
+ */
+export function busyboxBin(dir: string, busybox: string): string {
+    const bin = path.join(dir, "busybox-bin");
+    fs.mkdirSync(bin, { recursive: true });
+    for (const tool of ["sh", ...SCRIPT_TOOLS]) fs.symlinkSync(busybox, path.join(bin, tool));
+    for (const tool of ["curl", "psql", "pg_restore"]) {
+        const found = execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim();
+        fs.symlinkSync(found, path.join(bin, tool));
+    }
+    const getent = execFileSync("sh", ["-c", "command -v getent"], { encoding: "utf8" }).trim();
+    fs.writeFileSync(path.join(bin, "getent"), `#!/bin/sh\n[ "$1" = hosts ] || { echo "Unknown database: $1" >&2; exit 1; }\nexec ${getent} hosts "$2"\n`, { mode: 0o755 });
+    return bin;
 }

@@ -11,9 +11,9 @@ import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RESTORE_MARKER } from "../../infra/ondemand/restore";
 import { startPostgres, type PostgresServer } from "../postgres";
-import { requireBinaries } from "../requirements";
+import { findBinary, requireBinaries } from "../requirements";
 import {
-    createDataset, DATASET, dumpDatabase, failureLine, pgEnv, rowCounts, runRestore, startBackupServer,
+    busyboxBin, createDataset, DATASET, dumpDatabase, failureLine, pgEnv, rowCounts, runRestore, startBackupServer,
     type BackupServer, type Dumps,
 } from "./fixtures";
 
@@ -68,6 +68,7 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
         web.serve("/backup.dump", dumps.custom);
         web.serve("/chunked/backup.sql", dumps.plain, { chunked: true });
         web.serve("/chunked/backup.dump", dumps.custom, { chunked: true });
+        web.serve("/truncated.sql.gz", dumps.gzip.subarray(0, Math.floor(dumps.gzip.length * 0.6)));
         web.serve("/html", "<!DOCTYPE html>\n<html><body><h1>Sign in</h1></body></html>\n", { contentType: "text/html" });
         web.serve("/error.sql", "CREATE TABLE kept (a int);\nINSERT INTO kept VALUES (1);\n\nINSERT INTO missing_table VALUES (1);\nCREATE TABLE after (a int);\n");
         fs.writeFileSync(path.join(dir, "backup.dump"), dumps.custom);
@@ -123,7 +124,6 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
         });
 
         it("a truncated gzip, and nothing of it is committed", async ({ expect }) => {
-            web.serve("/truncated.sql.gz", dumps.gzip.subarray(0, Math.floor(dumps.gzip.length * 0.6)));
             const { database, env } = await fromRoute(servers[17], "/truncated.sql.gz");
             expect(failureLine(await runRestore(env))).toMatch(/^restore: gzip data is corrupt or truncated: .*unexpected end of file — /);
             expect(await publicTables(servers[17], database)).toBe(0);
@@ -270,6 +270,35 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
                 expect(r.stderr).toBe("");
                 expect(await rowCounts(servers[16], database)).toEqual(DATASET);
             }));
+        });
+
+        it.skipIf(requireBinaries(["busybox"], "apt-get install busybox"))("works with busybox sh and applets and a musl-like getent (the Alpine fetch image)", async () => {
+            const busybox = findBinary("busybox") as string;
+            const bin = busyboxBin(dir, busybox);
+            const viaLocalhost = { RESTORE_CA_FILE: web.caFile, RESTORE_ALLOW_LOOPBACK: "1", PATH: bin };
+            const shell = path.join(bin, "sh");
+            for (const route of ["/backup.sql", "/backup.sql.gz", "/backup.dump"]) {
+                const database = await freshDatabase(servers[17]);
+                const r = await runRestore({ ...pgEnv(servers[17], database), ...viaLocalhost, BACKUP_URL: web.url(route, "localhost") }, [], undefined, shell);
+                expect(r.stderr).toBe("");
+                expect(await rowCounts(servers[17], database)).toEqual(DATASET);
+            }
+            const out = path.join(dir, "busybox-fetched.sql.gz");
+            const fetched = await runRestore({ ...viaLocalhost, BACKUP_URL: web.url("/backup.sql.gz", "localhost") }, ["fetch", out], undefined, shell);
+            expect(fetched.stderr).toBe("");
+            expect(fs.readFileSync(out).equals(dumps.gzip)).toBe(true);
+            const failures: [string, RegExp][] = [
+                ["/no-such-backup.sql", /^restore: download failed: HTTP 404 /],
+                ["/truncated.sql.gz", /^restore: gzip data is corrupt or truncated: /],
+                ["/error.sql", /^restore: SQL error at line 4: /],
+                ["/html", /^restore: format not recognised: an HTML/],
+            ];
+            for (const [route, expected] of failures) {
+                const database = await freshDatabase(servers[17]);
+                const r = await runRestore({ ...pgEnv(servers[17], database), ...viaLocalhost, BACKUP_URL: web.url(route, "localhost") }, [], undefined, shell);
+                expect(failureLine(r)).toMatch(expected);
+                expect(await publicTables(servers[17], database)).toBe(0);
+            }
         });
 
         it("fetch stores a checked download that BACKUP_FILE then restores, over localhost", async () => {

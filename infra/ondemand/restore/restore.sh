@@ -63,7 +63,7 @@ cleanup() {
         [ -z "$marker_tmp" ] || rm -f "$marker_tmp"
         printf 'restore: interrupted or unexpected failure: exit status %s — see the output above; no completion marker was written\n' "$rc" >&2
     fi
-    [ -z "$work" ] || rm -rf "$work"
+    [ -z "$work" ] || rm -rf "$work" || true
     exit "$rc"
 }
 
@@ -149,10 +149,10 @@ read_inputs() {
 }
 
 require_tools() {
-    tools='cat cp cut date dd grep gzip head mkfifo mktemp mv od sed tee tr wc'
+    tools='cat cp cut date dd grep gzip head mkfifo mktemp mv od rm sed tee tr wc'
     [ -z "$BACKUP_URL" ] || tools="$tools curl getent"
     [ "$mode" != restore ] || tools="$tools psql pg_restore"
-    [ "$RESTORE_FSYNC_OFF" = 0 ] || tools="$tools sync"
+    [ "$RESTORE_FSYNC_OFF" = 0 ] || tools="$tools sleep sync"
     for tool in $tools; do
         command -v "$tool" >/dev/null 2>&1 || fail "missing tool" "$tool is not on PATH" "run this script in an image that has $tool"
     done
@@ -376,7 +376,10 @@ resolve_host() {
     if [ "$url_is_ip" != 0 ]; then
         addresses=$url_host
     else
-        answer=$(getent ahosts "$url_host" 2>&1) || refuse_url "host $url_host does not resolve" "check the host name and the DNS the script's container uses"
+        # glibc's getent has ahosts (every address of every family); musl's
+        # (Alpine) only hosts.
+        answer=$(getent ahosts "$url_host" 2>/dev/null) || answer=$(getent hosts "$url_host" 2>/dev/null) ||
+            refuse_url "host $url_host does not resolve" "check the host name and the DNS the script's container uses"
         addresses=''
         for address in $(printf '%s\n' "$answer" | cut -d' ' -f1); do
             case " $addresses " in *" $address "*) ;; *) addresses="$addresses $address" ;; esac
