@@ -54,7 +54,7 @@ describe("through the API with the Automation API engine", () => {
     it("creates a database: ready, with the program's outputs and the engine's progress events", async () => {
         const a = await start({});
         expect((await a.call("alice", "POST", "/databases", { body: createBody("e2e-create") })).status).toBe(202);
-        const db = await waitForState(a, "e2e-create", "ready", 60_000);
+        const db: unknown = await waitForState(a, "e2e-create", "ready", 60_000);
         expect(JSON.stringify(db)).not.toContain("fake-secret-password");
         expect(keys()).toEqual(expect.arrayContaining(["stack init", "up", "stack output"]));
         const up = cli?.calls().find((c) => c.key === "up");
@@ -74,7 +74,7 @@ describe("through the API with the Automation API engine", () => {
             },
         });
         await a.call("alice", "POST", "/databases", { body: createBody("e2e-retry") });
-        const failed = await waitForState(a, "e2e-retry", "failed", 60_000);
+        const failed: unknown = await waitForState(a, "e2e-retry", "failed", 60_000);
         expect(JSON.stringify(failed)).toContain("backup restore failed: archive is not a pg_dump file");
         expect(JSON.stringify(failed)).not.toContain("hunter2");
         expect((await a.call("alice", "POST", "/databases/e2e-retry/retry")).status).toBe(202);
@@ -110,7 +110,7 @@ describe("through the API with the Automation API engine", () => {
         // The stack exists, so `up` starts within the limit even on a loaded machine.
         const a = await start({ stacks: ["e2e-timeout"], responses: { up: { sleepMs: 60_000 } } }, { DBAAS_OPERATION_TIMEOUT_SECONDS: "8", DBAAS_OPERATION_MAX_ATTEMPTS: "1" });
         await a.call("alice", "POST", "/databases", { body: createBody("e2e-timeout") });
-        const failed = await waitForState(a, "e2e-timeout", "failed", 60_000);
+        const failed: unknown = await waitForState(a, "e2e-timeout", "failed", 60_000);
         expect(JSON.stringify(failed)).toMatch(/time/i);
         expect(keys()).toContain("up");
         await waitFor("the CLI to be interrupted", () => Promise.resolve(cli?.calls().some((c) => c.signal === "SIGINT") === true ? true : undefined), 10_000);
