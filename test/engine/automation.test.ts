@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { afterEach, describe, expect, it } from "vitest";
 import { AutomationEngine } from "../../infra/api/engine/automation";
+import { recoverOperation } from "../../infra/api/engine/recovery";
 import {
     ConcurrentUpdateError,
     EngineUnavailableError,
@@ -220,5 +221,38 @@ describe("restart", () => {
         const container = urn("docker:index/container:Container", "db9");
         expect(argv).toEqual(expect.arrayContaining(["--replace", container, "--target", container, "--target-dependents"]));
         expect(argv.join(" ")).not.toContain("db9-fetch");
+    });
+});
+
+describe("crash recovery (recoverOperation)", () => {
+    it("cancels (ignoring 'nothing to cancel'), refreshes with --clear-pending-creates, then resumes the create", async () => {
+        const { cli, engine } = setup({
+            stacks: ["db10"],
+            responses: { cancel: { exitCode: 255, stderr: "error: [409] Conflict: The Update has already completed" } },
+        });
+        const result = await recoverOperation(engine, { kind: "up", spec: dockerSpec("db10") }, noop);
+        expect(result).toMatchObject({ status: "resumed", outputs: { database: "app" } });
+        const keys = cli.calls().map((c) => c.key).filter((k) => k !== undefined);
+        const i = { cancel: keys.indexOf("cancel"), refresh: keys.indexOf("refresh"), up: keys.indexOf("up") };
+        expect(i.cancel).toBeGreaterThanOrEqual(0);
+        expect(i.refresh).toBeGreaterThan(i.cancel);
+        expect(i.up).toBeGreaterThan(i.refresh);
+        expect(cli.calls().find((c) => c.key === "refresh")?.argv).toContain("--clear-pending-creates");
+    });
+
+    it("a create that died before its stack existed resumes without a refresh", async () => {
+        const { cli, engine } = setup();
+        const result = await recoverOperation(engine, { kind: "up", spec: dockerSpec("db11") }, noop);
+        expect(result.status).toBe("resumed");
+        const keys = cli.calls().map((c) => c.key);
+        expect(keys).not.toContain("refresh");
+        expect(keys).toContain("stack init");
+    });
+
+    it("reports a failure to resume with the short reason and whether a retry may help", async () => {
+        const { engine } = setup({ stacks: ["db12"], responses: { refresh: { exitCode: 255, stderr: "error: failed to load checkpoint: connection refused" } } });
+        const result = await recoverOperation(engine, { kind: "destroy", name: "db12" }, noop);
+        expect(result).toMatchObject({ status: "failed", transient: true });
+        expect(result.status === "failed" ? result.reason : "").toMatch(/failed to load checkpoint/);
     });
 });
