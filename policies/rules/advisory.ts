@@ -31,11 +31,15 @@ export const readOnlyRootFilesystem: ResourceValidationPolicy = {
     }),
 };
 
+/** A container Pulumi runs to completion (`attach: true`), like a one-shot fetch: it neither restarts nor serves. */
+const isOneShot = (props: Readonly<Record<string, unknown>>): boolean => props.attach === true;
+
 export const restartPolicySet: ResourceValidationPolicy = {
     name: "restart-policy-set",
-    description: "Docker containers restart on failure or reboot (restart: unless-stopped, always or on-failure).",
+    description: "Long-running Docker containers restart on failure or reboot (restart: unless-stopped, always or on-failure).",
     enforcementLevel: "advisory",
-    validateResource: forTypes([DOCKER_CONTAINER], (props, _args, report) => {
+    validateResource: forTypes([DOCKER_CONTAINER], (props, args, report) => {
+        if (isOneShot(props)) args.notApplicable("a one-shot container (attach: true)");
         const restart = asString(props.restart) ?? "no";
         if (!RESTARTING.has(restart)) report(`restart is "${restart}": a crashed or rebooted container stays down; set restart: "unless-stopped".`);
     }),
@@ -43,10 +47,11 @@ export const restartPolicySet: ResourceValidationPolicy = {
 
 export const healthcheckPresent: ResourceValidationPolicy = {
     name: "healthcheck-present",
-    description: "Docker containers declare a healthcheck; serving Kubernetes containers a readinessProbe.",
+    description: "Long-running Docker containers declare a healthcheck; serving Kubernetes containers a readinessProbe.",
     enforcementLevel: "advisory",
     validateResource: forTypes([DOCKER_CONTAINER, ...SERVING_TYPES], (props, args, report) => {
         if (args.type === DOCKER_CONTAINER) {
+            if (isOneShot(props)) args.notApplicable("a one-shot container (attach: true)");
             const tests = strings(get(props, "healthcheck", "tests"));
             if (tests.length === 0 || tests[0] === "NONE") report("the container has no healthcheck: add healthcheck.tests (pg_isready, curl /healthz).");
             return;
@@ -66,7 +71,7 @@ export const dockerNonRootUser: ResourceValidationPolicy = {
         const user = asString(props.user);
         const name = user?.split(":")[0];
         if (name === undefined || name === "" || name === "0" || name === "root") {
-            report(`the container runs as ${user ? `"${user}"` : "the image's default user (often root)"}: set user to an unprivileged uid:gid (postgres: 999:999).`);
+            report(`the container runs as ${user ? `"${user}"` : "the image's default user (often root)"}: set user to an unprivileged uid:gid (the postgres image's user is 999:999).`);
         }
     }),
 };
