@@ -26,7 +26,7 @@ COPY infra ./infra
 COPY components ./components
 COPY web ./web
 RUN npx tsc --noEmit -p tsconfig.json --noCheck false \
-    && npx vite build --config web/vite.config.ts
+    && npm run build:web
 
 # ---- the Pulumi CLI, verified against the release's published SHA-256 checksums ----
 FROM ${NODE_IMAGE} AS pulumi
