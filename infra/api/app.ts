@@ -142,6 +142,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         // Node's default is 5 s; a little more than nginx's keepalive_timeout avoids races on reuse.
         keepAliveTimeout: 65_000,
     }).withTypeProvider<ZodTypeProvider>();
+    // JSON only: a text/plain body would otherwise reach validation as a string.
+    app.removeContentTypeParser("text/plain");
     app.setValidatorCompiler(validatorCompiler);
     app.setSerializerCompiler(serializerCompiler);
 

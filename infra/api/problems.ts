@@ -55,15 +55,16 @@ export function invalidField(field: string, rule: string, status = 422): ApiProb
     return invalidRequest([{ field, rule }], status);
 }
 
+/** Every detail starts with the field it is about, then the rule ("expected ..."), as validation errors do. */
 export const problems = {
-    unauthorized: (detail: string) => new ApiProblem(401, "unauthorized", "Authentication required", detail, { errors: [{ field: "header.authorization", rule: "a valid bearer token: Authorization: Bearer <token>" }] }),
-    forbidden: (field: string, detail: string) => new ApiProblem(403, "forbidden", "Not allowed", detail, { errors: [{ field, rule: detail }] }),
-    notFound: (what: string, field = "params.name") => new ApiProblem(404, "not-found", "Not found", `${what} does not exist or is not yours`, { errors: [{ field, rule: "an existing database you own" }] }),
-    routeNotFound: (method: string, url: string) => new ApiProblem(404, "not-found", "Not found", `no route ${method} ${url.split("?")[0] ?? ""}`, { errors: [{ field: "url", rule: "a route listed in /openapi.json" }] }),
-    conflict: (field: string, detail: string, state?: string) => new ApiProblem(409, "conflict", "Conflict with the current state", detail, { errors: [{ field, rule: detail }], ...(state === undefined ? {} : { state }) }),
+    unauthorized: (why: string) => new ApiProblem(401, "unauthorized", "Authentication required", `header.authorization: expected a valid bearer token (${why})`, { errors: [{ field: "header.authorization", rule: "a valid bearer token: Authorization: Bearer <token>" }] }),
+    forbidden: (field: string, rule: string) => new ApiProblem(403, "forbidden", "Not allowed", `${field}: expected ${rule}`, { errors: [{ field, rule }] }),
+    notFound: (what: string, field = "params.name") => new ApiProblem(404, "not-found", "Not found", `${field}: expected an existing database you own (${what} does not exist or is not yours)`, { errors: [{ field, rule: "an existing database you own" }] }),
+    routeNotFound: (method: string, url: string) => new ApiProblem(404, "not-found", "Not found", `url: expected a route listed in /openapi.json (no route ${method} ${(url.split("?")[0] ?? "").slice(0, 200)})`, { errors: [{ field: "url", rule: "a route listed in /openapi.json" }] }),
+    conflict: (field: string, rule: string, state?: string) => new ApiProblem(409, "conflict", "Conflict with the current state", `${field}: expected ${rule}`, { errors: [{ field, rule }], ...(state === undefined ? {} : { state }) }),
     tooLarge: (limit: number) => new ApiProblem(413, "payload-too-large", "Request body too large", `body: expected at most ${limit} bytes`, { errors: [{ field: "body", rule: `at most ${limit} bytes` }] }),
     unsupportedMediaType: (type: string) => new ApiProblem(415, "unsupported-media-type", "Unsupported media type", `header.content-type: expected application/json, got ${JSON.stringify(type.slice(0, 60))}`, { errors: [{ field: "header.content-type", rule: "application/json" }] }),
-    rateLimited: (after: string) => new ApiProblem(429, "rate-limited", "Too many requests", `too many requests for this token; retry after ${after}`, { errors: [{ field: "header.authorization", rule: "fewer requests per minute for this token" }] }),
+    rateLimited: (after: string) => new ApiProblem(429, "rate-limited", "Too many requests", `header.authorization: expected fewer requests per minute for this token; retry after ${after}`, { errors: [{ field: "header.authorization", rule: "fewer requests per minute for this token" }] }),
     unavailable: (reasons: readonly string[]) => new ApiProblem(503, "unavailable", "Service unavailable", reasons.join("; "), { reasons }),
     internal: () => new ApiProblem(500, "internal", "Internal error", "the server failed to handle the request; the request id identifies it in the server log"),
 };

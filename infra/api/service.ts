@@ -56,7 +56,7 @@ export class DatabaseService {
 
     async create(who: Principal, body: CreateDatabaseBody, requestId: string): Promise<Accepted> {
         if (who.role !== "admin" && body.owner !== who.subject) {
-            throw problems.forbidden("body.owner", `owner must be "${who.subject}": a user token creates databases for itself only`);
+            throw problems.forbidden("body.owner", `"${who.subject}" (a user token creates databases for itself only)`);
         }
         const version = body.version === undefined ? defaultVersion(this.config.catalog) : findVersion(this.config.catalog, body.version);
         if (version === undefined) {
@@ -120,7 +120,7 @@ export class DatabaseService {
 
     /** The secret connection details, for the owner only, from the engine (they are not stored here). */
     async credentials(who: Principal, db: DatabaseRow, requestId: string): Promise<DatabaseOutputs> {
-        if (db.owner !== who.subject) throw problems.forbidden("query.include", "only the database's owner may read its password");
+        if (db.owner !== who.subject) throw problems.forbidden("query.include", "no include=password: only the database's owner may read its password");
         if (db.state !== "ready" && db.state !== "restarting") {
             throw problems.conflict("query.include", `a database in state ready to read its password (it is ${db.state})`, db.state);
         }

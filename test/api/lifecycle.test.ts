@@ -5,6 +5,7 @@
  * reaper and the hand-back at shutdown; against a real admin database with
  * the engine test double.
  */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-return -- assertions read JSON response bodies (typed any in helpers.ts) */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type PostgresServer } from "../postgres";
 import { FAKE_SECRET, FakeStackEngine } from "./fakeEngine";
