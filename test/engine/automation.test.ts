@@ -204,14 +204,15 @@ describe("delete (destroy)", () => {
 });
 
 describe("restart", () => {
-    it("replaces only the container running the database image, keeping the rest of the stack", async () => {
+    it("replaces only the database container (named after the database), keeping the rest of the stack", async () => {
         const urn = (t: string, n: string) => `urn:pulumi:db9::dbaas-db::${t}::${n}`;
         const { cli, engine } = setup({
             resources: [
                 { urn: urn("pulumi:pulumi:Stack", "dbaas-db-db9"), type: "pulumi:pulumi:Stack" },
                 { urn: urn("docker:index/volume:Volume", "db9"), type: "docker:index/volume:Volume", inputs: {} },
-                { urn: urn("docker:index/container:Container", "db9-fetch"), type: "docker:index/container:Container", inputs: { image: "curlimages/curl:8.10.1" } },
-                { urn: urn("docker:index/container:Container", "db9"), type: "docker:index/container:Container", inputs: { image: "postgres:17.6" } },
+                { urn: urn("docker:index/container:Container", "db9-fetch"), type: "docker:index/container:Container", inputs: { image: "sha256:curl" } },
+                // The on-demand program runs the image by id (RemoteImage.imageId), not by its reference.
+                { urn: urn("docker:index/container:Container", "db9"), type: "docker:index/container:Container", inputs: { image: "sha256:postgres" } },
             ],
         });
         await engine.up(dockerSpec("db9"), noop);

@@ -156,17 +156,17 @@ describe("workspace settings", () => {
 
 describe("restartTargets", () => {
     it.each([
-        ["docker: the database container only", [
-            { urn: "c1", type: "docker:index/container:Container", inputs: { image: "postgres:17" } },
-            { urn: "c2", type: "docker:index/container:Container", inputs: { image: "curl:8" } },
-            { urn: "v", type: "docker:index/volume:Volume" },
-        ], ["c1"]],
+        ["docker: the database container only, not its fetch container", [
+            { urn: "urn:pulumi:orders::dbaas-db::docker:index/container:Container::orders", type: "docker:index/container:Container", inputs: { image: "sha256:abc" } },
+            { urn: "urn:pulumi:orders::dbaas-db::docker:index/container:Container::orders-fetch", type: "docker:index/container:Container", inputs: { image: "sha256:def" } },
+            { urn: "urn:pulumi:orders::dbaas-db::docker:index/volume:Volume::orders", type: "docker:index/volume:Volume" },
+        ], ["urn:pulumi:orders::dbaas-db::docker:index/container:Container::orders"]],
         ["kubernetes: the workload", [
             { urn: "ss", type: "kubernetes:apps/v1:StatefulSet" },
             { urn: "svc", type: "kubernetes:core/v1:Service" },
         ], ["ss"]],
         ["nothing to restart", [{ urn: "v", type: "docker:index/volume:Volume" }], []],
     ])("%s", (_label, resources, expected) => {
-        expect(restartTargets(resources, "postgres:17")).toEqual(expected);
+        expect(restartTargets(resources, "orders")).toEqual(expected);
     });
 });

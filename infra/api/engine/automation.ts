@@ -154,7 +154,7 @@ export class AutomationEngine implements StackEngine {
             const spec = await this.readSpec(stack);
             const state = await stack.exportStack();
             const resources = ((state.deployment as { resources?: StateResource[] } | undefined)?.resources) ?? [];
-            const urns = restartTargets(resources, spec.image);
+            const urns = restartTargets(resources, spec.name);
             if (urns.length === 0) throw new ProgramError("nothing to restart: the stack has no database container or workload");
             signal.throwIfAborted();
             await stack.up({ signal, onEvent, color: "never", replace: urns, target: urns, targetDependents: true });

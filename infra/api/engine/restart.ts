@@ -18,13 +18,19 @@ export interface StateResource {
 const KUBERNETES_WORKLOADS = new Set(["kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:Deployment"]);
 const DOCKER_CONTAINER = "docker:index/container:Container";
 
+/** The logical name at the end of a URN (`urn:pulumi:stack::project::type::name`). */
+function urnName(urn: string): string {
+    return urn.slice(urn.lastIndexOf("::") + 2);
+}
+
 /**
- * The URNs to replace: Docker containers running the database image (a
- * one-shot download container runs another image and is left alone), or the
- * Kubernetes workloads. Empty when the stack has none.
+ * The URNs to replace: the Docker container the on-demand program names after
+ * the database (its image input is an image id, so the name is what identifies
+ * it; the one-shot `<name>-fetch` container is left alone), or the Kubernetes
+ * workloads. Empty when the stack has none.
  */
-export function restartTargets(resources: readonly StateResource[], databaseImage: string): string[] {
+export function restartTargets(resources: readonly StateResource[], databaseName: string): string[] {
     return resources
-        .filter((r) => (r.type === DOCKER_CONTAINER && r.inputs?.image === databaseImage) || KUBERNETES_WORKLOADS.has(r.type))
+        .filter((r) => (r.type === DOCKER_CONTAINER && urnName(r.urn) === databaseName) || KUBERNETES_WORKLOADS.has(r.type))
         .map((r) => r.urn);
 }
