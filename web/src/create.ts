@@ -38,6 +38,11 @@ export function createScreen(main: HTMLElement, ctx: Context): Screen {
         const err = h("p", { id: `${key}-error`, class: "field-error" });
         errorEls[key] = err;
         f.control.setAttribute("aria-describedby", `${key}-help ${key}-error`);
+        // An edited field's old error no longer applies; the next submit checks it again.
+        f.control.addEventListener("input", () => {
+            err.textContent = "";
+            f.control.removeAttribute("aria-invalid");
+        });
         append(form, h("div", { class: "field" }, h("label", { for: key }, f.label), f.control, h("p", { id: `${key}-help`, class: "help" }, f.help), err));
     }
     append(form, summary, h("div", { class: "actions" }, submit, h("a", { class: "button", href: "#/" }, "Cancel")));
@@ -72,7 +77,8 @@ export function createScreen(main: HTMLElement, ctx: Context): Screen {
         submit.disabled = true;
         submit.textContent = "Creating…";
         ctx.api.create(toBody(v)).then((r) => {
-            if (ctx.identity.role === "user") ctx.learnSubject(r.database.owner);
+            // created_by is the token's subject: the header can now say who is signed in.
+            ctx.learnSubject(r.database.created_by);
             announce(`Database ${r.database.name} requested`);
             ctx.navigate(`#/databases/${r.database.name}`);
         }, (err: unknown) => {

@@ -30,6 +30,14 @@ export function databaseScreen(main: HTMLElement, ctx: Context, name: string): S
     let poll: ReturnType<typeof setInterval> | undefined;
     let disposed = false;
     let shown = "";
+    let audit: HTMLElement | undefined;
+
+    /** Reads the audit trail again (after an action of this page that the log records). */
+    function refreshAudit(): void {
+        const next = auditSection(ctx, name);
+        audit?.replaceWith(next);
+        audit = next;
+    }
 
     function fail(e: unknown): void {
         message.textContent = problemText(e);
@@ -55,11 +63,10 @@ export function databaseScreen(main: HTMLElement, ctx: Context, name: string): S
         heading.replaceChildren(name, " ", stateBadge(db.state));
         const busy = BUSY.has(db.state);
         const opId = db.last_operation?.id;
-        // One stream per operation; a re-render during the same operation keeps it.
-        if (!busy || opId !== progressFor) {
+        // One stream per operation; the finished one stays on the page until another operation starts.
+        if (busy && opId !== progressFor) {
             progress?.stop();
             progress = undefined;
-            progressFor = undefined;
         }
         if (busy && progress === undefined) {
             progressFor = opId;
@@ -74,7 +81,7 @@ export function databaseScreen(main: HTMLElement, ctx: Context, name: string): S
             details(db),
             ...(db.state === "ready" && db.endpoint !== null ? [connection(db)] : []),
             ...(db.state !== "deleted" && db.state !== "deleting" ? [expiry(db), actions(db)] : [h("p", {}, h("a", { href: "#/" }, "Back to the list"))]),
-            auditSection(ctx, db.name),
+            (audit = auditSection(ctx, db.name)),
         );
     }
 
@@ -109,6 +116,7 @@ export function databaseScreen(main: HTMLElement, ctx: Context, name: string): S
                 table.tBodies[0]?.append(copyRow("Password", c.password, "password"), copyRow("URI", c.uri, "uri"));
                 reveal.remove();
                 announce("Password shown");
+                refreshAudit();
             }).catch((e: unknown) => {
                 reveal.disabled = false;
                 secretArea.textContent = problemText(e);

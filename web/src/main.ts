@@ -56,6 +56,8 @@ function route(): void {
 
 function signOut(message?: string): void {
     sessionStorage.removeItem(TOKEN_KEY);
+    // The next person starts at the list, not at a database of the previous token.
+    history.replaceState(null, "", location.pathname + location.search);
     ctx = undefined;
     renderWho(undefined);
     current?.dispose();

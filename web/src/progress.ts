@@ -6,7 +6,7 @@
  * reload the database.
  */
 import type { Api } from "./api";
-import { announce, append, h } from "./dom";
+import { append, h } from "./dom";
 import type { SseEvent } from "./sse";
 
 interface StepData {
@@ -88,7 +88,6 @@ export function watchProgress(api: Api, name: string, kind: string, onEnd: (ok: 
                     bar.value = 1;
                 }
                 text.textContent = ok ? `The ${kind} finished.` : `The ${kind} ended: ${d.status ?? "unknown"}${d.reason === undefined ? "" : ` (${d.reason})`}.`;
-                announce(text.textContent);
                 onEnd(ok);
                 return;
             }
