@@ -9,7 +9,7 @@ import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import {
     hasZodFastifySchemaValidationErrors, jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler,
     type ZodTypeProvider,
@@ -139,6 +139,15 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         bodyLimit: deps.config.bodyLimitBytes,
         trustProxy: deps.config.trustProxy,
         clientErrorHandler,
+        // The router's own refusals (undecodable URL, over-long path parameter) are problems too.
+        frameworkErrors: (err, req, reply) => {
+            const p = err.code === "FST_ERR_MAX_PARAM_LENGTH"
+                ? new ApiProblem(414, "uri-too-long", "URI too long", "url: expected path parameters of at most 100 characters", { errors: [{ field: "url", rule: "path parameters of at most 100 characters" }] })
+                : err.code === "FST_ERR_BAD_URL"
+                    ? invalidField("url", "a URL whose path is valid percent-encoding", 400)
+                    : toProblem(err);
+            void (reply as FastifyReply).code(p.status).type(PROBLEM_CONTENT_TYPE).send(problemBody(p, req.id));
+        },
         // Node's default is 5 s; a little more than nginx's keepalive_timeout avoids races on reuse.
         keepAliveTimeout: 65_000,
     }).withTypeProvider<ZodTypeProvider>();
