@@ -79,6 +79,7 @@ describe.skipIf(missing)("dashboard in chromium against the real API", () => {
         await browser?.close();
         await api?.close(200);
         await pg?.stop();
+        if (process.env.UPDATE_SCREENSHOTS !== "1") fs.rmSync(SHOTS, { recursive: true, force: true });
     });
 
     it("serves the page at / with the CSP and refuses a bad token", async () => {
@@ -201,6 +202,16 @@ describe.skipIf(missing)("dashboard in chromium against the real API", () => {
         expect(await names()).toEqual(["app-db"]);
         await page.getByLabel("Filter").fill("");
         await shot("list");
+
+        // A phone-sized screen: no sideways scrolling, rows become stacked cards with their labels.
+        await page.setViewportSize({ width: 360, height: 700 });
+        try {
+            expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+            expect(await page.locator("tr[data-name='app-db'] td").first().evaluate((td) => [getComputedStyle(td).display, getComputedStyle(td, "::before").content])).toEqual(["block", '"Version: "']);
+            await page.screenshot({ path: path.join(SHOTS, "dashboard-narrow.png") });
+        } finally {
+            await page.setViewportSize({ width: 1000, height: 700 });
+        }
     });
 
     it("deletes a database only after confirmation", async () => {
