@@ -17,7 +17,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeStackEngine } from "../api/fakeEngine";
-import { createBody, startTestApi, TOKENS, waitForState, type TestApi } from "../api/helpers";
+import { createBody, startTestApi, TOKENS, waitFor, waitForState, type TestApi } from "../api/helpers";
 import { startPostgres, type PostgresServer } from "../postgres";
 import { requireBinaries } from "../requirements";
 
@@ -196,8 +196,11 @@ describe.skipIf(missing)("dashboard in chromium against the real API", () => {
         await page.getByRole("button", { name: "Name" }).click();
         expect(await names()).toEqual(["app-db", "taken-db"]);
         expect(await page.locator("th[aria-sort='ascending']").textContent()).toContain("Name");
-        await page.getByRole("button", { name: "Name" }).click();
+        // Sorting works from the keyboard too.
+        await page.getByRole("button", { name: "Name" }).focus();
+        await page.keyboard.press("Enter");
         expect(await names()).toEqual(["taken-db", "app-db"]);
+        expect(await page.locator("th[aria-sort='descending']").textContent()).toContain("Name");
         await page.getByLabel("Filter").fill("app");
         expect(await names()).toEqual(["app-db"]);
         await page.getByLabel("Filter").fill("");
@@ -214,8 +217,27 @@ describe.skipIf(missing)("dashboard in chromium against the real API", () => {
         }
     });
 
-    it("deletes a database only after confirmation", async () => {
+    it("extends the expiry and restarts the database, following the restart's progress", async () => {
         await page.getByRole("link", { name: "app-db" }).click();
+        await page.locator("h1 .badge", { hasText: "ready" }).waitFor();
+        const before = Date.parse(((await api!.call("admin", "GET", "/databases/app-db")).body as { expires_at: string }).expires_at);
+        await page.getByLabel("Expire in").fill("48");
+        await page.getByLabel("Expire in").press("Enter");
+        const after = await waitFor("the expiry to move", async () => {
+            const at = Date.parse(((await api!.call("admin", "GET", "/databases/app-db")).body as { expires_at: string }).expires_at);
+            return at > before ? at : undefined;
+        });
+        expect(after - Date.now()).toBeGreaterThan(47 * 3600_000);
+        await page.getByText("(in 2 d)").waitFor();
+
+        await page.getByRole("button", { name: "Restart" }).click();
+        await page.getByRole("heading", { name: "Progress of the restart" }).waitFor();
+        await page.locator("#progress-text", { hasText: "The restart finished." }).waitFor();
+        await page.locator("h1 .badge", { hasText: "ready" }).waitFor();
+        expect(api!.engine.callsOf("restart", "app-db")).toHaveLength(1);
+    });
+
+    it("deletes a database only after confirmation", async () => {
         await page.locator("h1 .badge", { hasText: "ready" }).waitFor();
         await page.getByRole("button", { name: "Delete…" }).click();
         const dialog = page.getByRole("dialog", { name: "Delete app-db?" });
