@@ -10,9 +10,15 @@ import { REDACT_PATHS } from "./app";
 import { ApiConfigError, loadApiConfig } from "./config";
 import { startEmbeddedAdminDatabase, type EmbeddedAdminDatabase } from "./embedded";
 import { loadEngine } from "./engine/load";
+import type { StackEngine } from "./engine/types";
 import { startApi } from "./start";
 
-export async function main(env: Readonly<Record<string, string | undefined>> = process.env): Promise<void> {
+export interface MainOverrides {
+    /** Replaces the Automation API engine (the restart test runs the real entry point with the test double). */
+    readonly engine?: StackEngine;
+}
+
+export async function main(env: Readonly<Record<string, string | undefined>> = process.env, overrides: MainOverrides = {}): Promise<void> {
     let config;
     try {
         config = loadApiConfig(env);
@@ -30,7 +36,7 @@ export async function main(env: Readonly<Record<string, string | undefined>> = p
         embedded = await startEmbeddedAdminDatabase(config.dataDir, (m) => logger.info(m));
         databaseUrl = embedded.url;
     }
-    const engine = loadEngine(env, logger);
+    const engine = overrides.engine ?? await loadEngine(env, logger);
     const api = await startApi({ config, engine, databaseUrl, logger });
     logger.info({ url: api.url, catalog: config.catalog.map((v) => v.label), target: config.target.kind }, "dbaas API listening");
 

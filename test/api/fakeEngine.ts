@@ -70,6 +70,8 @@ export class FakeStackEngine implements StackEngine {
     /** Times an operation started on a stack that already had one running (must stay 0). */
     overlaps = 0;
     readiness_: EngineReadiness = { ok: true, reasons: [] };
+    /** Called for every recorded call (the restart test's child process prints them). */
+    onCall: ((call: FakeCall) => void) | undefined;
 
     constructor(private readonly defaults: FakeScript = {}) {}
 
@@ -80,12 +82,17 @@ export class FakeStackEngine implements StackEngine {
         return this;
     }
 
+    #record(call: FakeCall): void {
+        this.calls.push(call);
+        this.onCall?.(call);
+    }
+
     callsOf(method: FakeCall["method"], name?: string): FakeCall[] {
         return this.calls.filter((c) => c.method === method && (name === undefined || c.name === name));
     }
 
     up(spec: DatabaseSpec, o: OperationOptions): Promise<DatabaseOutputs> {
-        this.calls.push({ method: "up", name: spec.name, at: Date.now(), spec });
+        this.#record({ method: "up", name: spec.name, at: Date.now(), spec });
         return this.#run("up", spec.name, o, () => {
             const password = randomBytes(12).toString("hex");
             const out: DatabaseOutputs = {
@@ -99,32 +106,32 @@ export class FakeStackEngine implements StackEngine {
     }
 
     destroy(name: string, o: OperationOptions): Promise<void> {
-        this.calls.push({ method: "destroy", name, at: Date.now() });
+        this.#record({ method: "destroy", name, at: Date.now() });
         return this.#run("destroy", name, o, () => {
             this.stacks.delete(name);
         });
     }
 
     restart(name: string, o: OperationOptions): Promise<void> {
-        this.calls.push({ method: "restart", name, at: Date.now() });
+        this.#record({ method: "restart", name, at: Date.now() });
         return this.#run("restart", name, o, () => {
             if (!this.stacks.has(name)) throw new StackNotFoundError(`dbaas-db/${name}`);
         });
     }
 
     outputs(name: string): Promise<DatabaseOutputs> {
-        this.calls.push({ method: "outputs", name, at: Date.now() });
+        this.#record({ method: "outputs", name, at: Date.now() });
         const out = this.stacks.get(name);
         return out ? Promise.resolve(out) : Promise.reject(new StackNotFoundError(`dbaas-db/${name}`));
     }
 
     cancel(name: string): Promise<void> {
-        this.calls.push({ method: "cancel", name, at: Date.now() });
+        this.#record({ method: "cancel", name, at: Date.now() });
         return Promise.resolve();
     }
 
     readiness(): Promise<EngineReadiness> {
-        this.calls.push({ method: "readiness", name: "", at: Date.now() });
+        this.#record({ method: "readiness", name: "", at: Date.now() });
         return Promise.resolve(this.readiness_);
     }
 

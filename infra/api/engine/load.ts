@@ -6,7 +6,6 @@
  * and operations fail with that reason instead of the process refusing to run.
  */
 import type { FastifyBaseLogger } from "fastify";
-import { AutomationEngine } from "./automation";
 import { EngineUnavailableError, type StackEngine } from "./types";
 import { EngineSettingsError, engineSettingsFromEnv } from "./workspace";
 
@@ -23,9 +22,12 @@ export function unavailableEngine(reason: string): StackEngine {
     };
 }
 
-export function loadEngine(env: Readonly<Record<string, string | undefined>>, log: FastifyBaseLogger): StackEngine {
+export async function loadEngine(env: Readonly<Record<string, string | undefined>>, log: FastifyBaseLogger): Promise<StackEngine> {
     try {
-        return new AutomationEngine({ settings: engineSettingsFromEnv(env), logger: log });
+        const settings = engineSettingsFromEnv(env);
+        // Loaded on demand: @pulumi/pulumi/automation is heavy, and tests that inject an engine never need it.
+        const { AutomationEngine } = await import("./automation");
+        return new AutomationEngine({ settings, logger: log });
     } catch (e) {
         if (!(e instanceof EngineSettingsError)) throw e;
         log.warn({ reason: e.message }, "engine not configured; the API runs but cannot provision databases");
