@@ -163,6 +163,7 @@ describe.skipIf(missing)("dashboard in chromium against the real API", () => {
         await page.locator(".steps .step.done").first().waitFor();
         const bar = await page.locator("#progress-bar").evaluate((b: HTMLProgressElement) => [b.value, b.max]);
         expect(bar[0]).toBeGreaterThanOrEqual(1);
+        await shot("progress");
         await page.locator("#progress-text", { hasText: "The create finished." }).waitFor();
         await page.locator("h1 .badge", { hasText: "ready" }).waitFor();
         expect(await page.locator(".steps .step.done").count()).toBe(3);

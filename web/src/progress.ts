@@ -37,7 +37,7 @@ function parse(data: string): StepData {
 export function watchProgress(api: Api, name: string, kind: string, onEnd: (ok: boolean) => void): Progress {
     const bar = h("progress", { id: "progress-bar", max: 1, "aria-describedby": "progress-text" });
     const text = h("p", { id: "progress-text", "aria-live": "polite" }, `Waiting for the ${kind} to start…`);
-    const steps = h("ol", { class: "steps", "aria-label": "Steps" });
+    const steps = h("ul", { class: "steps", "aria-label": "Steps" });
     const element = h("section", { class: "card progress", "aria-labelledby": "progress-heading" },
         h("h2", { id: "progress-heading" }, `Progress of the ${kind}`),
         h("label", { for: "progress-bar", class: "visually-hidden" }, "Progress"), bar, text, steps);
@@ -47,10 +47,11 @@ export function watchProgress(api: Api, name: string, kind: string, onEnd: (ok: 
 
     function update(): void {
         const total = items.size;
-        if (total === 0) return;
-        bar.max = total;
+        if (total === 0 || ended) return;
+        // The engine does not announce how many steps come; one more is always possible until the end event.
+        bar.max = total + 1;
         bar.value = done;
-        text.textContent = `${done} of ${total} steps done`;
+        text.textContent = `${done} of ${total} ${total === 1 ? "step" : "steps"} done so far`;
     }
 
     function onEvent(e: SseEvent): void {
