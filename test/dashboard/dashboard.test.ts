@@ -256,6 +256,17 @@ describe.skipIf(missing)("dashboard in chromium against the real API", () => {
         expect(api!.engine.callsOf("destroy", "app-db")).toHaveLength(1);
     });
 
+    it("shows a failed create with its reason, and retries it to ready", async () => {
+        api!.engine.script("up", "fail-db", { failTimes: 1, failWith: "program", delayMs: 300 });
+        expect((await api!.call("admin", "POST", "/databases", { body: createBody("fail-db", {}, "admin") })).status).toBe(202);
+        await page.goto(`${base()}/#/databases/fail-db`);
+        await page.locator("h1 .badge", { hasText: "failed" }).waitFor();
+        await page.getByText("the container did not become healthy").first().waitFor();
+        await page.getByRole("button", { name: "Retry create" }).click();
+        await page.locator("h1 .badge", { hasText: "ready" }).waitFor();
+        expect(api!.engine.callsOf("up", "fail-db")).toHaveLength(2);
+    });
+
     it("shows a user's role and, once known, its subject", async () => {
         await page.getByRole("button", { name: "Sign out" }).click();
         await page.getByRole("heading", { name: "Sign in" }).waitFor();
