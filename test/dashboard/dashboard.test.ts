@@ -111,6 +111,10 @@ describe.skipIf(missing)("dashboard in chromium against the real API", () => {
         });
         await page.getByRole("link", { name: "New database" }).click();
         await page.getByRole("heading", { name: "New database" }).waitFor();
+        // Every control has a label and a help text tied to it.
+        const unlabelled = await page.locator("form input, form select, form textarea").evaluateAll((els) =>
+            els.filter((e) => (e as HTMLInputElement).labels?.length !== 1 || !(e.getAttribute("aria-describedby") ?? "").includes("-help")).map((e) => e.id));
+        expect(unlabelled).toEqual([]);
         await page.getByLabel("Name").fill("Bad_Name");
         await page.getByLabel("Project").fill("proj-1");
         await page.getByLabel("Owner").fill("admin");
