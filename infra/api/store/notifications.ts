@@ -47,6 +47,9 @@ export class NotificationHub extends EventEmitter<NotificationHubEvents> {
         if (this.#closed || this.#client !== old) return;
         this.#client = undefined;
         old.removeAllListeners();
+        // A dead client may still emit errors; without a listener they would crash the process.
+        old.on("error", () => undefined);
+        old.end().catch(() => undefined);
         this.#retry = setTimeout(() => {
             this.start().then(() => this.emit("job")).catch((e: Error) => {
                 this.log(`notification reconnect failed: ${e.message}`);
@@ -69,6 +72,7 @@ export class NotificationHub extends EventEmitter<NotificationHubEvents> {
         this.#client = undefined;
         if (c) {
             c.removeAllListeners("end");
+            c.removeAllListeners("error");
             c.on("error", () => undefined);
             await c.end().catch(() => undefined);
         }
