@@ -21,8 +21,9 @@ export const SECRET_FILES = {
     databaseUrl: { env: "DATABASE_URL_FILE", file: `${SECRETS_DIR}/database-url` },
     kubeconfig: { env: "DBAAS_KUBECONFIG_FILE", file: `${SECRETS_DIR}/kubeconfig` },
     tokens: { env: "DBAAS_TOKENS_FILE", file: `${SECRETS_DIR}/tokens` },
-    // The Pulumi CLI reads PULUMI_CONFIG_PASSPHRASE_FILE itself: the on-demand stacks' secrets provider.
-    pulumiPassphrase: { env: "PULUMI_CONFIG_PASSPHRASE_FILE", file: `${SECRETS_DIR}/pulumi-passphrase` },
+    // The on-demand stacks' secrets provider: the engine hands this file to the
+    // Pulumi CLI as PULUMI_CONFIG_PASSPHRASE_FILE (infra/api/engine/workspace.ts).
+    pulumiPassphrase: { env: "DBAAS_PULUMI_PASSPHRASE_FILE", file: `${SECRETS_DIR}/pulumi-passphrase` },
 } as const;
 
 export type SecretFileKey = keyof typeof SECRET_FILES;

@@ -27,6 +27,8 @@ const envSchema = z.object({
     HOST: z.string().min(1).default("127.0.0.1"),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "a postgresql:// URL").optional(),
+    // The platform program hands the URL over as a secret file (never as a plain env value).
+    DATABASE_URL_FILE: z.string().min(1).optional(),
     DBAAS_DATA_DIR: z.string().min(1).default(path.join(REPO_ROOT, ".dbaas-data")),
     DBAAS_TOKENS_FILE: z.string().min(1).optional(),
     DBAAS_CATALOG: z.string().optional(),
@@ -111,7 +113,31 @@ function readCatalog(env: z.output<typeof envSchema>): VersionCatalog {
     return catalogFromStackFile(path.join(REPO_ROOT, "Pulumi.dev.yaml"));
 }
 
-/** Parses the environment (pure apart from reading the catalog file). Throws `ApiConfigError`. */
+/**
+ * DATABASE_URL, or the content of the file DATABASE_URL_FILE names. The
+ * value is a secret: a problem names the variable and the file, never the URL.
+ */
+function readDatabaseUrl(env: z.output<typeof envSchema>, problems: string[]): string | undefined {
+    if (env.DATABASE_URL !== undefined && env.DATABASE_URL_FILE !== undefined) {
+        problems.push("DATABASE_URL and DATABASE_URL_FILE are both set: expected only one of them");
+        return undefined;
+    }
+    if (env.DATABASE_URL_FILE === undefined) return env.DATABASE_URL;
+    let text: string;
+    try {
+        text = fs.readFileSync(env.DATABASE_URL_FILE, "utf8").trim();
+    } catch (e) {
+        problems.push(`DATABASE_URL_FILE = ${JSON.stringify(env.DATABASE_URL_FILE)}: expected a readable file (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`);
+        return undefined;
+    }
+    if (!/^postgres(ql)?:\/\//.test(text)) {
+        problems.push(`DATABASE_URL_FILE = ${JSON.stringify(env.DATABASE_URL_FILE)}: expected the file to hold a postgresql:// URL`);
+        return undefined;
+    }
+    return text;
+}
+
+/** Parses the environment (pure apart from reading the catalog and secret files). Throws `ApiConfigError`. */
 export function loadApiConfig(environment: Readonly<Record<string, string | undefined>>): ApiConfig {
     // Empty values count as unset, as in most shells' `VAR= cmd`.
     const raw = Object.fromEntries(Object.entries(environment).filter(([, v]) => v !== undefined && v !== ""));
@@ -134,6 +160,7 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
     } catch (e) {
         problems.push(`DBAAS_CATALOG / DBAAS_CATALOG_FILE: ${(e as Error).message.split("\n")[0]}`);
     }
+    const databaseUrl = readDatabaseUrl(env, problems);
     if (problems.length > 0 || catalog === undefined) throw new ApiConfigError(problems);
     const target: Target = env.DBAAS_TARGET === "docker"
         ? dockerTargetSchema.parse({ kind: "docker", docker_host: env.DBAAS_DOCKER_HOST, memory_mb: env.DBAAS_DB_MEMORY_MB, publish_ip: env.DBAAS_PUBLISH_IP })
@@ -149,7 +176,7 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
         port: env.PORT,
         host: env.HOST,
         logLevel: env.LOG_LEVEL,
-        ...(env.DATABASE_URL === undefined ? {} : { databaseUrl: env.DATABASE_URL }),
+        ...(databaseUrl === undefined ? {} : { databaseUrl }),
         dataDir: path.resolve(env.DBAAS_DATA_DIR),
         tokensFile: path.resolve(env.DBAAS_TOKENS_FILE ?? path.join(env.DBAAS_DATA_DIR, "tokens")),
         catalog,

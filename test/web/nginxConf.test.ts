@@ -147,7 +147,7 @@ describe("API container environment", () => {
     it.each([
         ["HOST", "0.0.0.0"], ["PORT", "5000"], ["DBAAS_TRUST_PROXY", "true"], ["DBAAS_TTL_HOURS_DEFAULT", "8"], ["DBAAS_TTL_HOURS_MAX", "72"],
         ["DBAAS_BACKUP_HOSTS", "a.example.com,b.example.com"], ["DBAAS_TARGET", "docker"], ["DBAAS_DEFAULT_SOURCE_RANGES", "10.0.0.0/8"],
-        ["DATABASE_URL_FILE", "/run/secrets/dbaas/database-url"], ["PULUMI_CONFIG_PASSPHRASE_FILE", "/run/secrets/dbaas/pulumi-passphrase"],
+        ["DATABASE_URL_FILE", "/run/secrets/dbaas/database-url"], ["DBAAS_PULUMI_PASSPHRASE_FILE", "/run/secrets/dbaas/pulumi-passphrase"],
         ["DBAAS_CATALOG", '[{"label":"PostgreSQL 17","image":"postgres:17.2"}]'],
     ])("%s=%s", (key, value) => {
         expect(env[key]).toBe(value);

@@ -127,7 +127,7 @@ describe.skipIf(missing)("web tier in the platform program", () => {
                 expect(a.secretInputs.has("uploads")).toBe(true);
                 expect(a.secretInputs.has("envs")).toBe(false);
                 expect(env).toContain("DATABASE_URL_FILE=/run/secrets/dbaas/database-url");
-                expect(env).toContain("PULUMI_CONFIG_PASSPHRASE_FILE=/run/secrets/dbaas/pulumi-passphrase");
+                expect(env).toContain("DBAAS_PULUMI_PASSPHRASE_FILE=/run/secrets/dbaas/pulumi-passphrase");
                 const dbUrl = upload(a, "/run/secrets/dbaas/database-url");
                 expect(dbUrl.content).toMatch(/^postgresql:\/\//);
                 expect(dbUrl.permissions).toBe("0400");
