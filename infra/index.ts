@@ -39,9 +39,8 @@ export const settings = {
     ondemandTarget: config.ondemand.target,
 };
 
-// The component sections below are added by their areas (web tier, Postgres,
-// AWS); each uses `config`, `dockerProvider`, `network` and `ca` from above.
-void network;
+// The sections below (Postgres, AWS, web tier) use `config`, `dockerProvider`,
+// `network` and `ca` from above.
 
 // ---- Postgres: the version catalog's images and the API's admin database ----
 /** Every catalog image, pulled ahead so creating a database never waits for a pull. */
