@@ -5,10 +5,11 @@
  * data directories live under /tmp where that user can write.
  */
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import pg from "pg";
+import { freePort } from "../infra/net";
+export { freePort };
 
 export const MAJORS = [15, 16, 17, 18] as const;
 export type Major = (typeof MAJORS)[number];
@@ -41,18 +42,6 @@ export interface StartOptions {
     postgresFlags?: string[];
     /** Extra initdb flags, e.g. ["--no-sync"] (test data need not survive a crash). Default: none. */
     initdbFlags?: string[];
-}
-
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const { port } = srv.address() as net.AddressInfo;
-            srv.close(() => resolve(port));
-        });
-    });
 }
 
 interface EmbeddedPostgresLike {

@@ -7,9 +7,9 @@
  */
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import pg from "pg";
+import { freePort } from "../net";
 
 interface EmbeddedPostgresLike {
     initialise(): Promise<void>;
@@ -24,17 +24,6 @@ export interface EmbeddedAdminDatabase {
 }
 
 const DATABASE = "dbaas";
-
-async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const { port } = srv.address() as net.AddressInfo;
-            srv.close(() => resolve(port));
-        });
-    });
-}
 
 /** The port of a server still running on this data directory (from postmaster.pid), if any. */
 export function runningServerPort(dataDir: string): number | undefined {

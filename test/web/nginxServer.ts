@@ -10,20 +10,10 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { renderNginxConf, type NginxConfOptions } from "../../components/web/nginxConf";
 import type { TestCertificate } from "../tls";
+import { freePort } from "../../infra/net";
+export { freePort };
 
 const execFileAsync = promisify(execFile);
-
-/** A free TCP port on 127.0.0.1 (bound and released). */
-export async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const { port } = srv.address() as net.AddressInfo;
-            srv.close(() => resolve(port));
-        });
-    });
-}
 
 export interface NginxPrefix {
     dir: string;
