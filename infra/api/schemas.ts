@@ -24,7 +24,7 @@ export const listQuery = z.object({
     owner: createDatabaseFields.owner.optional(),
     project_id: createDatabaseFields.project_id.optional(),
     state: z.enum(DATABASE_STATES, { message: `one of ${DATABASE_STATES.join(", ")}` }).optional(),
-    limit: limit(500, 50),
+    limit: limit(500, 20),
     after: cursor.optional(),
 }).strict();
 

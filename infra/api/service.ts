@@ -16,7 +16,7 @@ import { problems, invalidField, ApiProblem } from "./problems";
 import type { CreateDatabaseBody } from "./schemas";
 import { checkBackupLocation, type Resolver } from "./ssrf";
 import { operationFor, transition, type DatabaseAction, type DatabaseState } from "./stateMachine";
-import { CHANNEL_CANCEL, CHANNEL_JOBS, insertEvent, insertOperation, notify, operationById, operationsByIds, requestCancel } from "./store/queue";
+import { CHANNEL_CANCEL, CHANNEL_EVENTS, CHANNEL_JOBS, insertEvent, insertOperation, notifyAll, operationById, requestCancel, type Notification } from "./store/queue";
 import type pg from "pg";
 import type { AdminStore, DatabaseRow, OperationRow } from "./store/store";
 
@@ -77,26 +77,27 @@ export class DatabaseService {
             ...(backup === undefined ? {} : { backup_location: backup }), target: this.config.target,
         });
         try {
-            return await this.store.tx(async (c) => {
-                const taken = await this.store.findDatabase(body.name, c);
-                if (taken !== undefined && taken.state !== "deleted") throw this.#nameTaken(taken, who);
-                const db = await this.store.insertDatabase(c, {
-                    name: body.name, owner: body.owner, projectId: body.project_id, dbType: body.db_type, version: version.label,
-                    spec, ttlHours, expiresAt, createdBy: who.subject,
-                });
-                return this.#startOperation(c, db, "create", "creating", who, requestId, "database.create", { version: version.label, ttl_hours: ttlHours });
+            const accepted = await this.store.createDatabase({
+                name: body.name, owner: body.owner, projectId: body.project_id, dbType: body.db_type, version: version.label,
+                spec, ttlHours, expiresAt, createdBy: who.subject, requestId,
+                auditDetail: { from: "none", to: "creating", version: version.label, ttl_hours: ttlHours },
+                event: { message: `create queued by ${who.subject}`, at: new Date().toISOString() },
             });
+            this.#announce([[CHANNEL_JOBS, String(accepted.operation.id)], [CHANNEL_EVENTS, String(accepted.operation.id)]]);
+            return accepted;
         } catch (e) {
-            if (isUniqueViolation(e)) throw problems.conflict("body.name", `a name that is not taken: "${body.name}" is in use`);
-            if (e instanceof ApiProblem && e.status === 409) await this.#auditRefusal(who, "database.create", body.name, requestId, e);
-            throw e;
+            if (!isUniqueViolation(e)) throw e;
+            const taken = await this.store.findDatabase(body.name);
+            const p = taken !== undefined && taken.state !== "deleted" ? this.#nameTaken(taken, who) : problems.conflict("body.name", `a name that is not taken: "${body.name}" is in use`);
+            await this.#auditRefusal(who, "database.create", body.name, requestId, p);
+            throw p;
         }
     }
 
-    async list(who: Principal, q: { owner?: string; project_id?: string; state?: DatabaseState; limit: number; after?: { name: string; id: number } }): Promise<{ rows: DatabaseRow[]; last: Map<number, OperationRow>; more: boolean }> {
+    async list(who: Principal, q: { owner?: string; project_id?: string; state?: DatabaseState; limit: number; after?: { name: string; id: number } }): Promise<{ rows: { database: DatabaseRow; operation: OperationRow | undefined }[]; more: boolean }> {
         // A user's listing is its own databases, whatever owner filter it sends.
+        if (who.role !== "admin" && q.owner !== undefined && q.owner !== who.subject) return { rows: [], more: false };
         const owner = who.role === "admin" ? q.owner : who.subject;
-        if (who.role !== "admin" && q.owner !== undefined && q.owner !== who.subject) return { rows: [], last: new Map(), more: false };
         const rows = await this.store.listDatabases({
             ...(owner === undefined ? {} : { owner }),
             ...(q.project_id === undefined ? {} : { projectId: q.project_id }),
@@ -104,10 +105,7 @@ export class DatabaseService {
             ...(q.after === undefined ? {} : { after: q.after }),
             limit: q.limit + 1,
         });
-        const more = rows.length > q.limit;
-        const page = rows.slice(0, q.limit);
-        const last = await operationsByIds(this.store.pool, page.flatMap((d) => (d.current_operation_id === null ? [] : [d.current_operation_id])));
-        return { rows: page, last, more };
+        return { rows: rows.slice(0, q.limit), more: rows.length > q.limit };
     }
 
     /** The database and its current operation; 404 when absent or not visible. */
@@ -151,11 +149,11 @@ export class DatabaseService {
 
     /** Cancels the running create or restart; the database becomes failed (retry or delete it). */
     async cancel(who: Principal, name: string, requestId: string): Promise<{ database: DatabaseRow; operation: OperationRow }> {
-        return this.#change(who, name, "cancel", requestId, "database.cancel", async (c, db) => {
+        return this.#change(who, name, "cancel", requestId, "database.cancel", async (c, db, _next, notes) => {
             const opId = db.current_operation_id;
             if (opId === null) throw problems.conflict("params.name", "a database with an operation in progress", db.state);
             await requestCancel(c, opId, `cancelled by ${who.subject}`);
-            await notify(c, CHANNEL_CANCEL, String(opId));
+            notes.push([CHANNEL_CANCEL, String(opId)], [CHANNEL_EVENTS, String(opId)]);
             const updated = await this.store.updateDatabase(c, db.id, { state: "failed", failureReason: `cancelled by ${who.subject}` });
             return { database: updated, operation: (await operationById(c, opId)) as OperationRow };
         });
@@ -232,31 +230,39 @@ export class DatabaseService {
         await this.store.appendAudit(this.store.pool, { actor: who.subject, action, database: name, outcome: "refused", requestId, detail: { status: p.status, reason: p.detail } }).catch(() => undefined);
     }
 
-    async #startOperation(c: pg.PoolClient, db: DatabaseRow, kind: "create" | "restart" | "delete", state: DatabaseState, who: Principal, requestId: string, action: string, detail: Record<string, unknown> = {}): Promise<Accepted> {
+    /** Wakes the runner and SSE watchers on every replica once the change has committed; failures only delay (both also poll). */
+    #announce(notes: readonly Notification[]): void {
+        notifyAll(this.store.pool, notes).catch(() => undefined);
+    }
+
+    async #startOperation(c: pg.PoolClient, db: DatabaseRow, kind: "create" | "restart" | "delete", state: DatabaseState, who: Principal, requestId: string, action: string, notes: Notification[]): Promise<Accepted> {
         const op = await insertOperation(c, { databaseId: db.id, kind, requestedBy: who.subject, requestId });
         const database = await this.store.updateDatabase(c, db.id, { state, currentOperationId: op.id, ...(kind === "create" ? { failureReason: null } : {}) });
-        await this.store.appendAudit(c, { actor: who.subject, action, database: db.name, operationId: op.id, outcome: "accepted", requestId, detail: { from: db.state === state && kind === "create" ? "none" : db.state, to: state, ...detail } });
+        await this.store.appendAudit(c, { actor: who.subject, action, database: db.name, operationId: op.id, outcome: "accepted", requestId, detail: { from: db.state, to: state } });
         await insertEvent(c, op.id, "status", { message: `${kind} queued by ${who.subject}`, at: new Date().toISOString() });
-        await notify(c, CHANNEL_JOBS, String(op.id));
+        notes.push([CHANNEL_JOBS, String(op.id)], [CHANNEL_EVENTS, String(op.id)]);
         return { database, operation: op };
     }
 
     /** A request that changes a database: lock it, check the transition, apply, audit. */
-    async #change<T>(who: Principal, name: string, action: DatabaseAction, requestId: string, auditAction: string, apply: (c: pg.PoolClient, db: DatabaseRow, next: DatabaseState) => Promise<T>, detail: Record<string, unknown> = {}): Promise<T> {
+    async #change<T>(who: Principal, name: string, action: DatabaseAction, requestId: string, auditAction: string, apply: (c: pg.PoolClient, db: DatabaseRow, next: DatabaseState, notes: Notification[]) => Promise<T>, detail: Record<string, unknown> = {}): Promise<T> {
+        const notes: Notification[] = [];
         try {
-            return await this.store.tx(async (c) => {
+            const result = await this.store.tx(async (c) => {
                 const db = await this.store.findDatabase(name, c, true);
                 if (db === undefined || !isVisibleTo(db, who)) throw problems.notFound(`database "${name}"`);
                 const t = transition(db.state, action);
                 if (!t.ok) {
                     throw problems.conflict("params.name", `a database in a state that allows ${action} (it is ${t.current}; allowed there: ${t.allowed.join(", ") || "nothing"})`, t.current);
                 }
-                const result = await apply(c, db, t.next);
+                const applied = await apply(c, db, t.next, notes);
                 if (operationFor(action) === undefined) {
                     await this.store.appendAudit(c, { actor: who.subject, action: auditAction, database: db.name, operationId: db.current_operation_id, outcome: "accepted", requestId, detail: { from: db.state, to: t.next, ...detail } });
                 }
-                return result;
+                return applied;
             });
+            this.#announce(notes);
+            return result;
         } catch (e) {
             if (e instanceof ApiProblem && e.status === 409) await this.#auditRefusal(who, auditAction, name, requestId, e);
             throw e;
@@ -271,18 +277,18 @@ export class DatabaseService {
                 await this.#checkBackup(current.spec.backup_location, "spec.backup_location");
             }
         }
-        return this.#change(who, name, action, requestId, auditAction, async (c, db, next) => {
+        return this.#change(who, name, action, requestId, auditAction, async (c, db, next, notes) => {
             const kind = operationFor(action) ?? "create";
             if (action === "delete" && db.current_operation_id !== null) {
                 // Delete supersedes a create or restart in flight: cancel it first; the delete waits for it to stop.
                 const status = await requestCancel(c, db.current_operation_id, `superseded by delete from ${who.subject}`);
-                if (status === "running") await notify(c, CHANNEL_CANCEL, String(db.current_operation_id));
+                if (status === "running") notes.push([CHANNEL_CANCEL, String(db.current_operation_id)]);
             }
             if (action === "retry") {
                 const expiresAt = new Date(this.now().getTime() + db.ttl_hours * HOUR_MS);
                 await this.store.updateDatabase(c, db.id, { spec: { ...db.spec, expires_at: expiresAt.toISOString() }, expiresAt });
             }
-            return this.#startOperation(c, db, kind, next, who, requestId, auditAction);
+            return this.#startOperation(c, db, kind, next, who, requestId, auditAction, notes);
         });
     }
 }

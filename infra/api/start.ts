@@ -28,6 +28,8 @@ export interface StartApiOptions {
     readonly sseHeartbeatMs?: number;
     /** Connections of the request pool (default 10). */
     readonly poolSize?: number;
+    /** Check every response against its schema (tests; default false). */
+    readonly validateResponses?: boolean;
 }
 
 export interface RunningApi {
@@ -58,6 +60,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
         config: o.config, store, engine: o.engine, tokens, resolver, hub,
         ...(o.logger ? { logger: o.logger } : { logLevel: o.config.logLevel }),
         ...(o.sseHeartbeatMs === undefined ? {} : { sseHeartbeatMs: o.sseHeartbeatMs }),
+        validateResponses: o.validateResponses === true,
     });
     const log = app.log;
     const service = new DatabaseService(store, o.engine, o.config, resolver);

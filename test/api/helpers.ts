@@ -139,6 +139,7 @@ export async function startTestApi(pg: PostgresServer, o: { engine?: FakeStackEn
         sseHeartbeatMs: 200,
         runJobs: o.runJobs ?? true,
         poolSize: 5,
+        validateResponses: true,
     });
     const call: TestApi["call"] = async (who, method, path, init = {}) => {
         const headers: Record<string, string> = { ...(init.headers ?? {}) };

@@ -6,7 +6,7 @@
  */
 import type { DatabaseOutputs } from "../engine/types";
 import { transition, type DatabaseAction, type DatabaseState } from "../stateMachine";
-import { finishOperation, insertEvent } from "../store/queue";
+import { CHANNEL_EVENTS, finishOperation, insertEvent, notifyAll } from "../store/queue";
 import type { AdminStore, Endpoint, OperationRow } from "../store/store";
 
 export type FinalStatus = "succeeded" | "failed" | "cancelled";
@@ -30,7 +30,7 @@ export async function completeOperation(
     reason: string | null,
     outputs?: DatabaseOutputs,
 ): Promise<boolean> {
-    return store.tx(async (c) => {
+    const done = await store.tx(async (c) => {
         if (!(await finishOperation(c, op.id, workerId, status, reason))) return false;
         const db = await store.databaseById(op.database_id, c, true);
         let state: DatabaseState | undefined = db?.state;
@@ -60,4 +60,7 @@ export async function completeOperation(
         await insertEvent(c, op.id, "end", { status, ...(state === undefined ? {} : { state }), ...(reason === null ? {} : { reason }), at: new Date().toISOString() });
         return true;
     });
+    // After the commit (see notifyAll): SSE watchers read the `end` event and close.
+    if (done) await notifyAll(store.pool, [[CHANNEL_EVENTS, String(op.id)]]).catch(() => undefined);
+    return done;
 }

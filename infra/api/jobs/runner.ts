@@ -12,7 +12,7 @@ import type { FastifyBaseLogger } from "fastify";
 import { canRefresh } from "../engine/recovery";
 import { StackNotFoundError, type DatabaseOutputs, type EngineEvent, type StackEngine } from "../engine/types";
 import type { NotificationHub } from "../store/notifications";
-import { claimOperation, expiredLeases, insertEvent, renewLease, requeueOperation, type ClaimedOperation } from "../store/queue";
+import { CHANNEL_EVENTS, claimOperation, expiredLeases, insertEvent, insertEvents, notifyAll, renewLease, requeueOperation, type ClaimedOperation } from "../store/queue";
 import type { AdminStore } from "../store/store";
 import { completeOperation } from "./complete";
 import { decideOutcome, sanitizeEvent, truncate, type AbortCause } from "./policy";
@@ -128,14 +128,15 @@ export class JobRunner {
         const { op } = entry;
         const log = this.o.log.child({ operation: op.id, database: op.database_name, kind: op.kind, attempt: op.attempts });
         log.info("operation started");
-        // Events are written strictly in order through one promise chain.
-        let chain: Promise<void> = insertEvent(this.o.store.pool, op.id, "status", {
-            message: `${op.kind} started (attempt ${op.attempts} of ${this.o.maxAttempts})`, attempt: op.attempts, at: new Date().toISOString(),
-        }).catch(() => undefined);
+        // Events are written in order, batched: whatever arrived while the previous write ran goes in the next one.
+        const events = new EventBuffer(async (batch) => {
+            await insertEvents(this.o.store.pool, op.id, batch);
+            await this.#announceEvents(op.id);
+        }, (err) => log.warn({ err: err.message }, "storing events failed"));
+        events.push("status", { message: `${op.kind} started (attempt ${op.attempts} of ${this.o.maxAttempts})`, attempt: op.attempts, at: new Date().toISOString() });
         const onEvent = (e: EngineEvent) => {
             const clean = sanitizeEvent(e);
-            if (clean === undefined) return;
-            chain = chain.then(() => insertEvent(this.o.store.pool, op.id, clean.kind, clean.data)).catch((err: Error) => log.warn({ err: err.message }, "storing an event failed"));
+            if (clean !== undefined) events.push(clean.kind, clean.data);
         };
         const timeout = setTimeout(() => this.#abort(entry, { kind: "timeout", afterMs: this.o.operationTimeoutMs }), this.o.operationTimeoutMs);
         const heartbeat = setInterval(() => this.#checkCancel(op.id), Math.max(100, this.o.leaseMs / 3));
@@ -153,7 +154,7 @@ export class JobRunner {
             clearTimeout(timeout);
             clearInterval(heartbeat);
         }
-        await chain;
+        await events.drain();
         if (error === undefined && entry.cause === undefined) {
             if (op.kind === "create" && outputs === undefined) error = new Error("engine.up resolved without outputs");
             else {
@@ -172,6 +173,7 @@ export class JobRunner {
                     await insertEvent(c, op.id, "status", { message: `${outcome.reason}; retrying in ${Math.round(outcome.delayMs / 1000)} s`, attempt: op.attempts, at: new Date().toISOString() });
                     await this.o.store.appendAudit(c, { actor: "system", action: `operation.${op.kind}`, database: op.database_name, operationId: op.id, outcome: "retrying", requestId: op.request_id, detail: { attempts: op.attempts, reason: outcome.reason } });
                 });
+                await this.#announceEvents(op.id);
                 setTimeout(() => this.kick(), outcome.delayMs + 10).unref();
                 log.info({ delayMs: outcome.delayMs }, "transient failure, retry scheduled");
                 return;
@@ -180,6 +182,7 @@ export class JobRunner {
                     if (!(await requeueOperation(c, op.id, this.workerId, 0, true))) return;
                     await insertEvent(c, op.id, "status", { message: "the API is shutting down; the operation is handed back and resumes on the next start", at: new Date().toISOString() });
                 });
+                await this.#announceEvents(op.id);
                 log.info("operation handed back at shutdown");
                 return;
             case "abandon":
@@ -190,6 +193,11 @@ export class JobRunner {
                 await completeOperation(this.o.store, op, this.workerId, outcome.kind, outcome.reason);
                 log.info({ reason: outcome.reason }, `operation ${outcome.kind}`);
         }
+    }
+
+    /** Wakes SSE watchers of `opId` on every replica (after the events committed). */
+    async #announceEvents(opId: number): Promise<void> {
+        await notifyAll(this.o.store.pool, [[CHANNEL_EVENTS, String(opId)]]).catch(() => undefined);
     }
 
     /** Waits for the engine; once aborted, waits at most `abortGraceMs` more for it to stop. */
@@ -238,6 +246,7 @@ export class JobRunner {
                     await this.o.store.appendAudit(c, { actor: "system", action: `operation.${op.kind}`, database: op.database_name, operationId: op.id, outcome: "resumed", requestId: op.request_id, detail: { attempts: op.attempts, reason: "worker lost (lease expired)" } });
                 });
             }
+            await this.#announceEvents(op.id);
             this.o.log.warn({ operation: op.id, database: op.database_name }, "recovered an operation whose worker stopped");
         }
         this.kick();
@@ -260,5 +269,32 @@ export class JobRunner {
         if (timer) clearTimeout(timer);
         for (const entry of this.#running.values()) this.#abort(entry, { kind: "shutdown" });
         await all();
+    }
+}
+
+type StoredEvent = { kind: string; data: Readonly<Record<string, unknown>> };
+
+/** Writes events in arrival order, one batch at a time. */
+class EventBuffer {
+    #pending: StoredEvent[] = [];
+    #flushing: Promise<void> | undefined;
+
+    constructor(private readonly write: (batch: StoredEvent[]) => Promise<void>, private readonly onError: (e: Error) => void) {}
+
+    push(kind: string, data: Readonly<Record<string, unknown>>): void {
+        this.#pending.push({ kind, data });
+        this.#flushing ??= this.#flush();
+    }
+
+    async #flush(): Promise<void> {
+        while (this.#pending.length > 0) {
+            const batch = this.#pending.splice(0);
+            await this.write(batch).catch(this.onError);
+        }
+        this.#flushing = undefined;
+    }
+
+    async drain(): Promise<void> {
+        while (this.#flushing !== undefined) await this.#flushing;
     }
 }

@@ -51,8 +51,8 @@ export const databaseRoutes: FastifyPluginCallbackZod<DatabaseRouteOptions> = (a
         const page = await service.list(who(req.principal), { ...rest, ...(after === undefined ? {} : { after: parseCursor(after) }) });
         const last = page.rows[page.rows.length - 1];
         return {
-            databases: page.rows.map((d) => toDatabaseView(d, d.current_operation_id === null ? undefined : page.last.get(d.current_operation_id))),
-            next: page.more && last ? cursorOf(last) : null,
+            databases: page.rows.map((r) => toDatabaseView(r.database, r.operation)),
+            next: page.more && last ? cursorOf(last.database) : null,
         };
     });
 

@@ -136,34 +136,56 @@ export class AdminStore {
         return r.rows[0];
     }
 
-    /** Keyset page ordered by (name, id); deleted databases only when asked for by state. */
-    async listDatabases(filter: { owner?: string; projectId?: string; state?: DatabaseState; after?: { name: string; id: number }; limit: number }): Promise<DatabaseRow[]> {
+    /** Keyset page ordered by (name, id), each row with its current operation; deleted databases only when asked for by state. */
+    async listDatabases(filter: { owner?: string; projectId?: string; state?: DatabaseState; after?: { name: string; id: number }; limit: number }): Promise<{ database: DatabaseRow; operation: OperationRow | undefined }[]> {
         const where: string[] = [];
         const params: unknown[] = [];
         const add = (sql: string, v: unknown) => {
             params.push(v);
             where.push(sql.replace("?", `$${params.length}`));
         };
-        if (filter.owner !== undefined) add("owner = ?", filter.owner);
-        if (filter.projectId !== undefined) add("project_id = ?", filter.projectId);
-        if (filter.state !== undefined) add("state = ?", filter.state);
-        else where.push("state <> 'deleted'");
+        if (filter.owner !== undefined) add("d.owner = ?", filter.owner);
+        if (filter.projectId !== undefined) add("d.project_id = ?", filter.projectId);
+        if (filter.state !== undefined) add("d.state = ?", filter.state);
+        else where.push("d.state <> 'deleted'");
         if (filter.after !== undefined) {
             params.push(filter.after.name, filter.after.id);
-            where.push(`(name, id) > ($${params.length - 1}, $${params.length})`);
+            where.push(`(d.name, d.id) > ($${params.length - 1}, $${params.length})`);
         }
         params.push(filter.limit);
-        const r = await this.pool.query<DatabaseRow>(
-            `SELECT * FROM databases WHERE ${where.join(" AND ")} ORDER BY name, id LIMIT $${params.length}`, params);
-        return r.rows;
+        // One round trip: the operation comes along as JSON.
+        const r = await this.pool.query<DatabaseRow & { op: Record<string, unknown> | null }>(
+            `SELECT d.*, to_jsonb(o.*) AS op FROM databases d LEFT JOIN operations o ON o.id = d.current_operation_id
+             WHERE ${where.join(" AND ")} ORDER BY d.name, d.id LIMIT $${params.length}`, params);
+        return r.rows.map(({ op, ...database }) => ({ database, operation: op === null ? undefined : operationFromJson(op) }));
     }
 
-    async insertDatabase(c: Queryable, row: { name: string; owner: string; projectId: string; dbType: string; version: string; spec: DatabaseSpec; ttlHours: number; expiresAt: Date; createdBy: string }): Promise<DatabaseRow> {
-        const r = await c.query<DatabaseRow>(
-            `INSERT INTO databases (name, owner, project_id, db_type, version, state, spec, ttl_hours, expires_at, created_by)
-             VALUES ($1, $2, $3, $4, $5, 'creating', $6, $7, $8, $9) RETURNING *`,
-            [row.name, row.owner, row.projectId, row.dbType, row.version, JSON.stringify(row.spec), row.ttlHours, row.expiresAt, row.createdBy]);
-        return r.rows[0] as DatabaseRow;
+    /**
+     * A new database (state creating), its create operation, the audit entry
+     * and the first progress event, in ONE statement (so one round trip and
+     * one commit); ids come from the sequences first so the rows can point at
+     * each other. A taken name fails with unique_violation (23505).
+     */
+    async createDatabase(row: { name: string; owner: string; projectId: string; dbType: string; version: string; spec: DatabaseSpec; ttlHours: number; expiresAt: Date; createdBy: string; requestId: string; auditDetail: Record<string, unknown>; event: Record<string, unknown> }): Promise<{ database: DatabaseRow; operation: OperationRow }> {
+        const r = await this.pool.query<DatabaseRow & { op_id: number; op_created_at: Date }>(
+            `WITH ids AS (SELECT nextval(pg_get_serial_sequence('databases', 'id')) AS db_id, nextval(pg_get_serial_sequence('operations', 'id')) AS op_id),
+             d AS (INSERT INTO databases (id, name, owner, project_id, db_type, version, state, spec, ttl_hours, expires_at, created_by, current_operation_id)
+                   SELECT db_id, $1, $2, $3, $4, $5, 'creating', $6, $7, $8, $9, op_id FROM ids RETURNING *),
+             o AS (INSERT INTO operations (id, database_id, kind, status, requested_by, request_id)
+                   SELECT op_id, db_id, 'create', 'queued', $9, $10 FROM ids RETURNING id, created_at),
+             a AS (INSERT INTO audit_log (actor, action, database, operation_id, outcome, request_id, detail)
+                   SELECT $9, 'database.create', $1, op_id, 'accepted', $10, $11 FROM ids),
+             e AS (INSERT INTO operation_events (operation_id, kind, data) SELECT op_id, 'status', $12 FROM ids)
+             SELECT d.*, o.id AS op_id, o.created_at AS op_created_at FROM d, o`,
+            [row.name, row.owner, row.projectId, row.dbType, row.version, JSON.stringify(row.spec), row.ttlHours, row.expiresAt, row.createdBy,
+                row.requestId, JSON.stringify(row.auditDetail), JSON.stringify(row.event)]);
+        const { op_id, op_created_at, ...database } = r.rows[0] as DatabaseRow & { op_id: number; op_created_at: Date };
+        const operation: OperationRow = {
+            id: op_id, database_id: database.id, kind: "create", status: "queued", attempts: 0, run_after: op_created_at,
+            lease_owner: null, lease_until: null, cancel_requested: false, cancel_reason: null, error: null,
+            requested_by: row.createdBy, request_id: row.requestId, created_at: op_created_at, started_at: null, finished_at: null,
+        };
+        return { database, operation };
     }
 
     async updateDatabase(c: Queryable, id: number, set: { state?: DatabaseState; currentOperationId?: number; failureReason?: string | null; endpoint?: Endpoint | null; spec?: DatabaseSpec; expiresAt?: Date; ttlHours?: number; deleted?: boolean }): Promise<DatabaseRow> {
@@ -217,4 +239,18 @@ export class AdminStore {
              ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`, [limit]);
         return r.rows;
     }
+}
+
+const dateOrNull = (v: unknown): Date | null => (typeof v === "string" ? new Date(v) : null);
+
+/** An operation row that arrived as JSON (to_jsonb): timestamps back to Dates. */
+export function operationFromJson(o: Record<string, unknown>): OperationRow {
+    return {
+        ...(o as unknown as OperationRow),
+        run_after: new Date(String(o.run_after)),
+        created_at: new Date(String(o.created_at)),
+        lease_until: dateOrNull(o.lease_until),
+        started_at: dateOrNull(o.started_at),
+        finished_at: dateOrNull(o.finished_at),
+    };
 }
