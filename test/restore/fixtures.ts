@@ -144,12 +144,27 @@ export function pgEnv(server: PostgresServer, database: string): Record<string, 
 }
 
 /**
+ * Debian's /usr/bin/psql and pg_restore are a Perl wrapper that picks a
+ * version; putting the newest client's own bin directory first on PATH saves
+ * a Perl start on every call the script makes.
+ */
+function clientBinDir(): string | undefined {
+    const root = "/usr/lib/postgresql";
+    if (!fs.existsSync(root)) return undefined;
+    const majors = fs.readdirSync(root).filter((d) => /^\d+$/.test(d) && fs.existsSync(path.join(root, d, "bin", "psql")));
+    const newest = majors.sort((a, b) => Number(b) - Number(a))[0];
+    return newest === undefined ? undefined : path.join(root, newest, "bin");
+}
+const CLIENT_BIN = clientBinDir();
+const TEST_PATH = [CLIENT_BIN, process.env.PATH ?? "/usr/bin:/bin"].filter((p) => p !== undefined).join(":");
+
+/**
  * Runs the script with `shell` (dash here) and only `env` (plus PATH and
  * HOME), a fresh marker directory unless one is given, and reads back the marker.
  */
 export async function runRestore(env: Record<string, string>, args: string[] = [], markerDir?: string, shell = "/bin/sh"): Promise<RunResult> {
     const dir = markerDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-restore-marker-"));
-    const fullEnv: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: os.tmpdir(), RESTORE_MARKER_DIR: dir, ...env };
+    const fullEnv: Record<string, string> = { PATH: TEST_PATH, HOME: os.tmpdir(), RESTORE_MARKER_DIR: dir, ...env };
     const markerDirUsed = fullEnv.RESTORE_MARKER_DIR ?? dir;
     const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
         execFile(shell, [RESTORE_SCRIPT_PATH, ...args], { env: fullEnv, timeout: 60_000 }, (error, stdout, stderr) => {

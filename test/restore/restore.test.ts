@@ -262,8 +262,9 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
         });
     });
 
-    describe("other entry points", () => {
-        it("restores from BACKUP_FILE (custom format used in place, gzip streamed)", async () => {
+    // Independent of each other; only the RESTORE_FSYNC_OFF test uses server 15.
+    describe("other entry points", { concurrent: true }, () => {
+        it("restores from BACKUP_FILE (custom format used in place, gzip streamed)", async ({ expect }) => {
             await Promise.all(["backup.dump", "backup.sql.gz"].map(async (file) => {
                 const database = await freshDatabase(servers[16]);
                 const r = await runRestore({ ...pgEnv(servers[16], database), BACKUP_FILE: path.join(dir, file), RESTORE_JOBS: "1" });
@@ -272,7 +273,7 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
             }));
         });
 
-        it.skipIf(requireBinaries(["busybox"], "apt-get install busybox"))("works with busybox sh and applets and a musl-like getent (the Alpine fetch image)", async () => {
+        it.skipIf(requireBinaries(["busybox"], "apt-get install busybox"))("works with busybox sh and applets and a musl-like getent (the Alpine fetch image)", async ({ expect }) => {
             const busybox = findBinary("busybox") as string;
             const bin = busyboxBin(dir, busybox);
             const viaLocalhost = { RESTORE_CA_FILE: web.caFile, RESTORE_ALLOW_LOOPBACK: "1", PATH: bin };
@@ -301,7 +302,7 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
             }
         });
 
-        it("fetch stores a checked download that BACKUP_FILE then restores, over localhost", async () => {
+        it("fetch stores a checked download that BACKUP_FILE then restores, over localhost", async ({ expect }) => {
             const out = path.join(dir, "fetched.sql.gz");
             const fetched = await runRestore({ BACKUP_URL: web.url("/backup.sql.gz", "localhost"), RESTORE_CA_FILE: web.caFile, RESTORE_ALLOW_LOOPBACK: "1" }, ["fetch", out]);
             expect(fetched.stderr).toBe("");
@@ -312,14 +313,14 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
             expect(await rowCounts(servers[17], database)).toEqual(DATASET);
         });
 
-        it("fetch of an HTML page fails and leaves no file", async () => {
+        it("fetch of an HTML page fails and leaves no file", async ({ expect }) => {
             const out = path.join(dir, "fetched.html");
             const r = await runRestore({ BACKUP_URL: web.url("/html"), RESTORE_CA_FILE: web.caFile, RESTORE_ALLOW_LOOPBACK: "1" }, ["fetch", out]);
             expect(failureLine(r)).toMatch(/^restore: format not recognised: an HTML/);
             expect(fs.readdirSync(dir).filter((f) => f.startsWith("fetched.html"))).toEqual([]);
         });
 
-        it("a second run with the marker present does nothing", async () => {
+        it("a second run with the marker present does nothing", async ({ expect }) => {
             const markerDir = fs.mkdtempSync(path.join(dir, "marker-"));
             const { database, env } = await fromRoute(servers[17], "/backup.dump");
             expect((await runRestore(env, [], markerDir)).code).toBe(0);
@@ -330,7 +331,7 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
             expect(await rowCounts(servers[17], database)).toEqual(DATASET);
         });
 
-        it("RESTORE_FSYNC_OFF turns fsync off for the load only, on success and on failure", async () => {
+        it("RESTORE_FSYNC_OFF turns fsync off for the load only, on success and on failure", async ({ expect }) => {
             const server = servers[15];
             const ok = await fromRoute(server, "/backup.dump", { RESTORE_FSYNC_OFF: "1" });
             const r = await runRestore(ok.env);

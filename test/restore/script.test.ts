@@ -11,7 +11,7 @@ import ipaddr from "ipaddr.js";
 import { afterAll, describe, expect, it } from "vitest";
 import { RESTORE_DEFAULTS, RESTORE_ENV_NAMES, RESTORE_MARKER, RESTORE_SCRIPT_PATH, RESTORE_TEST_ONLY_ENV, readRestoreScript } from "../../infra/ondemand/restore";
 import { findBinary, requireBinaries } from "../requirements";
-import { failureLine, runRestore } from "./fixtures";
+import { failureLine, runRestore, SCRIPT_TOOLS } from "./fixtures";
 
 const script = readRestoreScript();
 
@@ -103,7 +103,7 @@ describe("input validation fails on one line before anything runs", { concurrent
         // A PATH with every tool the script needs except curl.
         const bin = path.join(scratch, "bin");
         fs.mkdirSync(bin);
-        for (const tool of ["cat", "cp", "cut", "date", "dd", "grep", "gzip", "head", "mkfifo", "mktemp", "mv", "od", "sed", "tee", "tr", "wc", "getent", "psql", "pg_restore"]) {
+        for (const tool of [...SCRIPT_TOOLS, "getent", "psql", "pg_restore"]) {
             const found = findBinary(tool);
             if (found) fs.symlinkSync(found, path.join(bin, tool));
         }
