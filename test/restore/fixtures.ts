@@ -172,12 +172,15 @@ export async function runRestore(env: Record<string, string>, args: string[] = [
             resolve({ code, stdout, stderr });
         });
     });
-    const markerFile = path.join(markerDirUsed, fullEnv.RESTORE_MARKER ?? RESTORE_MARKER);
-    const marker = fs.existsSync(markerFile) ? fs.readFileSync(markerFile, "utf8") : undefined;
-    const leftovers = fs.existsSync(markerDirUsed) ? fs.readdirSync(markerDirUsed).filter((f) => f.includes(".tmp.")) : [];
-    if (leftovers.length > 0) throw new Error(`partial marker files left behind: ${leftovers.join(", ")}`);
-    if (markerDir === undefined) fs.rmSync(dir, { recursive: true, force: true });
-    return { ...result, marker };
+    try {
+        const markerFile = path.join(markerDirUsed, fullEnv.RESTORE_MARKER ?? RESTORE_MARKER);
+        const marker = fs.existsSync(markerFile) ? fs.readFileSync(markerFile, "utf8") : undefined;
+        const leftovers = fs.existsSync(markerDirUsed) ? fs.readdirSync(markerDirUsed).filter((f) => f.includes(".tmp.")) : [];
+        if (leftovers.length > 0) throw new Error(`partial marker files left behind: ${leftovers.join(", ")}`);
+        return { ...result, marker };
+    } finally {
+        if (markerDir === undefined) fs.rmSync(dir, { recursive: true, force: true });
+    }
 }
 
 /**
