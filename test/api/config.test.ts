@@ -1,3 +1,5 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { catalogFromStackFile, loadApiConfig, REPO_ROOT } from "../../infra/api/config";
@@ -42,6 +44,19 @@ describe("API configuration from the environment", () => {
         [{ DBAAS_ALLOW_OPEN_SOURCE_RANGES: "yes" }, /DBAAS_ALLOW_OPEN_SOURCE_RANGES = "yes": expected "true" or "false"/],
     ])("refuses %j naming the variable and the rule", (env, message) => {
         expect(() => loadApiConfig(env)).toThrow(message);
+    });
+
+    it("reads the admin database URL from DATABASE_URL_FILE, without echoing its content in errors", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-config-"));
+        const good = path.join(dir, "url");
+        fs.writeFileSync(good, "postgresql://app:s3cret@db:5432/dbaas?sslmode=verify-full\n");
+        expect(loadApiConfig({ DATABASE_URL_FILE: good }).databaseUrl).toBe("postgresql://app:s3cret@db:5432/dbaas?sslmode=verify-full");
+        const bad = path.join(dir, "bad");
+        fs.writeFileSync(bad, "mysql://root:s3cret@db");
+        expect(() => loadApiConfig({ DATABASE_URL_FILE: bad })).toThrow(/expected the file to hold a postgresql:\/\/ URL/);
+        expect(() => loadApiConfig({ DATABASE_URL_FILE: bad })).not.toThrow(/s3cret/);
+        expect(() => loadApiConfig({ DATABASE_URL_FILE: path.join(dir, "missing") })).toThrow(/expected a readable file \(ENOENT\)/);
+        fs.rmSync(dir, { recursive: true, force: true });
     });
 
     it("treats empty values as unset", () => {
