@@ -253,7 +253,8 @@ export class DatabaseService {
                 if (db === undefined || !isVisibleTo(db, who)) throw problems.notFound(`database "${name}"`);
                 const t = transition(db.state, action);
                 if (!t.ok) {
-                    throw problems.conflict("params.name", `a database in a state that allows ${action} (it is ${t.current}; allowed there: ${t.allowed.join(", ") || "nothing"})`, t.current);
+                    const requestable = t.allowed.filter((a) => a !== "succeed" && a !== "fail");
+                    throw problems.conflict("params.name", `a database in a state that allows ${action} (it is ${t.current}; allowed there: ${requestable.join(", ") || "nothing"})`, t.current);
                 }
                 const applied = await apply(c, db, t.next, notes);
                 if (operationFor(action) === undefined) {

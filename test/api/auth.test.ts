@@ -1,8 +1,10 @@
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { bearerToken, generateToken, hashToken, parseTokensFile, tokenLine, TokensFile, verifyToken } from "../../infra/api/auth";
+import { REPO_ROOT } from "../../infra/api/config";
 
 describe("bearer tokens", () => {
     const alice = generateToken();
@@ -56,6 +58,18 @@ describe("bearer tokens", () => {
 
     it("reads a bearer token", () => {
         expect(bearerToken("Bearer dbaas_abc-DEF_123")).toEqual({ token: "dbaas_abc-DEF_123" });
+    });
+
+    it("npm run token prints a token and the tokens-file line that accepts it", () => {
+        const run = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "scripts/token.ts", ...args], { cwd: REPO_ROOT, encoding: "utf8" });
+        const ok = run("alice", "user");
+        expect(ok.status).toBe(0);
+        const token = /^\s+(dbaas_\S+)$/m.exec(ok.stdout)?.[1] ?? "";
+        const line = /^\s+(alice user [0-9a-f]{64})$/m.exec(ok.stdout)?.[1] ?? "";
+        expect(verifyToken(parseTokensFile(line), token)).toEqual({ subject: "alice", role: "user" });
+        const bad = run("alice", "root");
+        expect(bad.status).toBe(2);
+        expect(bad.stderr).toMatch(/role "root": expected admin or user/);
     });
 
     it("re-reads the tokens file when it changes and keeps the old tokens when the new file is broken", async () => {

@@ -9,7 +9,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type PostgresServer } from "../postgres";
 import { FAKE_SECRET, FakeStackEngine } from "./fakeEngine";
-import { createBody, sqlIn, startTestApi, waitFor, waitForState, type TestApi } from "./helpers";
+import { createBody, readSse, sqlIn, startTestApi, TOKENS, waitFor, waitForState, type TestApi } from "./helpers";
 
 let pg: PostgresServer;
 /** One API for the tests that need no special settings (names are unique per test). */
@@ -307,7 +307,14 @@ describe("job runner", () => {
         const first = await start(engine);
         await create(first, "db-handback");
         await waitFor("up to start", () => Promise.resolve(engine.active.has("db-handback") ? true : undefined));
+        // A watcher's open event stream must not hold the shutdown open.
+        const watching = readSse(`${first.url}/databases/db-handback/events`, TOKENS.alice, {}, 20_000);
+        await new Promise((r) => setTimeout(r, 300));
+        const t0 = Date.now();
         await first.close(100);
+        const stream = await watching;
+        expect(Date.now() - t0).toBeLessThan(5000);
+        expect(stream.frames.map((f) => f.event)).toContain("status");
         api = undefined;
         const rows = await sqlIn<{ status: string; attempts: number }>(pg, first.databaseUrl, "SELECT status, attempts FROM operations");
         expect(rows).toEqual([{ status: "queued", attempts: 0 }]);

@@ -33,6 +33,13 @@ export function lastEventId(header: string | string[] | undefined): number {
 }
 
 export const eventRoutes: FastifyPluginCallbackZod<EventRouteOptions> = (app, { service, store, hub, heartbeatMs }, done) => {
+    // Open streams end when the server closes; otherwise they would hold the shutdown open.
+    const open = new Set<() => void>();
+    app.addHook("preClose", (hookDone) => {
+        for (const close of open) close();
+        hookDone();
+    });
+
     app.get("/databases/:name/events", {
         schema: {
             summary: "Progress of the database's current operation (or ?operation=<id>) as Server-Sent Events, ending with an `end` event",
@@ -68,10 +75,12 @@ export const eventRoutes: FastifyPluginCallbackZod<EventRouteOptions> = (app, { 
         const close = () => {
             if (closed) return;
             closed = true;
+            open.delete(close);
             clearInterval(heartbeat);
             hub?.off("event", onEvent);
             res.end();
         };
+        open.add(close);
         const pump = async (): Promise<void> => {
             if (fetching) {
                 pending = true;
