@@ -16,7 +16,7 @@ import { problems, invalidField, ApiProblem } from "./problems";
 import type { CreateDatabaseBody } from "./schemas";
 import { checkBackupLocation, type Resolver } from "./ssrf";
 import { operationFor, transition, type DatabaseAction, type DatabaseState } from "./stateMachine";
-import { CHANNEL_CANCEL, CHANNEL_EVENTS, CHANNEL_JOBS, insertEvent, insertOperation, notifyAll, operationById, requestCancel, type Notification } from "./store/queue";
+import { CHANNEL_CANCEL, CHANNEL_EVENTS, CHANNEL_JOBS, insertEvent, insertOperation, operationById, requestCancel, type Notification } from "./store/queue";
 import type pg from "pg";
 import type { AdminStore, DatabaseRow, OperationRow } from "./store/store";
 
@@ -232,7 +232,7 @@ export class DatabaseService {
 
     /** Wakes the runner and SSE watchers on every replica once the change has committed; failures only delay (both also poll). */
     #announce(notes: readonly Notification[]): void {
-        notifyAll(this.store.pool, notes).catch(() => undefined);
+        this.store.announce(notes);
     }
 
     async #startOperation(c: pg.PoolClient, db: DatabaseRow, kind: "create" | "restart" | "delete", state: DatabaseState, who: Principal, requestId: string, action: string, notes: Notification[]): Promise<Accepted> {

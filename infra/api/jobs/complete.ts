@@ -6,7 +6,7 @@
  */
 import type { DatabaseOutputs } from "../engine/types";
 import { transition, type DatabaseAction, type DatabaseState } from "../stateMachine";
-import { CHANNEL_EVENTS, finishOperation, insertEvent, notifyAll } from "../store/queue";
+import { CHANNEL_EVENTS, finishOperation, insertEvent } from "../store/queue";
 import type { AdminStore, Endpoint, OperationRow } from "../store/store";
 
 export type FinalStatus = "succeeded" | "failed" | "cancelled";
@@ -61,6 +61,6 @@ export async function completeOperation(
         return true;
     });
     // After the commit (see notifyAll): SSE watchers read the `end` event and close.
-    if (done) await notifyAll(store.pool, [[CHANNEL_EVENTS, String(op.id)]]).catch(() => undefined);
+    if (done) store.announce([[CHANNEL_EVENTS, String(op.id)]]);
     return done;
 }

@@ -12,7 +12,7 @@ import type { FastifyBaseLogger } from "fastify";
 import { canRefresh } from "../engine/recovery";
 import { StackNotFoundError, type DatabaseOutputs, type EngineEvent, type StackEngine } from "../engine/types";
 import type { NotificationHub } from "../store/notifications";
-import { CHANNEL_EVENTS, claimOperation, expiredLeases, insertEvent, insertEvents, notifyAll, renewLease, requeueOperation, type ClaimedOperation } from "../store/queue";
+import { CHANNEL_EVENTS, claimOperation, expiredLeases, insertEvent, insertEvents, renewLease, requeueOperation, type ClaimedOperation } from "../store/queue";
 import type { AdminStore } from "../store/store";
 import { completeOperation } from "./complete";
 import { decideOutcome, sanitizeEvent, truncate, type AbortCause } from "./policy";
@@ -131,7 +131,7 @@ export class JobRunner {
         // Events are written in order, batched: whatever arrived while the previous write ran goes in the next one.
         const events = new EventBuffer(async (batch) => {
             await insertEvents(this.o.store.pool, op.id, batch);
-            await this.#announceEvents(op.id);
+            this.#announceEvents(op.id);
         }, (err) => log.warn({ err: err.message }, "storing events failed"));
         events.push("status", { message: `${op.kind} started (attempt ${op.attempts} of ${this.o.maxAttempts})`, attempt: op.attempts, at: new Date().toISOString() });
         const onEvent = (e: EngineEvent) => {
@@ -173,7 +173,7 @@ export class JobRunner {
                     await insertEvent(c, op.id, "status", { message: `${outcome.reason}; retrying in ${Math.round(outcome.delayMs / 1000)} s`, attempt: op.attempts, at: new Date().toISOString() });
                     await this.o.store.appendAudit(c, { actor: "system", action: `operation.${op.kind}`, database: op.database_name, operationId: op.id, outcome: "retrying", requestId: op.request_id, detail: { attempts: op.attempts, reason: outcome.reason } });
                 });
-                await this.#announceEvents(op.id);
+                this.#announceEvents(op.id);
                 setTimeout(() => this.kick(), outcome.delayMs + 10).unref();
                 log.info({ delayMs: outcome.delayMs }, "transient failure, retry scheduled");
                 return;
@@ -182,7 +182,7 @@ export class JobRunner {
                     if (!(await requeueOperation(c, op.id, this.workerId, 0, true))) return;
                     await insertEvent(c, op.id, "status", { message: "the API is shutting down; the operation is handed back and resumes on the next start", at: new Date().toISOString() });
                 });
-                await this.#announceEvents(op.id);
+                this.#announceEvents(op.id);
                 log.info("operation handed back at shutdown");
                 return;
             case "abandon":
@@ -196,8 +196,8 @@ export class JobRunner {
     }
 
     /** Wakes SSE watchers of `opId` on every replica (after the events committed). */
-    async #announceEvents(opId: number): Promise<void> {
-        await notifyAll(this.o.store.pool, [[CHANNEL_EVENTS, String(opId)]]).catch(() => undefined);
+    #announceEvents(opId: number): void {
+        this.o.store.announce([[CHANNEL_EVENTS, String(opId)]]);
     }
 
     /** Waits for the engine; once aborted, waits at most `abortGraceMs` more for it to stop. */
@@ -246,7 +246,7 @@ export class JobRunner {
                     await this.o.store.appendAudit(c, { actor: "system", action: `operation.${op.kind}`, database: op.database_name, operationId: op.id, outcome: "resumed", requestId: op.request_id, detail: { attempts: op.attempts, reason: "worker lost (lease expired)" } });
                 });
             }
-            await this.#announceEvents(op.id);
+            this.#announceEvents(op.id);
             this.o.log.warn({ operation: op.id, database: op.database_name }, "recovered an operation whose worker stopped");
         }
         this.kick();

@@ -6,6 +6,7 @@ import pg from "pg";
 import type { DatabaseSpec } from "../../ondemand/spec";
 import type { DatabaseState, OperationKind } from "../stateMachine";
 import { migrate } from "./migrations";
+import { notifyAll, type Notification } from "./queue";
 
 export type Queryable = pg.Pool | pg.PoolClient;
 
@@ -95,6 +96,27 @@ export class AdminStore {
         // An idle client losing its server must not crash the process; the next query reports it.
         this.pool.on("error", () => undefined);
     }
+
+    /**
+     * Queues notifications to send after the current event-loop turn, as one
+     * statement for everything announced meanwhile (see notifyAll for why they
+     * are never sent inside the announcing transaction). Fire and forget: a lost
+     * notification only delays, since the runner and SSE streams also poll.
+     */
+    announce(notes: readonly Notification[]): void {
+        for (const n of notes) this.#pendingNotes.set(`${n[0]}\u0000${n[1]}`, n);
+        if (this.#flushScheduled || this.#pendingNotes.size === 0) return;
+        this.#flushScheduled = true;
+        setImmediate(() => {
+            this.#flushScheduled = false;
+            const batch = [...this.#pendingNotes.values()];
+            this.#pendingNotes.clear();
+            notifyAll(this.pool, batch).catch(() => undefined);
+        });
+    }
+
+    readonly #pendingNotes = new Map<string, Notification>();
+    #flushScheduled = false;
 
     async migrate(): Promise<number[]> {
         return migrate(this.pool);
