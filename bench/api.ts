@@ -80,7 +80,7 @@ async function serveApi(): Promise<void> {
         runJobs: process.env.BENCH_RUN_JOBS !== "0",
         poolSize: Number(process.env.BENCH_POOL_SIZE ?? "10"),
         tokens: new StaticTokens(`${tokenLine("admin", "admin", ADMIN)}\n${tokenLine("user-3", "user", USER)}`),
-        logger: pino({ level: "info" }, pino.destination("/dev/null")),
+        logger: pino({ level: "info" }, pino.destination({ dest: "/dev/null", sync: true })),
     });
     process.stdout.write(`${JSON.stringify({ url: api.url })}\n`);
     process.on("SIGTERM", () => {

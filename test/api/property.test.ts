@@ -140,7 +140,7 @@ describe("property: bad input never gets a 5xx, and every refusal is a problem n
             const res = await send(r);
             seen.set(res.status, (seen.get(res.status) ?? 0) + 1);
             checkRefusal(res);
-        }), { numRuns: 150 });
+        }), { numRuns: 120 });
         expect((await api.call(null, "GET", "/healthz")).status).toBe(200);
         // The generators must get past authentication to the validation and routing layers, not only bounce at 401.
         expect([...seen.keys()]).toEqual(expect.arrayContaining([400, 401]));
@@ -150,7 +150,7 @@ describe("property: bad input never gets a 5xx, and every refusal is a problem n
         await fc.assert(fc.asyncProperty(badCreateBody, async (b) => {
             const res = await send({ route: ["POST", "/databases"], name: "", body: { json: b }, headers: { authorization: `Bearer ${TOKENS.admin}`, "content-type": "application/json" }, query: "" });
             checkRefusal(res);
-        }), { numRuns: 60 });
+        }), { numRuns: 40 });
     });
 
     it("backup_location: only allow-listed https URLs resolving to public addresses are accepted", async () => {
@@ -160,6 +160,6 @@ describe("property: bad input never gets a 5xx, and every refusal is a problem n
             checkRefusal(res);
             if (res.status === 202) expect(new URL(url).hostname).toBe("backups.example.com");
             else expect(res.text).toContain("body.backup_location");
-        }), { numRuns: 60 });
+        }), { numRuns: 40 });
     });
 });
