@@ -18,7 +18,7 @@ import { checkBackupLocation, type Resolver } from "./ssrf";
 import { operationFor, transition, type DatabaseAction, type DatabaseState } from "./stateMachine";
 import { CHANNEL_CANCEL, CHANNEL_EVENTS, CHANNEL_JOBS, insertEvent, insertOperation, operationById, requestCancel, type Notification } from "./store/queue";
 import type pg from "pg";
-import type { AdminStore, DatabaseRow, OperationRow } from "./store/store";
+import type { AdminStore, DatabaseRow, ListedDatabase, OperationRow } from "./store/store";
 
 export type ServiceConfig = Pick<ApiConfig, "catalog" | "backupHosts" | "ttlHoursDefault" | "ttlHoursMax" | "allowOpenSourceRanges" | "defaultSourceRanges" | "target">;
 
@@ -94,7 +94,7 @@ export class DatabaseService {
         }
     }
 
-    async list(who: Principal, q: { owner?: string; project_id?: string; state?: DatabaseState; limit: number; after?: { name: string; id: number } }): Promise<{ rows: { database: DatabaseRow; operation: OperationRow | undefined }[]; more: boolean }> {
+    async list(who: Principal, q: { owner?: string; project_id?: string; state?: DatabaseState; limit: number; after?: { name: string; id: number } }): Promise<{ rows: ListedDatabase[]; more: boolean }> {
         // A user's listing is its own databases, whatever owner filter it sends.
         if (who.role !== "admin" && q.owner !== undefined && q.owner !== who.subject) return { rows: [], more: false };
         const owner = who.role === "admin" ? q.owner : who.subject;

@@ -5,7 +5,7 @@
  */
 import type { z } from "zod";
 import type { auditEntryView, databaseView, operationView } from "./schemas";
-import type { AuditRow, DatabaseRow, OperationRow } from "./store/store";
+import type { AuditRow, DatabaseRow, ListedDatabase, OperationRow } from "./store/store";
 
 export type DatabaseView = z.output<typeof databaseView>;
 export type OperationView = z.output<typeof operationView>;
@@ -27,8 +27,12 @@ export function toOperationView(op: OperationRow): OperationView {
     };
 }
 
+function links(name: string): DatabaseView["links"] {
+    const self = `/databases/${name}`;
+    return { self, events: `${self}/events` };
+}
+
 export function toDatabaseView(db: DatabaseRow, lastOperation: OperationRow | undefined): DatabaseView {
-    const self = `/databases/${db.name}`;
     return {
         name: db.name,
         owner: db.owner,
@@ -46,7 +50,30 @@ export function toDatabaseView(db: DatabaseRow, lastOperation: OperationRow | un
         created_at: db.created_at.toISOString(),
         updated_at: db.updated_at.toISOString(),
         last_operation: lastOperation === undefined ? null : toOperationView(lastOperation),
-        links: { self, events: `${self}/events` },
+        links: links(db.name),
+    };
+}
+
+/** The same view from a listing row (already in view form, see AdminStore.listDatabases). */
+export function listedDatabaseView(d: ListedDatabase): DatabaseView {
+    return {
+        name: d.name,
+        owner: d.owner,
+        project_id: d.project_id,
+        db_type: d.db_type,
+        version: d.version,
+        state: d.state,
+        endpoint: d.endpoint,
+        source_ranges: d.source_ranges,
+        backup_location: d.backup_location,
+        ttl_hours: d.ttl_hours,
+        expires_at: d.expires_at,
+        failure_reason: d.failure_reason,
+        created_by: d.created_by,
+        created_at: d.created_at,
+        updated_at: d.updated_at,
+        last_operation: d.operation,
+        links: links(d.name),
     };
 }
 

@@ -185,6 +185,9 @@ describe("owner scoping", () => {
         expect(all).toEqual(expect.arrayContaining(["db-list-a1", "db-list-a2", "db-list-b1"]));
         expect(all).toEqual([...all].sort());
         expect(names(await api.call("admin", "GET", "/databases?owner=bob&state=ready"))).toContain("db-list-b1");
+        // A listed database looks exactly as GET /databases/:name shows it.
+        const listed = (await api.call("alice", "GET", "/databases?project_id=proj-2")).body.databases[0];
+        expect(listed).toEqual((await api.call("alice", "GET", "/databases/db-list-a2")).body);
 
         const seen: string[] = [];
         let next: string | null = null;

@@ -8,7 +8,7 @@ import type { Principal } from "../auth";
 import { problemSchema, problems } from "../problems";
 import { acceptedView, createDatabaseBody, databaseListView, databaseView, getQuery, listQuery, nameParams, patchDatabaseBody } from "../schemas";
 import type { Accepted, DatabaseService } from "../service";
-import { cursorOf, parseCursor, toDatabaseView, toOperationView } from "../views";
+import { cursorOf, listedDatabaseView, parseCursor, toDatabaseView, toOperationView } from "../views";
 
 export interface DatabaseRouteOptions {
     readonly service: DatabaseService;
@@ -51,8 +51,8 @@ export const databaseRoutes: FastifyPluginCallbackZod<DatabaseRouteOptions> = (a
         const page = await service.list(who(req.principal), { ...rest, ...(after === undefined ? {} : { after: parseCursor(after) }) });
         const last = page.rows[page.rows.length - 1];
         return {
-            databases: page.rows.map((r) => toDatabaseView(r.database, r.operation)),
-            next: page.more && last ? cursorOf(last.database) : null,
+            databases: page.rows.map(listedDatabaseView),
+            next: page.more && last ? cursorOf(last) : null,
         };
     });
 

@@ -100,6 +100,16 @@ CREATE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON audit_log F
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
 `,
     },
+    {
+        version: 2,
+        name: "list indexes over live databases only",
+        // Listings skip deleted rows and page by (name, id); these serve them in order
+        // without sorting, and do not grow with the history of deleted databases.
+        sql: `
+CREATE INDEX databases_live_by_name ON databases (name, id) WHERE state <> 'deleted';
+CREATE INDEX databases_live_by_owner ON databases (owner, name, id) WHERE state <> 'deleted';
+`,
+    },
 ];
 
 /** Arbitrary constant key of the migration advisory lock. */

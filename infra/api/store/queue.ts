@@ -11,6 +11,7 @@
 import type pg from "pg";
 import type { OperationKind } from "../stateMachine";
 import type { DatabaseSpec } from "../../ondemand/spec";
+import { named } from "./sql";
 import type { OperationRow, OperationStatus, Queryable } from "./store";
 
 export const CHANNEL_EVENTS = "dbaas_events";
@@ -34,19 +35,19 @@ export interface ClaimedOperation extends OperationRow {
 const CLAIM_LOCK = 7_007_002;
 
 export async function insertOperation(c: Queryable, op: { databaseId: number; kind: OperationKind; requestedBy: string; requestId: string | null }): Promise<OperationRow> {
-    const r = await c.query<OperationRow>(
+    const r = await c.query<OperationRow>(named(
         `INSERT INTO operations (database_id, kind, status, requested_by, request_id) VALUES ($1, $2, 'queued', $3, $4) RETURNING *`,
-        [op.databaseId, op.kind, op.requestedBy, op.requestId]);
+        [op.databaseId, op.kind, op.requestedBy, op.requestId]));
     return r.rows[0] as OperationRow;
 }
 
 export async function operationById(q: Queryable, id: number, forUpdate = false): Promise<OperationRow | undefined> {
-    return (await q.query<OperationRow>(`SELECT * FROM operations WHERE id = $1${forUpdate ? " FOR UPDATE" : ""}`, [id])).rows[0];
+    return (await q.query<OperationRow>(named(`SELECT * FROM operations WHERE id = $1${forUpdate ? " FOR UPDATE" : ""}`, [id]))).rows[0];
 }
 
 export async function operationsByIds(q: Queryable, ids: readonly number[]): Promise<Map<number, OperationRow>> {
     if (ids.length === 0) return new Map();
-    const r = await q.query<OperationRow>(`SELECT * FROM operations WHERE id = ANY($1::bigint[])`, [ids]);
+    const r = await q.query<OperationRow>(named(`SELECT * FROM operations WHERE id = ANY($1::bigint[])`, [ids]));
     return new Map(r.rows.map((o) => [o.id, o]));
 }
 
@@ -65,7 +66,7 @@ export async function claimOperation(pool: pg.Pool, workerId: string, cap: numbe
             await c.query("COMMIT");
             return undefined;
         }
-        const r = await c.query<ClaimedOperation>(
+        const r = await c.query<ClaimedOperation>(named(
             `WITH next AS (
                 SELECT o.id FROM operations o
                 WHERE o.status = 'queued' AND o.run_after <= now()
@@ -80,7 +81,7 @@ export async function claimOperation(pool: pg.Pool, workerId: string, cap: numbe
             FROM next, databases d
             WHERE o.id = next.id AND d.id = o.database_id
             RETURNING o.*, d.name AS database_name, d.spec`,
-            [workerId, leaseMs]);
+            [workerId, leaseMs]));
         await c.query("COMMIT");
         return r.rows[0];
     } catch (e) {
@@ -93,22 +94,22 @@ export async function claimOperation(pool: pg.Pool, workerId: string, cap: numbe
 
 /** Renews the lease; undefined when this worker no longer holds it. */
 export async function renewLease(q: Queryable, opId: number, workerId: string, leaseMs: number): Promise<{ cancelRequested: boolean; cancelReason: string | null } | undefined> {
-    const r = await q.query<{ cancel_requested: boolean; cancel_reason: string | null }>(
+    const r = await q.query<{ cancel_requested: boolean; cancel_reason: string | null }>(named(
         `UPDATE operations SET lease_until = now() + ($3::double precision * interval '1 millisecond')
          WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING cancel_requested, cancel_reason`,
-        [opId, workerId, leaseMs]);
+        [opId, workerId, leaseMs]));
     const row = r.rows[0];
     return row === undefined ? undefined : { cancelRequested: row.cancel_requested, cancelReason: row.cancel_reason };
 }
 
 /** Marks an operation for cancellation; a queued one is cancelled at once (returns its new status). */
 export async function requestCancel(c: Queryable, opId: number, reason: string): Promise<OperationStatus | undefined> {
-    const r = await c.query<{ status: OperationStatus }>(
+    const r = await c.query<{ status: OperationStatus }>(named(
         `UPDATE operations SET cancel_requested = true, cancel_reason = $2,
             status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
             finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END,
             error = CASE WHEN status = 'queued' THEN $2 ELSE error END
-         WHERE id = $1 AND status IN ('queued', 'running') RETURNING status`, [opId, reason]);
+         WHERE id = $1 AND status IN ('queued', 'running') RETURNING status`, [opId, reason]));
     return r.rows[0]?.status;
 }
 
@@ -118,49 +119,49 @@ export async function requestCancel(c: Queryable, opId: number, reason: string):
  * the condition no longer holds (someone else owns the operation now).
  */
 export async function finishOperation(c: Queryable, opId: number, workerId: string | null, status: "succeeded" | "failed" | "cancelled", error: string | null): Promise<boolean> {
-    const r = await c.query(
+    const r = await c.query(named(
         `UPDATE operations SET status = $3, error = $4, finished_at = now(), lease_owner = NULL, lease_until = NULL
          WHERE id = $1 AND status = 'running' AND (CASE WHEN $2::text IS NULL THEN lease_until < now() ELSE lease_owner = $2 END)`,
-        [opId, workerId, status, error]);
+        [opId, workerId, status, error]));
     return r.rowCount === 1;
 }
 
 /** Puts a running operation back in the queue (retry, hand-back at shutdown, or recovery when `workerId` is null). */
 export async function requeueOperation(c: Queryable, opId: number, workerId: string | null, delayMs: number, refundAttempt: boolean): Promise<boolean> {
-    const r = await c.query(
+    const r = await c.query(named(
         `UPDATE operations SET status = 'queued', lease_owner = NULL, lease_until = NULL,
             run_after = now() + ($3::double precision * interval '1 millisecond'),
             attempts = CASE WHEN $4 THEN greatest(attempts - 1, 0) ELSE attempts END
          WHERE id = $1 AND status = 'running' AND (CASE WHEN $2::text IS NULL THEN lease_until < now() ELSE lease_owner = $2 END)`,
-        [opId, workerId, delayMs, refundAttempt]);
+        [opId, workerId, delayMs, refundAttempt]));
     return r.rowCount === 1;
 }
 
 /** Running operations whose worker stopped renewing its lease. */
 export async function expiredLeases(q: Queryable, limit = 50): Promise<ClaimedOperation[]> {
-    const r = await q.query<ClaimedOperation>(
+    const r = await q.query<ClaimedOperation>(named(
         `SELECT o.*, d.name AS database_name, d.spec FROM operations o JOIN databases d ON d.id = o.database_id
-         WHERE o.status = 'running' AND o.lease_until < now() ORDER BY o.id LIMIT $1`, [limit]);
+         WHERE o.status = 'running' AND o.lease_until < now() ORDER BY o.id LIMIT $1`, [limit]));
     return r.rows;
 }
 
 /** Stores one progress event (watchers are woken by `notifyAll` after the commit). */
 export async function insertEvent(q: Queryable, opId: number, kind: string, data: Readonly<Record<string, unknown>>): Promise<void> {
-    await q.query(`INSERT INTO operation_events (operation_id, kind, data) VALUES ($1, $2, $3)`, [opId, kind, JSON.stringify(data)]);
+    await q.query(named(`INSERT INTO operation_events (operation_id, kind, data) VALUES ($1, $2, $3)`, [opId, kind, JSON.stringify(data)]));
 }
 
 /** Stores several events of one operation in order, in one statement. */
 export async function insertEvents(q: Queryable, opId: number, events: readonly { kind: string; data: Readonly<Record<string, unknown>> }[]): Promise<void> {
     if (events.length === 0) return;
-    await q.query(
+    await q.query(named(
         `INSERT INTO operation_events (operation_id, kind, data)
          SELECT $1, x.el->>'kind', x.el->'data' FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS x(el, n) ORDER BY x.n`,
-        [opId, JSON.stringify(events)]);
+        [opId, JSON.stringify(events)]));
 }
 
 export async function eventsAfter(q: Queryable, opId: number, afterId: number, limit = 500): Promise<EventRow[]> {
-    const r = await q.query<EventRow>(
-        `SELECT * FROM operation_events WHERE operation_id = $1 AND id > $2 ORDER BY id LIMIT $3`, [opId, afterId, limit]);
+    const r = await q.query<EventRow>(named(
+        `SELECT * FROM operation_events WHERE operation_id = $1 AND id > $2 ORDER BY id LIMIT $3`, [opId, afterId, limit]));
     return r.rows;
 }
 

@@ -7,6 +7,7 @@ import type { DatabaseSpec } from "../../ondemand/spec";
 import type { DatabaseState, OperationKind } from "../stateMachine";
 import { migrate } from "./migrations";
 import { notifyAll, type Notification } from "./queue";
+import { named } from "./sql";
 
 export type Queryable = pg.Pool | pg.PoolClient;
 
@@ -56,6 +57,35 @@ export interface OperationRow {
     readonly created_at: Date;
     readonly started_at: Date | null;
     readonly finished_at: Date | null;
+}
+
+/** One row of a listing: what GET /databases shows, timestamps as ISO-8601 text. */
+export interface ListedDatabase {
+    readonly id: number;
+    readonly name: string;
+    readonly owner: string;
+    readonly project_id: string;
+    readonly db_type: string;
+    readonly version: string;
+    readonly state: DatabaseState;
+    readonly source_ranges: string[];
+    readonly backup_location: string | null;
+    readonly ttl_hours: number;
+    readonly expires_at: string;
+    readonly endpoint: Endpoint | null;
+    readonly failure_reason: string | null;
+    readonly created_by: string;
+    readonly created_at: string;
+    readonly updated_at: string;
+    readonly operation: {
+        readonly id: number; readonly kind: OperationKind; readonly status: OperationStatus; readonly attempts: number; readonly error: string | null;
+        readonly requested_by: string; readonly created_at: string; readonly started_at: string | null; readonly finished_at: string | null;
+    } | null;
+}
+
+/** SQL rendering a timestamptz exactly as Date#toISOString does (UTC, milliseconds). */
+function iso(column: string): string {
+    return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 }
 
 export interface AuditEntry {
@@ -148,18 +178,23 @@ export class AdminStore {
 
     /** The newest row with this name (a live one, or the last deleted one). */
     async findDatabase(name: string, q: Queryable = this.pool, forUpdate = false): Promise<DatabaseRow | undefined> {
-        const r = await q.query<DatabaseRow>(
-            `SELECT * FROM databases WHERE name = $1 ORDER BY id DESC LIMIT 1${forUpdate ? " FOR UPDATE" : ""}`, [name]);
+        const r = await q.query<DatabaseRow>(named(
+            `SELECT * FROM databases WHERE name = $1 ORDER BY id DESC LIMIT 1${forUpdate ? " FOR UPDATE" : ""}`, [name]));
         return r.rows[0];
     }
 
     async databaseById(id: number, q: Queryable = this.pool, forUpdate = false): Promise<DatabaseRow | undefined> {
-        const r = await q.query<DatabaseRow>(`SELECT * FROM databases WHERE id = $1${forUpdate ? " FOR UPDATE" : ""}`, [id]);
+        const r = await q.query<DatabaseRow>(named(`SELECT * FROM databases WHERE id = $1${forUpdate ? " FOR UPDATE" : ""}`, [id]));
         return r.rows[0];
     }
 
-    /** Keyset page ordered by (name, id), each row with its current operation; deleted databases only when asked for by state. */
-    async listDatabases(filter: { owner?: string; projectId?: string; state?: DatabaseState; after?: { name: string; id: number }; limit: number }): Promise<{ database: DatabaseRow; operation: OperationRow | undefined }[]> {
+    /**
+     * Keyset page ordered by (name, id), deleted databases only when asked for
+     * by state. A listing is the API's hottest read, so it selects only what the
+     * list shows, with timestamps already as ISO-8601 text and the current
+     * operation as JSON, in one round trip (see ListedDatabase).
+     */
+    async listDatabases(filter: { owner?: string; projectId?: string; state?: DatabaseState; after?: { name: string; id: number }; limit: number }): Promise<ListedDatabase[]> {
         const where: string[] = [];
         const params: unknown[] = [];
         const add = (sql: string, v: unknown) => {
@@ -169,17 +204,23 @@ export class AdminStore {
         if (filter.owner !== undefined) add("d.owner = ?", filter.owner);
         if (filter.projectId !== undefined) add("d.project_id = ?", filter.projectId);
         if (filter.state !== undefined) add("d.state = ?", filter.state);
-        else where.push("d.state <> 'deleted'");
+        if (filter.state !== "deleted") where.push("d.state <> 'deleted'");
         if (filter.after !== undefined) {
             params.push(filter.after.name, filter.after.id);
             where.push(`(d.name, d.id) > ($${params.length - 1}, $${params.length})`);
         }
         params.push(filter.limit);
-        // One round trip: the operation comes along as JSON.
-        const r = await this.pool.query<DatabaseRow & { op: Record<string, unknown> | null }>(
-            `SELECT d.*, to_jsonb(o.*) AS op FROM databases d LEFT JOIN operations o ON o.id = d.current_operation_id
-             WHERE ${where.join(" AND ")} ORDER BY d.name, d.id LIMIT $${params.length}`, params);
-        return r.rows.map(({ op, ...database }) => ({ database, operation: op === null ? undefined : operationFromJson(op) }));
+        const r = await this.pool.query<ListedDatabase>(named(
+            `SELECT d.id, d.name, d.owner, d.project_id, d.db_type, d.version, d.state,
+                    coalesce(d.spec->'source_ranges', '[]'::jsonb) AS source_ranges, d.spec->>'backup_location' AS backup_location,
+                    d.ttl_hours, ${iso("d.expires_at")} AS expires_at, d.endpoint, d.failure_reason, d.created_by,
+                    ${iso("d.created_at")} AS created_at, ${iso("d.updated_at")} AS updated_at,
+                    CASE WHEN o.id IS NULL THEN NULL ELSE json_build_object(
+                        'id', o.id, 'kind', o.kind, 'status', o.status, 'attempts', o.attempts, 'error', o.error, 'requested_by', o.requested_by,
+                        'created_at', ${iso("o.created_at")}, 'started_at', ${iso("o.started_at")}, 'finished_at', ${iso("o.finished_at")}) END AS operation
+             FROM databases d LEFT JOIN operations o ON o.id = d.current_operation_id
+             WHERE ${where.join(" AND ")} ORDER BY d.name, d.id LIMIT $${params.length}`, params));
+        return r.rows;
     }
 
     /**
@@ -189,7 +230,7 @@ export class AdminStore {
      * each other. A taken name fails with unique_violation (23505).
      */
     async createDatabase(row: { name: string; owner: string; projectId: string; dbType: string; version: string; spec: DatabaseSpec; ttlHours: number; expiresAt: Date; createdBy: string; requestId: string; auditDetail: Record<string, unknown>; event: Record<string, unknown> }): Promise<{ database: DatabaseRow; operation: OperationRow }> {
-        const r = await this.pool.query<DatabaseRow & { op_id: number; op_created_at: Date }>(
+        const r = await this.pool.query<DatabaseRow & { op_id: number; op_created_at: Date }>(named(
             `WITH ids AS (SELECT nextval(pg_get_serial_sequence('databases', 'id')) AS db_id, nextval(pg_get_serial_sequence('operations', 'id')) AS op_id),
              d AS (INSERT INTO databases (id, name, owner, project_id, db_type, version, state, spec, ttl_hours, expires_at, created_by, current_operation_id)
                    SELECT db_id, $1, $2, $3, $4, $5, 'creating', $6, $7, $8, $9, op_id FROM ids RETURNING *),
@@ -200,7 +241,7 @@ export class AdminStore {
              e AS (INSERT INTO operation_events (operation_id, kind, data) SELECT op_id, 'status', $12 FROM ids)
              SELECT d.*, o.id AS op_id, o.created_at AS op_created_at FROM d, o`,
             [row.name, row.owner, row.projectId, row.dbType, row.version, JSON.stringify(row.spec), row.ttlHours, row.expiresAt, row.createdBy,
-                row.requestId, JSON.stringify(row.auditDetail), JSON.stringify(row.event)]);
+                row.requestId, JSON.stringify(row.auditDetail), JSON.stringify(row.event)]));
         const { op_id, op_created_at, ...database } = r.rows[0] as DatabaseRow & { op_id: number; op_created_at: Date };
         const operation: OperationRow = {
             id: op_id, database_id: database.id, kind: "create", status: "queued", attempts: 0, run_after: op_created_at,
@@ -226,14 +267,14 @@ export class AdminStore {
         if (set.ttlHours !== undefined) put("ttl_hours", set.ttlHours);
         if (set.deleted === true) cols.push("deleted_at = now()");
         params.push(id);
-        const r = await c.query<DatabaseRow>(`UPDATE databases SET ${cols.join(", ")} WHERE id = $${params.length} RETURNING *`, params);
+        const r = await c.query<DatabaseRow>(named(`UPDATE databases SET ${cols.join(", ")} WHERE id = $${params.length} RETURNING *`, params));
         return r.rows[0] as DatabaseRow;
     }
 
     async appendAudit(c: Queryable, e: AuditEntry): Promise<void> {
-        await c.query(
+        await c.query(named(
             `INSERT INTO audit_log (actor, action, database, operation_id, outcome, request_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-            [e.actor, e.action, e.database ?? null, e.operationId ?? null, e.outcome, e.requestId ?? null, JSON.stringify(e.detail ?? {})]);
+            [e.actor, e.action, e.database ?? null, e.operationId ?? null, e.outcome, e.requestId ?? null, JSON.stringify(e.detail ?? {})]));
     }
 
     /** Newest first; `before` is the id of the last entry of the previous page. */
@@ -250,29 +291,15 @@ export class AdminStore {
             where.push(`id < $${params.length}`);
         }
         params.push(filter.limit);
-        const r = await this.pool.query<AuditRow>(`SELECT * FROM audit_log WHERE ${where.join(" AND ")} ORDER BY id DESC LIMIT $${params.length}`, params);
+        const r = await this.pool.query<AuditRow>(named(`SELECT * FROM audit_log WHERE ${where.join(" AND ")} ORDER BY id DESC LIMIT $${params.length}`, params));
         return r.rows;
     }
 
     /** Databases past their expiry that no operation is working on, locked for this transaction. */
     async expiredDatabases(c: Queryable, limit: number): Promise<DatabaseRow[]> {
-        const r = await c.query<DatabaseRow>(
+        const r = await c.query<DatabaseRow>(named(
             `SELECT * FROM databases WHERE state IN ('ready', 'failed') AND expires_at <= now()
-             ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`, [limit]);
+             ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`, [limit]));
         return r.rows;
     }
-}
-
-const dateOrNull = (v: unknown): Date | null => (typeof v === "string" ? new Date(v) : null);
-
-/** An operation row that arrived as JSON (to_jsonb): timestamps back to Dates. */
-export function operationFromJson(o: Record<string, unknown>): OperationRow {
-    return {
-        ...(o as unknown as OperationRow),
-        run_after: new Date(String(o.run_after)),
-        created_at: new Date(String(o.created_at)),
-        lease_until: dateOrNull(o.lease_until),
-        started_at: dateOrNull(o.started_at),
-        finished_at: dateOrNull(o.finished_at),
-    };
 }
