@@ -152,8 +152,7 @@ export class DatabaseService {
         return this.#change(who, name, "cancel", requestId, "database.cancel", async (c, db, _next, notes) => {
             const opId = db.current_operation_id;
             if (opId === null) throw problems.conflict("params.name", "a database with an operation in progress", db.state);
-            await requestCancel(c, opId, `cancelled by ${who.subject}`);
-            notes.push([CHANNEL_CANCEL, String(opId)], [CHANNEL_EVENTS, String(opId)]);
+            await this.#cancelOperation(c, opId, `cancelled by ${who.subject}`, notes);
             const updated = await this.store.updateDatabase(c, db.id, { state: "failed", failureReason: `cancelled by ${who.subject}` });
             return { database: updated, operation: (await operationById(c, opId)) as OperationRow };
         });
@@ -230,6 +229,20 @@ export class DatabaseService {
         await this.store.appendAudit(this.store.pool, { actor: who.subject, action, database: name, outcome: "refused", requestId, detail: { status: p.status, reason: p.detail } }).catch(() => undefined);
     }
 
+    /**
+     * Asks the worker running `opId` to stop; an operation still queued is
+     * cancelled here, and since no worker will report its end, its `end` event
+     * is written here so its event streams close.
+     */
+    async #cancelOperation(c: pg.PoolClient, opId: number, reason: string, notes: Notification[]): Promise<void> {
+        const status = await requestCancel(c, opId, reason);
+        if (status === "running") notes.push([CHANNEL_CANCEL, String(opId)]);
+        if (status === "cancelled") {
+            await insertEvent(c, opId, "end", { status: "cancelled", reason, at: new Date().toISOString() });
+            notes.push([CHANNEL_EVENTS, String(opId)]);
+        }
+    }
+
     /** Wakes the runner and SSE watchers on every replica once the change has committed; failures only delay (both also poll). */
     #announce(notes: readonly Notification[]): void {
         this.store.announce(notes);
@@ -282,8 +295,7 @@ export class DatabaseService {
             const kind = operationFor(action) ?? "create";
             if (action === "delete" && db.current_operation_id !== null) {
                 // Delete supersedes a create or restart in flight: cancel it first; the delete waits for it to stop.
-                const status = await requestCancel(c, db.current_operation_id, `superseded by delete from ${who.subject}`);
-                if (status === "running") notes.push([CHANNEL_CANCEL, String(db.current_operation_id)]);
+                await this.#cancelOperation(c, db.current_operation_id, `superseded by delete from ${who.subject}`, notes);
             }
             if (action === "retry") {
                 const expiresAt = new Date(this.now().getTime() + db.ttl_hours * HOUR_MS);

@@ -301,6 +301,23 @@ describe("job runner", () => {
         expect(audit.body.entries).toMatchObject([{ actor: "reaper", outcome: "accepted" }]);
     });
 
+    it("an operation cancelled while still queued ends its event stream", async () => {
+        // No job runner: operations stay queued.
+        const a = (api = await startTestApi(pg, { runJobs: false }));
+        for (const [name, act] of [["db-q-cancel", "cancel"], ["db-q-delete", "delete"]] as const) {
+            const created = await create(a, name);
+            const stream = readSse(`${a.url}/databases/${name}/events?operation=${created.body.operation.id}`, TOKENS.alice, {}, 10_000);
+            await new Promise((r) => setTimeout(r, 300));
+            const r = act === "cancel" ? await a.call("alice", "POST", `/databases/${name}/cancel`) : await a.call("alice", "DELETE", `/databases/${name}`);
+            expect(r.status).toBe(202);
+            const frames = (await stream).frames;
+            expect(frames.at(-1)?.event).toBe("end");
+            expect(JSON.parse(frames.at(-1)?.data ?? "{}")).toMatchObject({ status: "cancelled" });
+        }
+        expect((await a.call("alice", "GET", "/databases/db-q-cancel")).body).toMatchObject({ state: "failed", last_operation: { status: "cancelled" } });
+        expect((await a.call("alice", "GET", "/databases/db-q-delete")).body).toMatchObject({ state: "deleting", last_operation: { kind: "delete", status: "queued" } });
+    });
+
     it("at shutdown hands a running operation back; the next start resumes it", async () => {
         const engine = new FakeStackEngine();
         engine.script("up", "db-handback", { hang: true });
