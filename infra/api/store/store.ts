@@ -209,7 +209,9 @@ export class AdminStore {
             params.push(filter.after.name, filter.after.id);
             where.push(`(d.name, d.id) > ($${params.length - 1}, $${params.length})`);
         }
-        params.push(filter.limit);
+        // The limit is written into the text, not bound: a prepared statement's generic plan
+        // cannot see a bound LIMIT and then sorts every live row instead of reading the first few.
+        const limit = Math.trunc(filter.limit);
         const r = await this.pool.query<ListedDatabase>(named(
             `SELECT d.id, d.name, d.owner, d.project_id, d.db_type, d.version, d.state,
                     coalesce(d.spec->'source_ranges', '[]'::jsonb) AS source_ranges, d.spec->>'backup_location' AS backup_location,
@@ -219,7 +221,7 @@ export class AdminStore {
                         'id', o.id, 'kind', o.kind, 'status', o.status, 'attempts', o.attempts, 'error', o.error, 'requested_by', o.requested_by,
                         'created_at', ${iso("o.created_at")}, 'started_at', ${iso("o.started_at")}, 'finished_at', ${iso("o.finished_at")}) END AS operation
              FROM databases d LEFT JOIN operations o ON o.id = d.current_operation_id
-             WHERE ${where.join(" AND ")} ORDER BY d.name, d.id LIMIT $${params.length}`, params));
+             WHERE ${where.join(" AND ")} ORDER BY d.name, d.id LIMIT ${limit}`, params));
         return r.rows;
     }
 
@@ -290,8 +292,8 @@ export class AdminStore {
             params.push(filter.before);
             where.push(`id < $${params.length}`);
         }
-        params.push(filter.limit);
-        const r = await this.pool.query<AuditRow>(named(`SELECT * FROM audit_log WHERE ${where.join(" AND ")} ORDER BY id DESC LIMIT $${params.length}`, params));
+        // Limit in the text for the same reason as in listDatabases.
+        const r = await this.pool.query<AuditRow>(named(`SELECT * FROM audit_log WHERE ${where.join(" AND ")} ORDER BY id DESC LIMIT ${Math.trunc(filter.limit)}`, params));
         return r.rows;
     }
 
