@@ -6,6 +6,7 @@
  * environment switch (and its copied config files) is a key here. No Pulumi imports: tested directly.
  */
 import { z } from "zod";
+import { mountedDockerSocket } from "../components/web/apiEnv";
 import { versionCatalogSchema } from "./catalog";
 
 /** The Pulumi project name; config keys are `dbaas:<key>`. */
@@ -53,6 +54,11 @@ export function isPrivateKeyPem(text: string): boolean {
 const memoryMb = (min: number) => z.number().int(`a whole number of MiB`).min(min, `at least ${min} MiB`).max(262144, "at most 262144 MiB");
 const cidr = z.string().refine(isCidr, { message: "a CIDR such as 10.0.0.0/16 or 2001:db8::/48" });
 const hostname = z.string().regex(/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "a lowercase DNS name such as dbaas.example.com");
+const GROUP_ID = "a numeric group id such as 999 (`stat -c %g /var/run/docker.sock` on the Docker host prints it)";
+/** A Unix group id, as a number (999) or a string ("999"); normalised to the string docker's group_add takes. */
+const groupId = z.union([z.number(), z.string()], { message: GROUP_ID })
+    .refine((v) => /^\d{1,10}$/.test(String(v)) && Number(v) <= 4294967294, { message: GROUP_ID })
+    .transform(String);
 
 /** True for an IPv4 or IPv6 CIDR with a prefix length in range. */
 export function isCidr(value: string): boolean {
@@ -93,6 +99,7 @@ export const platformConfigSchema = z.object({
         allowedBackupHosts: z.array(hostname).default([]),
         allowOpenSourceRanges: z.boolean().default(false),
         maxConcurrentOperations: z.number().int().min(1).max(64).default(4),
+        dockerSocketGroupId: groupId.optional().describe("Group that owns the Docker socket on the Docker host; added to the API replicas when the socket is mounted."),
     }).strict(),
     postgres: z.object({
         versions: versionCatalogSchema,
@@ -137,6 +144,14 @@ export const platformConfigSchema = z.object({
     if (cfg.ondemand.target === "kubernetes" && !cfg.aws.enabled) {
         ctx.addIssue({ code: "custom", path: ["ondemand", "target"], input: cfg.ondemand.target, message: '"docker", or enable aws (aws.enabled: true) so the kubernetes target has a cluster' });
     }
+    // The API runs as uid 1000, not root: with the socket mounted it needs the socket's group, or every create fails on permissions.
+    const socket = mountedDockerSocket(cfg.ondemand.target, cfg.dockerHost);
+    if (socket !== undefined && cfg.api.dockerSocketGroupId === undefined) {
+        ctx.addIssue({
+            code: "custom", path: ["api", "dockerSocketGroupId"], input: undefined,
+            message: `the numeric group id that owns ${socket} on the Docker host (\`stat -c %g ${socket}\` there prints it); it is required when ondemand.target is "docker" on a unix:// dockerHost, because the socket is mounted into the API, which does not run as root`,
+        });
+    }
     if (cfg.api.ttlHoursDefault > cfg.api.ttlHoursMax) {
         ctx.addIssue({ code: "custom", path: ["api", "ttlHoursDefault"], input: cfg.api.ttlHoursDefault, message: `at most api.ttlHoursMax (${cfg.api.ttlHoursMax})` });
     }
@@ -166,6 +181,7 @@ const FIX_EXAMPLES: Record<string, string> = {
     tlsPrivateKey: "< privkey.pem",
     "nginx.image": "nginx:1.27-alpine",
     "api.replicas": "2",
+    "api.dockerSocketGroupId": "999",
     "postgres.versions": "'[{\"label\":\"PostgreSQL 17\",\"image\":\"postgres:17\"}]'",
     "postgres.versions[i].label": "'PostgreSQL 17'",
     "postgres.versions[i].image": "postgres:17",

@@ -115,6 +115,8 @@ const api = new ApiService("api", {
         },
     } : {}),
     ...(devDbAccess ? { kubeconfig: devDbAccess.apiKubeconfig } : {}),
+    // dev (docker target on the local socket): the socket's group, so the non-root API may use it; the config requires it then.
+    ...(config.api.dockerSocketGroupId === undefined ? {} : { dockerSocketGroupId: config.api.dockerSocketGroupId }),
     provider: dockerProvider,
 });
 /** The certificate nginx serves: from the stack CA (dev) or the provided chain and key (prod). */

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { API_PORT } from "../../infra/names";
-import { API_DATA_DIR, API_UID, apiEnvironment, apiReplicaAlias, apiUpstreams, dockerSocketPath, SECRET_FILES, STACK_CA_FILE, type ApiSettings, type SecretFileKey } from "./apiEnv";
+import { API_DATA_DIR, API_UID, apiEnvironment, apiReplicaAlias, apiUpstreams, mountedDockerSocket, SECRET_FILES, STACK_CA_FILE, type ApiSettings, type SecretFileKey } from "./apiEnv";
 
 /**
  * The DBaaS API: its image, built from the repository's Dockerfile (pushed to
@@ -51,7 +51,11 @@ export interface ApiServiceArgs {
     kubeconfig?: pulumi.Input<string>;
     /** Bearer tokens file content (secret) → `DBAAS_TOKENS_FILE`. Default: none (the API's own default path in its data dir). */
     tokens?: pulumi.Input<string>;
-    /** Group id that owns the Docker socket on the host, so the non-root API can use it for the docker target. Default: none. */
+    /**
+     * Group id that owns the Docker socket on the host (`stat -c %g /var/run/docker.sock`), added to
+     * the replicas when the socket is mounted (see `mountedDockerSocket`) so the non-root API can use it.
+     * The platform config requires it then (`dbaas:api.dockerSocketGroupId`). Default: none.
+     */
     dockerSocketGroupId?: string;
     /** Docker provider of the platform's Docker host. Default: the inherited/default provider. */
     provider?: docker.Provider;
@@ -109,7 +113,7 @@ export class ApiService extends pulumi.ComponentResource {
         ];
 
         const data = new docker.Volume(`${name}-data`, { name: `dbaas-${stack}-${name}-data` }, childOpts);
-        const socket = args.settings.ondemand.target === "docker" ? dockerSocketPath(args.settings.dockerHost) : undefined;
+        const socket = mountedDockerSocket(args.settings.ondemand.target, args.settings.dockerHost);
         this.upstreams = apiUpstreams(args.replicas);
         this.containers = Array.from({ length: args.replicas }, (_, i) => new docker.Container(`${name}-${i}`, {
             name: `dbaas-${stack}-${name}-${i}`,

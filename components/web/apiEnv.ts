@@ -96,6 +96,15 @@ export function dockerSocketPath(dockerHost: string): string | undefined {
     return dockerHost.startsWith("unix://") ? dockerHost.slice("unix://".length) : undefined;
 }
 
+/**
+ * The socket ApiService mounts into the API: only for the docker target on a
+ * local (unix://) Docker host. The API runs as API_UID, so it then also needs
+ * the socket's group (`dbaas:api.dockerSocketGroupId`).
+ */
+export function mountedDockerSocket(target: "docker" | "kubernetes", dockerHost: string): string | undefined {
+    return target === "docker" ? dockerSocketPath(dockerHost) : undefined;
+}
+
 /** Network alias of replica `i` (what the nginx upstream lists). */
 export function apiReplicaAlias(i: number): string {
     return `api-${i}`;

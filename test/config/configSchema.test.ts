@@ -11,6 +11,12 @@ function devConfig(): Record<string, unknown> {
     return Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.replace(/^dbaas:/, ""), v]));
 }
 
+/** The dev stack's `api` section without `dockerSocketGroupId`. */
+function withoutGroupId(api: unknown): Record<string, unknown> {
+    const { dockerSocketGroupId: _g, ...rest } = api as Record<string, unknown>;
+    return rest;
+}
+
 function errorOf(raw: Record<string, unknown>): string {
     try {
         parsePlatformConfig(raw);
@@ -74,10 +80,47 @@ describe("parsePlatformConfig", () => {
             (c) => ({ ...c, ondemand: { target: "kubernetes" } }),
             `dbaas:ondemand.target = "kubernetes": expected "docker", or enable aws (aws.enabled: true) so the kubernetes target has a cluster. Fix: pulumi config set --path 'dbaas:ondemand.target' docker`,
         ],
+        [
+            "the docker target on the local socket without the socket's group",
+            (c) => ({ ...c, api: withoutGroupId(c.api) }),
+            `dbaas:api.dockerSocketGroupId = (not set): expected the numeric group id that owns /var/run/docker.sock on the Docker host (\`stat -c %g /var/run/docker.sock\` there prints it); it is required when ondemand.target is "docker" on a unix:// dockerHost, because the socket is mounted into the API, which does not run as root. Fix: pulumi config set --path 'dbaas:api.dockerSocketGroupId' 999`,
+        ],
+        [
+            "a socket group that is a name, not a number",
+            (c) => ({ ...c, api: { ...(c.api as object), dockerSocketGroupId: "docker" } }),
+            `dbaas:api.dockerSocketGroupId = "docker": expected a numeric group id such as 999 (\`stat -c %g /var/run/docker.sock\` on the Docker host prints it). Fix: pulumi config set --path 'dbaas:api.dockerSocketGroupId' 999`,
+        ],
+        [
+            "a negative socket group",
+            (c) => ({ ...c, api: { ...(c.api as object), dockerSocketGroupId: -1 } }),
+            `dbaas:api.dockerSocketGroupId = -1: expected a numeric group id such as 999 (\`stat -c %g /var/run/docker.sock\` on the Docker host prints it). Fix: pulumi config set --path 'dbaas:api.dockerSocketGroupId' 999`,
+        ],
+        [
+            "a socket group of the wrong type",
+            (c) => ({ ...c, api: { ...(c.api as object), dockerSocketGroupId: true } }),
+            `dbaas:api.dockerSocketGroupId = true: expected a numeric group id such as 999 (\`stat -c %g /var/run/docker.sock\` on the Docker host prints it). Fix: pulumi config set --path 'dbaas:api.dockerSocketGroupId' 999`,
+        ],
     ];
 
     it.each(cases)("refuses %s with one exact message", (_what, change, message) => {
         expect(errorOf(change(devConfig()))).toBe(`Invalid stack configuration:\n  - ${message}`);
+    });
+
+    it.each([
+        ["a string", "999", "999"],
+        ["a number, as `pulumi config set --path` stores it", 999, "999"],
+        ["group 0 (a socket owned by root:root)", 0, "0"],
+    ])("accepts the Docker socket's group as %s", (_what, value, expected) => {
+        const cfg = parsePlatformConfig({ ...devConfig(), api: { ...(devConfig().api as object), dockerSocketGroupId: value } });
+        expect(cfg.api.dockerSocketGroupId).toBe(expected);
+    });
+
+    it.each([
+        ["the kubernetes target", (c: Record<string, unknown>) => ({ ...c, aws: { enabled: true, region: "eu-west-1", clusterName: "eks" }, ondemand: { target: "kubernetes" } })],
+        ["a remote Docker host (ssh://)", (c: Record<string, unknown>) => ({ ...c, dockerHost: "ssh://deploy@docker.example.com" })],
+    ])("does not require the socket's group for %s (no socket is mounted)", (_what, change) => {
+        const cfg = parsePlatformConfig(change({ ...devConfig(), api: withoutGroupId(devConfig().api) }));
+        expect(cfg.api.dockerSocketGroupId).toBeUndefined();
     });
 
     it("refuses prod certificate mode without the certificate secrets, naming both commands", () => {
@@ -105,7 +148,7 @@ describe("parsePlatformConfig", () => {
     });
 
     it("lists every problem at once", () => {
-        const message = errorOf({ ...devConfig(), domain: "Not A Domain", api: { replicas: 0 } });
+        const message = errorOf({ ...devConfig(), domain: "Not A Domain", api: { replicas: 0, dockerSocketGroupId: "999" } });
         expect(message.split("\n").filter((l) => l.startsWith("  - "))).toHaveLength(2);
     });
 });

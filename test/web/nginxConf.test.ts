@@ -1,7 +1,7 @@
 /** renderNginxConf and the other pure decisions of the web tier, table-driven. */
 import { describe, expect, it } from "vitest";
 import {
-    API_IMAGE_SOURCES, apiEnvironment, apiUpstreams, configHash, contentTag, CONTENT_SECURITY_POLICY, dockerSocketPath, httpsRedirectTarget,
+    API_IMAGE_SOURCES, apiEnvironment, apiUpstreams, configHash, contentTag, CONTENT_SECURITY_POLICY, dockerSocketPath, httpsRedirectTarget, mountedDockerSocket,
     MOZILLA_INTERMEDIATE_CIPHERS, NGINX_PATHS, nginxHealthcheck, readSourceFiles, renderNginxConf, type ApiSettings, type NginxConfOptions,
 } from "../../components/web";
 import { ROOT } from "../harness";
@@ -168,6 +168,14 @@ describe("API container environment", () => {
 
     it.each([["unix:///var/run/docker.sock", "/var/run/docker.sock"], ["tcp://docker:2376", undefined], ["ssh://u@h", undefined]])("docker socket of %s", (host, socket) => {
         expect(dockerSocketPath(host)).toBe(socket);
+    });
+
+    it.each([
+        ["docker", "unix:///var/run/docker.sock", "/var/run/docker.sock"],
+        ["docker", "ssh://u@h", undefined],
+        ["kubernetes", "unix:///var/run/docker.sock", undefined],
+    ] as const)("the %s target on %s mounts the socket %s into the API (and then needs its group)", (target, host, socket) => {
+        expect(mountedDockerSocket(target, host)).toBe(socket);
     });
 });
 

@@ -174,6 +174,10 @@ describe.skipIf(missing)("web tier in the platform program", () => {
             }
         });
 
+        it("adds the Docker socket's group (dbaas:api.dockerSocketGroupId) to the API only where the socket is mounted", () => {
+            for (const a of apis) expect(a.inputs.groupAdds).toEqual(stack === "dev" ? ["999"] : undefined);
+        });
+
         it("gives the API the devdb kubeconfig as a secret file in prod only", () => {
             for (const a of apis) {
                 const env = plain(a.inputs.envs) as string[];
@@ -196,6 +200,29 @@ describe.skipIf(missing)("web tier in the platform program", () => {
                 if (typeof v === "string") expect(v, k).not.toMatch(/PRIVATE KEY/);
             }
         });
+    });
+
+    it("passes the configured socket group to every API replica, a number as its string", async () => {
+        vi.resetModules();
+        const api = JSON.parse(stackConfig("Pulumi.dev.yaml")["dbaas:api"] ?? "{}") as Record<string, unknown>;
+        const rec = await installMocks({ project: "dbaas", stack: "dev", preview: false, config: stackConfig("Pulumi.dev.yaml", { "dbaas:api": { ...api, replicas: 2, dockerSocketGroupId: 4242 } }) });
+        await import("../../infra/index");
+        await settle();
+        const apis = rec.ofType(CONTAINER).filter((c) => /^api-\d+$/.test(c.name));
+        expect(apis).toHaveLength(2);
+        for (const a of apis) expect(a.inputs.groupAdds).toEqual(["4242"]);
+    });
+
+    it("stops at preview when the dev stack lacks the socket group, saying how to find and set it", async () => {
+        vi.resetModules();
+        const { dockerSocketGroupId: _g, ...api } = JSON.parse(stackConfig("Pulumi.dev.yaml")["dbaas:api"] ?? "{}") as Record<string, unknown>;
+        const rec = await installMocks({ project: "dbaas", stack: "dev", preview: true, config: stackConfig("Pulumi.dev.yaml", { "dbaas:api": api }) });
+        const failure = import("../../infra/index");
+        await expect(failure).rejects.toThrow("dbaas:api.dockerSocketGroupId = (not set): expected the numeric group id that owns /var/run/docker.sock");
+        await expect(failure).rejects.toThrow("stat -c %g /var/run/docker.sock");
+        await expect(failure).rejects.toThrow("Fix: pulumi config set --path 'dbaas:api.dockerSocketGroupId' 999");
+        await settle();
+        expect(rec.resources).toEqual([]);
     });
 
     it("a replica added in config adds exactly one API container and one upstream server", async () => {
