@@ -16,7 +16,7 @@ import { problems, invalidField, ApiProblem } from "./problems";
 import type { CreateDatabaseBody } from "./schemas";
 import { checkBackupLocation, type Resolver } from "./ssrf";
 import { operationFor, transition, type DatabaseAction, type DatabaseState } from "./stateMachine";
-import { CHANNEL_CANCEL, CHANNEL_EVENTS, CHANNEL_JOBS, insertEvent, insertOperation, operationById, requestCancel, type Notification } from "./store/queue";
+import { CHANNEL_CANCEL, CHANNEL_EVENTS, JOBS_WAKEUP, insertEvent, insertOperation, operationById, requestCancel, type Notification } from "./store/queue";
 import type pg from "pg";
 import type { AdminStore, DatabaseRow, ListedDatabase, OperationRow } from "./store/store";
 
@@ -39,10 +39,6 @@ export function isVisibleTo(db: Pick<DatabaseRow, "owner">, who: Principal): boo
 /** A CIDR that opens the database to the whole internet (prefix length 0). */
 export function isOpenRange(cidr: string): boolean {
     return /\/0+$/.test(cidr);
-}
-
-function isUniqueViolation(e: unknown): boolean {
-    return typeof e === "object" && e !== null && (e as { code?: unknown }).code === "23505";
 }
 
 export class DatabaseService {
@@ -76,22 +72,20 @@ export class DatabaseService {
             version: version.label, image: version.image, expires_at: expiresAt.toISOString(), source_ranges: sourceRanges,
             ...(backup === undefined ? {} : { backup_location: backup }), target: this.config.target,
         });
-        try {
-            const accepted = await this.store.createDatabase({
-                name: body.name, owner: body.owner, projectId: body.project_id, dbType: body.db_type, version: version.label,
-                spec, ttlHours, expiresAt, createdBy: who.subject, requestId,
-                auditDetail: { from: "none", to: "creating", version: version.label, ttl_hours: ttlHours },
-                event: { message: `create queued by ${who.subject}`, at: new Date().toISOString() },
-            });
-            this.#announce([[CHANNEL_JOBS, String(accepted.operation.id)], [CHANNEL_EVENTS, String(accepted.operation.id)]]);
+        const accepted = await this.store.createDatabase({
+            name: body.name, owner: body.owner, projectId: body.project_id, dbType: body.db_type, version: version.label,
+            spec, ttlHours, expiresAt, createdBy: who.subject, requestId,
+            auditDetail: { from: "none", to: "creating", version: version.label, ttl_hours: ttlHours },
+            event: { message: `create queued by ${who.subject}`, at: new Date().toISOString() },
+        });
+        if (accepted !== undefined) {
+            this.#announce([JOBS_WAKEUP, [CHANNEL_EVENTS, String(accepted.operation.id)]]);
             return accepted;
-        } catch (e) {
-            if (!isUniqueViolation(e)) throw e;
-            const taken = await this.store.findDatabase(body.name);
-            const p = taken !== undefined && taken.state !== "deleted" ? this.#nameTaken(taken, who) : problems.conflict("body.name", `a name that is not taken: "${body.name}" is in use`);
-            await this.#auditRefusal(who, "database.create", body.name, requestId, p);
-            throw p;
         }
+        const taken = await this.store.findDatabase(body.name);
+        const p = taken !== undefined && taken.state !== "deleted" ? this.#nameTaken(taken, who) : problems.conflict("body.name", `a name that is not taken: "${body.name}" is in use`);
+        await this.#auditRefusal(who, "database.create", body.name, requestId, p);
+        throw p;
     }
 
     async list(who: Principal, q: { owner?: string; project_id?: string; state?: DatabaseState; limit: number; after?: { name: string; id: number } }): Promise<{ rows: ListedDatabase[]; more: boolean }> {
@@ -253,7 +247,7 @@ export class DatabaseService {
         const database = await this.store.updateDatabase(c, db.id, { state, currentOperationId: op.id, ...(kind === "create" ? { failureReason: null } : {}) });
         await this.store.appendAudit(c, { actor: who.subject, action, database: db.name, operationId: op.id, outcome: "accepted", requestId, detail: { from: db.state, to: state } });
         await insertEvent(c, op.id, "status", { message: `${kind} queued by ${who.subject}`, at: new Date().toISOString() });
-        notes.push([CHANNEL_JOBS, String(op.id)], [CHANNEL_EVENTS, String(op.id)]);
+        notes.push(JOBS_WAKEUP, [CHANNEL_EVENTS, String(op.id)]);
         return { database, operation: op };
     }
 

@@ -118,7 +118,7 @@ export class JobRunner {
     #checkCancel(opId: number): void {
         const entry = this.#running.get(opId);
         if (entry === undefined) return;
-        renewLease(this.o.store.pool, opId, this.workerId, this.o.leaseMs).then((lease) => {
+        renewLease(this.o.store.progressPool, opId, this.workerId, this.o.leaseMs).then((lease) => {
             if (lease === undefined) this.#abort(entry, { kind: "lease-lost" });
             else if (lease.cancelRequested) this.#abort(entry, { kind: "cancel", reason: lease.cancelReason ?? "cancelled" });
         }).catch(() => undefined);
@@ -130,7 +130,7 @@ export class JobRunner {
         log.info("operation started");
         // Events are written in order, batched: whatever arrived while the previous write ran goes in the next one.
         const events = new EventBuffer(async (batch) => {
-            await insertEvents(this.o.store.pool, op.id, batch);
+            await insertEvents(this.o.store.progressPool, op.id, batch);
             this.#announceEvents(op.id);
         }, (err) => log.warn({ err: err.message }, "storing events failed"));
         events.push("status", { message: `${op.kind} started (attempt ${op.attempts} of ${this.o.maxAttempts})`, attempt: op.attempts, at: new Date().toISOString() });

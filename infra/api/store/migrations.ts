@@ -110,6 +110,15 @@ CREATE INDEX databases_live_by_name ON databases (name, id) WHERE state <> 'dele
 CREATE INDEX databases_live_by_owner ON databases (owner, name, id) WHERE state <> 'deleted';
 `,
     },
+    {
+        version: 3,
+        name: "claim: one index probe for the oldest queued operation of a database",
+        // The claim (queue.ts) skips an operation while an older one of its database is
+        // queued; this index answers that with one probe of the queued rows only.
+        sql: `
+CREATE INDEX operations_queued_by_database ON operations (database_id, id) WHERE status = 'queued';
+`,
+    },
 ];
 
 /** Arbitrary constant key of the migration advisory lock. */

@@ -69,12 +69,17 @@ export async function claimOperation(pool: pg.Pool, workerId: string, cap: numbe
         const r = await c.query<ClaimedOperation>(named(
             `WITH next AS (
                 SELECT o.id FROM operations o
-                WHERE o.status = 'queued' AND o.run_after <= now()
+                -- An older queued operation of the same database goes first. LATERAL with LIMIT, not
+                -- NOT EXISTS: the planner cannot flatten it, so it stays one index probe per candidate;
+                -- as an anti-join, with statistics from before a burst of creates ('queued' looked
+                -- rare), it scanned every queued row: 4-17 ms per claim at 20,000 queued (now 0.2 ms).
+                LEFT JOIN LATERAL (SELECT 1 AS found FROM operations e
+                                   WHERE e.database_id = o.database_id AND e.status = 'queued' AND e.id < o.id LIMIT 1) older ON true
+                WHERE o.status = 'queued' AND o.run_after <= now() AND older.found IS NULL
                   AND NOT EXISTS (SELECT 1 FROM operations r WHERE r.database_id = o.database_id AND r.status = 'running')
-                  AND NOT EXISTS (SELECT 1 FROM operations e WHERE e.database_id = o.database_id AND e.status = 'queued' AND e.id < o.id)
                 ORDER BY o.run_after, o.id
                 LIMIT 1
-                FOR UPDATE SKIP LOCKED
+                FOR UPDATE OF o SKIP LOCKED
             )
             UPDATE operations o SET status = 'running', attempts = o.attempts + 1, lease_owner = $1,
                 lease_until = now() + ($2::double precision * interval '1 millisecond'), started_at = coalesce(o.started_at, now())
@@ -166,6 +171,12 @@ export async function eventsAfter(q: Queryable, opId: number, afterId: number, l
 }
 
 export type Notification = readonly [channel: string, payload: string];
+
+/**
+ * "There is work": runners claim whatever is queued, so the wake-up carries no
+ * operation id, and any number of new operations announced together send one.
+ */
+export const JOBS_WAKEUP: Notification = [CHANNEL_JOBS, ""];
 
 /**
  * Sends notifications in a statement of their own, AFTER the change they

@@ -7,6 +7,7 @@ import type { DatabaseSpec } from "../../ondemand/spec";
 import type { DatabaseState, OperationKind } from "../stateMachine";
 import { migrate } from "./migrations";
 import { notifyAll, type Notification } from "./queue";
+import { Batcher } from "./batch";
 import { named } from "./sql";
 
 export type Queryable = pg.Pool | pg.PoolClient;
@@ -88,6 +89,22 @@ function iso(column: string): string {
     return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 }
 
+/** What POST /databases writes: the database, and the audit entry and first event of its create operation. */
+export interface NewDatabase {
+    readonly name: string;
+    readonly owner: string;
+    readonly projectId: string;
+    readonly dbType: string;
+    readonly version: string;
+    readonly spec: DatabaseSpec;
+    readonly ttlHours: number;
+    readonly expiresAt: Date;
+    readonly createdBy: string;
+    readonly requestId: string;
+    readonly auditDetail: Record<string, unknown>;
+    readonly event: Record<string, unknown>;
+}
+
 export interface AuditEntry {
     readonly actor: string;
     readonly action: string;
@@ -120,11 +137,27 @@ const types = {
 
 export class AdminStore {
     readonly pool: pg.Pool;
+    /**
+     * For progress only (operation events, lease renewals): its commits do not
+     * wait for the disk. A crash can lose the last fraction of a second of
+     * progress lines or a lease renewal (the lease then expires and recovery
+     * runs, as after any crash), never a state change, an operation or an
+     * audit entry, which go through `pool` and commit durably. Running jobs
+     * write several progress rows each; waiting for a WAL flush for every one
+     * of them slowed every create queued meanwhile (bench/api.ts).
+     */
+    readonly progressPool: pg.Pool;
 
     constructor(readonly connectionString: string, poolSize = 10) {
         this.pool = new pg.Pool({ connectionString, max: poolSize, types, application_name: "dbaas-api" });
+        // Half the pool at most, so reads and the job runner always find a connection.
+        this.#creates = new Batcher((rows) => this.#insertDatabases(rows), { maxBatch: 64, maxInFlight: Math.max(1, Math.floor(poolSize / 2)) });
         // An idle client losing its server must not crash the process; the next query reports it.
         this.pool.on("error", () => undefined);
+        this.progressPool = new pg.Pool({ connectionString, max: 2, types, application_name: "dbaas-api-progress" });
+        this.progressPool.on("error", () => undefined);
+        // Queued before the client's first query (node-postgres runs connect handlers' queries first).
+        this.progressPool.on("connect", (c) => void c.query("SET synchronous_commit = off").catch(() => undefined));
     }
 
     /**
@@ -157,7 +190,7 @@ export class AdminStore {
     }
 
     async close(): Promise<void> {
-        await this.pool.end();
+        await Promise.all([this.pool.end(), this.progressPool.end()]);
     }
 
     /** Runs `fn` in a transaction; rolls back on error. */
@@ -227,30 +260,71 @@ export class AdminStore {
 
     /**
      * A new database (state creating), its create operation, the audit entry
-     * and the first progress event, in ONE statement (so one round trip and
-     * one commit); ids come from the sequences first so the rows can point at
-     * each other. A taken name fails with unique_violation (23505).
+     * and the first progress event; undefined when the name is taken by a
+     * live database. Creates that arrive together share one statement and one
+     * commit (see Batcher and #insertDatabases).
      */
-    async createDatabase(row: { name: string; owner: string; projectId: string; dbType: string; version: string; spec: DatabaseSpec; ttlHours: number; expiresAt: Date; createdBy: string; requestId: string; auditDetail: Record<string, unknown>; event: Record<string, unknown> }): Promise<{ database: DatabaseRow; operation: OperationRow }> {
-        const r = await this.pool.query<DatabaseRow & { op_id: number; op_created_at: Date }>(named(
-            `WITH ids AS (SELECT nextval(pg_get_serial_sequence('databases', 'id')) AS db_id, nextval(pg_get_serial_sequence('operations', 'id')) AS op_id),
+    createDatabase(row: NewDatabase): Promise<{ database: DatabaseRow; operation: OperationRow } | undefined> {
+        return this.#creates.submit(row);
+    }
+
+    readonly #creates: Batcher<NewDatabase, { database: DatabaseRow; operation: OperationRow } | undefined>;
+
+    /**
+     * Inserts every row of `rows` with its operation, audit entry and event in
+     * ONE statement; ids come from the sequences first so the rows can point at
+     * each other. A name taken by a live database (before or earlier in the
+     * same batch) is skipped by ON CONFLICT and answers undefined.
+     */
+    async #insertDatabases(rows: readonly NewDatabase[]): Promise<({ database: DatabaseRow; operation: OperationRow } | undefined)[]> {
+        const input = rows.map((row, i) => ({
+            i, name: row.name, owner: row.owner, project_id: row.projectId, db_type: row.dbType, version: row.version, spec: row.spec,
+            ttl_hours: row.ttlHours, expires_at: row.expiresAt.toISOString(), created_by: row.createdBy, request_id: row.requestId,
+            audit_detail: row.auditDetail, event: row.event,
+        }));
+        // Only what the database made up comes back (ids, timestamps): the rest is what was sent.
+        const r = await this.pool.query<{ batch_index: number; id: number | null; created_at: Date | null; updated_at: Date | null; op_id: number | null; op_created_at: Date | null }>(named(
+            `WITH input AS (
+                 SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i int, name text, owner text, project_id text, db_type text, version text, spec jsonb,
+                     ttl_hours int, expires_at timestamptz, created_by text, request_id text, audit_detail jsonb, event jsonb)),
+             ids AS MATERIALIZED (SELECT input.*, nextval(pg_get_serial_sequence('databases', 'id')) AS db_id,
+                     nextval(pg_get_serial_sequence('operations', 'id')) AS op_id FROM input ORDER BY i),
              d AS (INSERT INTO databases (id, name, owner, project_id, db_type, version, state, spec, ttl_hours, expires_at, created_by, current_operation_id)
-                   SELECT db_id, $1, $2, $3, $4, $5, 'creating', $6, $7, $8, $9, op_id FROM ids RETURNING *),
+                   SELECT db_id, name, owner, project_id, db_type, version, 'creating', spec, ttl_hours, expires_at, created_by, op_id FROM ids
+                   -- name order: two batches that share names lock them in the same order (no deadlock)
+                   ORDER BY name, i
+                   ON CONFLICT (name) WHERE state <> 'deleted' DO NOTHING
+                   RETURNING id, created_at, updated_at),
              o AS (INSERT INTO operations (id, database_id, kind, status, requested_by, request_id)
-                   SELECT op_id, db_id, 'create', 'queued', $9, $10 FROM ids RETURNING id, created_at),
+                   SELECT ids.op_id, ids.db_id, 'create', 'queued', ids.created_by, ids.request_id FROM ids JOIN d ON d.id = ids.db_id
+                   RETURNING id, database_id, created_at),
              a AS (INSERT INTO audit_log (actor, action, database, operation_id, outcome, request_id, detail)
-                   SELECT $9, 'database.create', $1, op_id, 'accepted', $10, $11 FROM ids),
-             e AS (INSERT INTO operation_events (operation_id, kind, data) SELECT op_id, 'status', $12 FROM ids)
-             SELECT d.*, o.id AS op_id, o.created_at AS op_created_at FROM d, o`,
-            [row.name, row.owner, row.projectId, row.dbType, row.version, JSON.stringify(row.spec), row.ttlHours, row.expiresAt, row.createdBy,
-                row.requestId, JSON.stringify(row.auditDetail), JSON.stringify(row.event)]));
-        const { op_id, op_created_at, ...database } = r.rows[0] as DatabaseRow & { op_id: number; op_created_at: Date };
-        const operation: OperationRow = {
-            id: op_id, database_id: database.id, kind: "create", status: "queued", attempts: 0, run_after: op_created_at,
-            lease_owner: null, lease_until: null, cancel_requested: false, cancel_reason: null, error: null,
-            requested_by: row.createdBy, request_id: row.requestId, created_at: op_created_at, started_at: null, finished_at: null,
-        };
-        return { database, operation };
+                   SELECT ids.created_by, 'database.create', ids.name, ids.op_id, 'accepted', ids.request_id, ids.audit_detail
+                   FROM ids JOIN d ON d.id = ids.db_id ORDER BY ids.i),
+             e AS (INSERT INTO operation_events (operation_id, kind, data)
+                   SELECT ids.op_id, 'status', ids.event FROM ids JOIN d ON d.id = ids.db_id ORDER BY ids.i)
+             SELECT ids.i AS batch_index, d.id, d.created_at, d.updated_at, o.id AS op_id, o.created_at AS op_created_at
+             FROM ids LEFT JOIN d ON d.id = ids.db_id LEFT JOIN o ON o.id = ids.op_id`,
+            [JSON.stringify(input)]));
+        const out: ({ database: DatabaseRow; operation: OperationRow } | undefined)[] = rows.map(() => undefined);
+        for (const { batch_index, id, created_at, updated_at, op_id, op_created_at } of r.rows) {
+            const row = rows[batch_index];
+            if (id === null || created_at === null || updated_at === null || op_id === null || op_created_at === null || row === undefined) continue;
+            const database: DatabaseRow = {
+                id, name: row.name, owner: row.owner, project_id: row.projectId, db_type: row.dbType, version: row.version, state: "creating",
+                spec: row.spec, ttl_hours: row.ttlHours, expires_at: row.expiresAt, endpoint: null, failure_reason: null, current_operation_id: op_id,
+                created_by: row.createdBy, created_at, updated_at, deleted_at: null,
+            };
+            out[batch_index] = {
+                database,
+                operation: {
+                    id: op_id, database_id: id, kind: "create", status: "queued", attempts: 0, run_after: op_created_at,
+                    lease_owner: null, lease_until: null, cancel_requested: false, cancel_reason: null, error: null,
+                    requested_by: row.createdBy, request_id: row.requestId, created_at: op_created_at, started_at: null, finished_at: null,
+                },
+            };
+        }
+        return out;
     }
 
     async updateDatabase(c: Queryable, id: number, set: { state?: DatabaseState; currentOperationId?: number; failureReason?: string | null; endpoint?: Endpoint | null; spec?: DatabaseSpec; expiresAt?: Date; ttlHours?: number; deleted?: boolean }): Promise<DatabaseRow> {
