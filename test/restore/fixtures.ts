@@ -195,19 +195,19 @@ export function failureLine(r: RunResult): string {
     return lines[0] ?? "";
 }
 
-/** Every external command the script runs besides curl, getent, psql and pg_restore. */
+/** Every external command the script runs besides curl, getent, psql, pg_restore and vacuumdb. */
 export const SCRIPT_TOOLS = ["cat", "cp", "cut", "date", "dd", "grep", "gzip", "head", "mkfifo", "mktemp", "mv", "od", "rm", "sed", "sleep", "sync", "tee", "tr", "wc"] as const;
 
 /**
  * A bin directory like the Alpine-based fetch image's: sh and every tool
- * from busybox, real curl/psql/pg_restore, and a getent that, like musl's,
+ * from busybox, real curl/psql/pg_restore/vacuumdb, and a getent that, like musl's,
  * knows `hosts` but not `ahosts`.
  */
 export function busyboxBin(dir: string, busybox: string): string {
     const bin = path.join(dir, "busybox-bin");
     fs.mkdirSync(bin, { recursive: true });
     for (const tool of ["sh", ...SCRIPT_TOOLS]) fs.symlinkSync(busybox, path.join(bin, tool));
-    for (const tool of ["curl", "psql", "pg_restore"]) {
+    for (const tool of ["curl", "psql", "pg_restore", "vacuumdb"]) {
         const found = execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim();
         fs.symlinkSync(found, path.join(bin, tool));
     }

@@ -103,7 +103,7 @@ describe("input validation fails on one line before anything runs", { concurrent
         // A PATH with every tool the script needs except curl.
         const bin = path.join(scratch, "bin");
         fs.mkdirSync(bin);
-        for (const tool of [...SCRIPT_TOOLS, "getent", "psql", "pg_restore"]) {
+        for (const tool of [...SCRIPT_TOOLS, "getent", "psql", "pg_restore", "vacuumdb"]) {
             const found = findBinary(tool);
             if (found) fs.symlinkSync(found, path.join(bin, tool));
         }

@@ -151,7 +151,7 @@ read_inputs() {
 require_tools() {
     tools='cat cp cut date dd grep gzip head mkfifo mktemp mv od rm sed tee tr wc'
     [ -z "$BACKUP_URL" ] || tools="$tools curl getent"
-    [ "$mode" != restore ] || tools="$tools psql pg_restore"
+    [ "$mode" != restore ] || tools="$tools psql pg_restore vacuumdb"
     [ "$RESTORE_FSYNC_OFF" = 0 ] || tools="$tools sleep sync"
     for tool in $tools; do
         command -v "$tool" >/dev/null 2>&1 || fail "missing tool" "$tool is not on PATH" "run this script in an image that has $tool"
@@ -740,8 +740,10 @@ load_custom() {
         fail "pg_restore failed" "$(first_error "$work/pg_restore.err")" "fix the dump or the target database (pg_restore must be at least as new as the pg_dump that wrote the dump)"
 }
 
+# ANALYZE of a custom-format restore, table by table on RESTORE_JOBS
+# connections (vacuumdb ships with every PostgreSQL client).
 analyze() {
-    out=$(psql_q -c ANALYZE 2>&1) || fail "ANALYZE failed" "$out" "check the server log"
+    out=$(vacuumdb --analyze-only --quiet --jobs="$RESTORE_JOBS" --dbname="$PGDATABASE" 2>&1) || fail "ANALYZE failed" "$out" "check the server log"
 }
 
 marker_path() { printf '%s/%s' "$RESTORE_MARKER_DIR" "$RESTORE_MARKER"; }
