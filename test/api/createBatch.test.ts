@@ -139,4 +139,19 @@ describe("AdminStore.createDatabase with a real admin database", () => {
         const names = await sqlIn<{ name: string }>(pg, url, "SELECT name FROM databases WHERE name IN ('fine-1', 'bad', 'fine-2') ORDER BY name");
         expect(names.map((n) => n.name)).toEqual(["fine-1", "fine-2"]);
     });
+
+    it("commits without waiting for the disk, keeping the URL's own options; the main pool stays durable", async () => {
+        const ownUrl = await freshDatabaseUrl(pg); // carries ?options=-c search_path=<schema>
+        const own = new AdminStore(ownUrl, 2);
+        try {
+            await own.migrate();
+            const progress = await own.progressPool.query<{ sc: string; sp: string }>("SELECT current_setting('synchronous_commit') AS sc, current_setting('search_path') AS sp");
+            expect(progress.rows[0]?.sc).toBe("off");
+            expect(progress.rows[0]?.sp).toMatch(/^t_[0-9a-f]+$/);
+            const main = await own.pool.query<{ sc: string }>("SELECT current_setting('synchronous_commit') AS sc");
+            expect(main.rows[0]?.sc).toBe("on");
+        } finally {
+            await own.close();
+        }
+    });
 });

@@ -135,6 +135,18 @@ const types = {
     getTypeParser: ((oid: number, format?: "text"): unknown => (oid === 20 ? parseInt8 : (pg.types.getTypeParser(oid, format) as unknown))) as typeof pg.types.getTypeParser,
 };
 
+/**
+ * The URL with `extra` added to its `options` startup parameter (server
+ * settings for every session), keeping any options it already has (node-postgres
+ * lets the URL's own `options` win over a separate one).
+ */
+export function withServerOptions(connectionString: string, extra: string): string {
+    const url = new URL(connectionString);
+    const current = url.searchParams.get("options");
+    url.searchParams.set("options", current === null || current.trim() === "" ? extra : `${current} ${extra}`);
+    return url.toString();
+}
+
 export class AdminStore {
     readonly pool: pg.Pool;
     /**
@@ -154,10 +166,8 @@ export class AdminStore {
         this.#creates = new Batcher((rows) => this.#insertDatabases(rows), { maxBatch: 64, maxInFlight: Math.max(1, Math.floor(poolSize / 2)) });
         // An idle client losing its server must not crash the process; the next query reports it.
         this.pool.on("error", () => undefined);
-        this.progressPool = new pg.Pool({ connectionString, max: 2, types, application_name: "dbaas-api-progress" });
+        this.progressPool = new pg.Pool({ connectionString: withServerOptions(connectionString, "-c synchronous_commit=off"), max: 2, types, application_name: "dbaas-api-progress" });
         this.progressPool.on("error", () => undefined);
-        // Queued before the client's first query (node-postgres runs connect handlers' queries first).
-        this.progressPool.on("connect", (c) => void c.query("SET synchronous_commit = off").catch(() => undefined));
     }
 
     /**
