@@ -20,6 +20,7 @@ import type { StackEngine } from "./engine/types";
 import { ApiProblem, invalidField, invalidRequest, PROBLEM_CONTENT_TYPE, problemBody, problems, type FieldProblem } from "./problems";
 import { databaseRoutes } from "./routes/databases";
 import { eventRoutes } from "./routes/events";
+import { meRoutes } from "./routes/me";
 import { systemRoutes } from "./routes/system";
 import { dashboardRoutes } from "./dashboard";
 import { DatabaseService } from "./service";
@@ -219,6 +220,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
     const service = new DatabaseService(deps.store, deps.engine, deps.config, deps.resolver ?? systemResolver);
     await app.register(systemRoutes, { service, store: deps.store, catalog: deps.config.catalog });
+    await app.register(meRoutes, { rateLimitPerMinute: deps.config.rateLimitPerMinute });
     await app.register(databaseRoutes, { service });
     await app.register(eventRoutes, { service, store: deps.store, hub: deps.hub, heartbeatMs: deps.sseHeartbeatMs ?? 15_000 });
     await app.register(dashboardRoutes);

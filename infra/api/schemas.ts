@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { createDatabaseFields, databaseNameSchema } from "../ondemand/spec";
+import { ROLES } from "./auth";
 import { DATABASE_STATES } from "./stateMachine";
 
 export const createDatabaseBody = z.object(createDatabaseFields).strict().meta({ id: "CreateDatabase" });
@@ -117,6 +118,15 @@ export const auditListView = z.object({
     entries: z.array(auditEntryView),
     next: z.number().int().nullable(),
 }).meta({ id: "AuditList" });
+
+/** Who the presented token belongs to; never the token or its hash. */
+export const meView = z.object({
+    subject: z.string(),
+    role: z.enum(ROLES),
+    /** Requests per minute this token's subject may make (all routes but health, readiness and the OpenAPI document). */
+    rate_limit_per_minute: z.number().int(),
+}).meta({ id: "Me" });
+export type MeView = z.output<typeof meView>;
 
 export const healthView = z.object({ status: z.literal("ok") });
 export const readyView = z.object({ status: z.literal("ready") });

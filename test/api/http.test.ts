@@ -1,6 +1,6 @@
 /**
  * The HTTP surface against a real admin database with the engine test
- * double: health/readiness/OpenAPI, authentication and roles, validation
+ * double: health/readiness/OpenAPI, authentication and roles (and /me), validation
  * problems, owner scoping, credentials on request only, the audit entries
  * each action writes (and that the log is append-only), SSE, request ids,
  * body and rate limits.
@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type PostgresServer } from "../postgres";
 import { FakeStackEngine } from "./fakeEngine";
 import type { AuditEntryView } from "../../infra/api/views";
-import { createBody, readSse, sqlIn, startTestApi, TOKENS, waitFor, waitForState, type Reply, type TestApi } from "./helpers";
+import { hashToken } from "../../infra/api/auth";
+import { createBody, readSse, sqlIn, startTestApi, testConfig, TOKENS, waitFor, waitForState, type Reply, type TestApi } from "./helpers";
 
 let pg: PostgresServer;
 let api: TestApi;
@@ -64,8 +65,11 @@ describe("service routes", () => {
         expect(doc.openapi).toBe("3.1.0");
         expect(Object.keys(doc.paths).sort()).toEqual([
             "/audit", "/databases", "/databases/{name}", "/databases/{name}/cancel", "/databases/{name}/events",
-            "/databases/{name}/restart", "/databases/{name}/retry", "/healthz", "/readyz", "/versions",
+            "/databases/{name}/restart", "/databases/{name}/retry", "/healthz", "/me", "/readyz", "/versions",
         ]);
+        expect(doc.paths["/me"].get.security).toBeUndefined();
+        expect(JSON.stringify(doc.paths["/me"].get.responses["200"])).toContain("#/components/schemas/Me");
+        expect(Object.keys(doc.components.schemas.Me.properties).sort()).toEqual(["rate_limit_per_minute", "role", "subject"]);
         expect(Object.keys(doc.paths["/databases/{name}"]).sort()).toEqual(["delete", "get", "patch"]);
         const create = JSON.stringify(doc.paths["/databases"].post) + JSON.stringify(doc.components.schemas);
         expect(create).toContain("^[a-z]([-a-z0-9]*[a-z0-9])?$");
@@ -97,10 +101,31 @@ describe("authentication and roles", () => {
         ["a malformed header", { authorization: `Token ${TOKENS.alice}` }],
         ["a hash instead of the token", { authorization: "Bearer 0000000000000000000000000000000000000000000000000000000000000000" }],
     ])("%s answers 401 on every protected route", async (_what, headers) => {
-        for (const [method, path] of [["GET", "/databases"], ["POST", "/databases"], ["GET", "/databases/x"], ["DELETE", "/databases/x"], ["GET", "/versions"], ["GET", "/audit"], ["GET", "/databases/x/events"]] as const) {
+        for (const [method, path] of [["GET", "/databases"], ["POST", "/databases"], ["GET", "/databases/x"], ["DELETE", "/databases/x"], ["GET", "/versions"], ["GET", "/audit"], ["GET", "/databases/x/events"], ["GET", "/me"]] as const) {
             const r = await api.call(null, method, path, { headers });
             expectProblem(r, 401, "header.authorization");
         }
+    });
+
+    it.each([
+        ["admin", "admin"],
+        ["alice", "user"],
+        ["bob", "user"],
+    ] as const)("/me tells %s its subject, role and rate limit, and nothing secret", async (who, role) => {
+        const r = await api.call(who, "GET", "/me");
+        expect(r.status).toBe(200);
+        expect(r.headers.get("content-type")).toMatch(/^application\/json/);
+        expect(r.body).toEqual({ subject: who, role, rate_limit_per_minute: testConfig().rateLimitPerMinute });
+        expect(r.text).not.toContain(TOKENS[who]);
+        expect(r.text).not.toContain(hashToken(TOKENS[who]));
+    });
+
+    it("/me answers 401 without a token or with a bad one, and is not audited", async () => {
+        expectProblem(await api.call(null, "GET", "/me"), 401, "header.authorization");
+        expectProblem(await api.call(null, "GET", "/me", { headers: { authorization: `Bearer ${TOKENS.admin}x` } }), 401, "header.authorization");
+        expect((await api.call("alice", "GET", "/me", { headers: { "x-request-id": "req-me" } })).status).toBe(200);
+        const log = await api.call("admin", "GET", "/audit?limit=1000");
+        expect((log.body.entries as AuditEntryView[]).filter((e) => e.request_id === "req-me")).toEqual([]);
     });
 
     it("/audit is for admins: a user gets 403", async () => {
@@ -342,7 +367,9 @@ describe("request ids and limits", () => {
     it("limits requests per token subject with 429", async () => {
         const limited = await startTestApi(pg, { env: { DBAAS_RATE_LIMIT_PER_MINUTE: "3" } });
         try {
-            for (let i = 0; i < 3; i++) expect((await limited.call("alice", "GET", "/versions")).status).toBe(200);
+            // /me reports the limit, and counts against it like any other call.
+            expect((await limited.call("alice", "GET", "/me")).body).toMatchObject({ subject: "alice", rate_limit_per_minute: 3 });
+            for (let i = 0; i < 2; i++) expect((await limited.call("alice", "GET", "/versions")).status).toBe(200);
             const r = await limited.call("alice", "GET", "/versions");
             expectProblem(r, 429, "header.authorization");
             expect(r.headers.get("retry-after")).not.toBeNull();

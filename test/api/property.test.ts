@@ -83,7 +83,7 @@ const query = fc.dictionary(fc.oneof(fc.constantFrom("limit", "after", "owner", 
 const ROUTES: readonly [string, string][] = [
     ["POST", "/databases"], ["GET", "/databases"], ["GET", "/databases/:name"], ["PATCH", "/databases/:name"], ["DELETE", "/databases/:name"],
     ["POST", "/databases/:name/restart"], ["POST", "/databases/:name/retry"], ["POST", "/databases/:name/cancel"], ["GET", "/databases/:name/events"],
-    ["GET", "/versions"], ["GET", "/audit"], ["GET", "/healthz"], ["GET", "/readyz"], ["GET", "/openapi.json"],
+    ["GET", "/versions"], ["GET", "/audit"], ["GET", "/me"], ["GET", "/healthz"], ["GET", "/readyz"], ["GET", "/openapi.json"],
 ];
 
 const request = fc.record({
@@ -134,6 +134,12 @@ function checkRefusal(res: Awaited<ReturnType<typeof send>>): void {
 }
 
 describe("property: bad input never gets a 5xx, and every refusal is a problem naming the field", () => {
+    it("the route list covers every route the OpenAPI document lists", async () => {
+        const doc = (await api.call(null, "GET", "/openapi.json")).body as { paths: Record<string, Record<string, unknown>> };
+        const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p.replace(/\{(\w+)\}/g, ":$1")}`));
+        expect(ROUTES.map(([m, p]) => `${m} ${p}`)).toEqual(expect.arrayContaining(documented));
+    });
+
     it("any route, any body, name, query and headers", async () => {
         const seen = new Map<number, number>();
         await fc.assert(fc.asyncProperty(request, async (r) => {

@@ -5,7 +5,8 @@
  * name, a taken name and a backup host off the allow-list next to the right
  * field, create a database and watch its progress to ready, read its
  * connection details and password, find it in the list, delete it after
- * confirming. Any console error (a CSP violation included) fails the suite.
+ * confirming; sign in as a user, who sees its subject and no audit trail
+ * (the role comes from GET /me, not an /audit probe). Any console error (a CSP violation included) fails the suite.
  *
  * Screenshots of the four main screens go to a temporary directory; with
  * UPDATE_SCREENSHOTS=1 they replace docs/dashboard-*.png (the README's).
@@ -13,7 +14,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { chromium, type Browser, type Page, type Request } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeStackEngine } from "../api/fakeEngine";
@@ -39,6 +40,22 @@ function base(): string {
 
 async function shot(name: string): Promise<void> {
     await page.screenshot({ path: path.join(SHOTS, `dashboard-${name}.png`) });
+}
+
+/** Records the page's requests (`METHOD /path?query`) until `stop()`, which returns them and can be called again. */
+function apiCalls(): { stop(): string[] } {
+    const seen: string[] = [];
+    const onRequest = (r: Request): void => {
+        const u = new URL(r.url());
+        seen.push(`${r.method()} ${u.pathname}${u.search}`);
+    };
+    page.on("request", onRequest);
+    return {
+        stop() {
+            page.off("request", onRequest);
+            return [...seen];
+        },
+    };
 }
 
 /** The error text shown under a form field (its aria-describedby error element). */
@@ -96,11 +113,16 @@ describe.skipIf(missing)("dashboard in chromium against the real API", () => {
         expect(await page.evaluate(() => sessionStorage.getItem("dbaas.token"))).toBeNull();
     });
 
-    it("signs in as an admin and shows the role; the token lives in sessionStorage only", async () => {
+    it("signs in as an admin and shows the role and subject from GET /me; the token lives in sessionStorage only", async () => {
+        const calls = apiCalls();
         await page.getByLabel("API token").fill(TOKENS.admin);
         await page.getByRole("button", { name: "Sign in" }).click();
         await page.getByRole("heading", { name: "All databases" }).waitFor();
         expect(await page.getByTestId("role").textContent()).toBe("admin");
+        expect(await page.getByTestId("subject").textContent()).toBe("admin");
+        // Who the token is comes from GET /me, not from probing the (audited, admin-only) audit log.
+        expect(calls.stop()).toEqual(expect.arrayContaining(["GET /me"]));
+        expect(calls.stop().filter((c) => c.includes("/audit"))).toEqual([]);
         expect(await page.evaluate(() => [sessionStorage.getItem("dbaas.token"), localStorage.length])).toEqual([TOKENS.admin, 0]);
     });
 
@@ -176,9 +198,6 @@ describe.skipIf(missing)("dashboard in chromium against the real API", () => {
         expect(await page.getByTestId("port").textContent()).toBe("15432");
         expect(await page.getByTestId("database").textContent()).toBe("app_db");
         expect(await page.getByText("203.0.113.0/24, 2001:db8::/48").count()).toBe(1);
-
-        // The create revealed who the admin token is.
-        expect(await page.getByTestId("subject").textContent()).toBe("admin");
 
         // The owner (here the admin) reads the password on request; it is the engine's.
         expect(await page.getByTestId("password").count()).toBe(0);
@@ -271,21 +290,29 @@ describe.skipIf(missing)("dashboard in chromium against the real API", () => {
         expect(api!.engine.callsOf("up", "fail-db")).toHaveLength(2);
     });
 
-    it("shows a user's role and, once known, its subject", async () => {
+    it("shows a user's role and subject, and no audit trail on a database's page", async () => {
         await page.getByRole("button", { name: "Sign out" }).click();
         await page.getByRole("heading", { name: "Sign in" }).waitFor();
         expect(await page.evaluate(() => sessionStorage.getItem("dbaas.token"))).toBeNull();
+        const calls = apiCalls();
         await page.getByLabel("API token").fill(TOKENS.alice);
         await page.getByRole("button", { name: "Sign in" }).click();
         await page.getByRole("heading", { name: "Your databases" }).waitFor();
         expect(await page.getByTestId("role").textContent()).toBe("user");
-        // alice owns taken-db (created above by the admin for her), so the list reveals who she is.
         expect(await page.getByTestId("subject").textContent()).toBe("alice");
+
+        // alice owns taken-db (created above by the admin for her): its page says the audit log is for admins.
+        await page.getByRole("link", { name: "taken-db" }).click();
+        await page.getByRole("heading", { name: "Audit trail" }).waitFor();
+        await page.getByText("The audit log is kept for admins").waitFor();
+        expect(await page.locator("table.audit").count()).toBe(0);
+        expect(calls.stop().filter((c) => c.includes("/audit"))).toEqual([]);
     });
 
     it("logged no console errors (no CSP violations, no failed scripts)", () => {
-        // 4xx answers the page handles (401, 409, 422, 403) are logged by chromium as failed loads; nothing else may be.
-        const unexpected = consoleErrors.filter((m) => !/the server responded with a status of (401|403|409|422)/.test(m));
+        // 4xx answers the page handles (401, 409, 422) are logged by chromium as failed loads; nothing else may be.
+        // No 403: the page asks GET /me who it is instead of probing the admin-only audit log.
+        const unexpected = consoleErrors.filter((m) => !/the server responded with a status of (401|409|422)/.test(m));
         expect(unexpected).toEqual([]);
     });
 });

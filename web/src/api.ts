@@ -3,6 +3,7 @@
  * bearer token the user pasted. Response types are the API's own view types,
  * so a change there shows up here at type-check time.
  */
+import type { MeView } from "../../infra/api/schemas";
 import type { AuditEntryView, DatabaseView } from "../../infra/api/views";
 import { readEventStream, type SseEvent } from "./sse";
 
@@ -24,12 +25,12 @@ export class ApiError extends Error {
     }
 }
 
-export type Role = "admin" | "user";
+export type Role = MeView["role"];
 
+/** Who the token belongs to, as `GET /me` says. */
 export interface Identity {
     readonly role: Role;
-    /** The token's subject when a reply revealed it (the API has no "who am I" route). */
-    readonly subject: string | undefined;
+    readonly subject: string;
 }
 
 export interface Versions {
@@ -116,22 +117,9 @@ export class Api {
         return readEventStream(`/databases/${encodeURIComponent(name)}/events`, this.token, signal, onEvent);
     }
 
-    /**
-     * Checks the token and finds its role: any route answers 401 to a bad
-     * token, and the audit log answers 403 to a user. The subject comes from
-     * the user's own databases (a user sees only those, each owned by it).
-     */
+    /** Checks the token (a bad one answers 401) and says whose it is. */
     async identify(): Promise<Identity> {
-        await this.versions();
-        try {
-            await this.request("GET", "/audit?limit=1");
-        } catch (e) {
-            if (e instanceof ApiError && e.problem.status === 403) {
-                const mine = await this.request<{ databases: DatabaseView[] }>("GET", "/databases?limit=1");
-                return { role: "user", subject: mine.databases[0]?.owner };
-            }
-            throw e;
-        }
-        return { role: "admin", subject: undefined };
+        const me = await this.request<MeView>("GET", "/me");
+        return { role: me.role, subject: me.subject };
     }
 }

@@ -8,9 +8,7 @@ export interface Screen {
 
 export interface Context {
     readonly api: Api;
-    identity: Identity;
-    /** Records the subject once a reply reveals it (shown in the header, prefilled as owner). */
-    learnSubject(subject: string): void;
+    readonly identity: Identity;
     /** Goes to a hash route, e.g. `#/databases/app-db`. */
     navigate(hash: string): void;
     /** The token stopped working: back to sign-in with a message. */

@@ -22,7 +22,7 @@ export function createScreen(main: HTMLElement, ctx: Context): Screen {
     const fields: Record<FormField, FieldSpec> = {
         name: { label: "Name", help: "Lowercase letters, digits and hyphens; starts with a letter; at most 40 characters. Also the database's DNS and stack name.", control: input("name", { required: true }) },
         project_id: { label: "Project", help: "The project the database is for (letters, digits, '.', '_' and '-').", control: input("project_id", { required: true }) },
-        owner: { label: "Owner", help: ctx.identity.role === "admin" ? "Who the database belongs to." : "Your token's subject: a user creates databases for itself.", control: input("owner", { required: true, value: ctx.identity.subject ?? "" }) },
+        owner: { label: "Owner", help: ctx.identity.role === "admin" ? "Who the database belongs to." : "Your token's subject: a user creates databases for itself.", control: input("owner", { required: true, value: ctx.identity.subject }) },
         version: { label: "PostgreSQL version", help: "From the service's version catalog; the default is preselected.", control: version },
         backup_location: { label: "Restore from backup (optional)", help: "An https:// URL of a dump on an allowed backup host. Leave empty for an empty database.", control: input("backup_location", { type: "url", inputmode: "url", placeholder: "https://backups.example.com/app.dump" }) },
         ttl_hours: { label: "Lifetime in hours (optional)", help: "The database is deleted when it expires; you can extend it later. Empty: the service default.", control: input("ttl_hours", { inputmode: "numeric", pattern: "[0-9]*" }) },
@@ -77,8 +77,6 @@ export function createScreen(main: HTMLElement, ctx: Context): Screen {
         submit.disabled = true;
         submit.textContent = "Creating…";
         ctx.api.create(toBody(v)).then((r) => {
-            // created_by is the token's subject: the header can now say who is signed in.
-            ctx.learnSubject(r.database.created_by);
             announce(`Database ${r.database.name} requested`);
             ctx.navigate(`#/databases/${r.database.name}`);
         }, (err: unknown) => {

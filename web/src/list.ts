@@ -81,7 +81,6 @@ export function listScreen(main: HTMLElement, ctx: Context): Screen {
     async function refresh(): Promise<void> {
         try {
             rows = await ctx.api.databases();
-            if (ctx.identity.role === "user" && rows[0] !== undefined) ctx.learnSubject(rows[0].owner);
             render();
         } catch (e) {
             if (e instanceof ApiError && e.problem.status === 401) return ctx.signOut("The token is no longer accepted; sign in again.");

@@ -24,7 +24,7 @@ function renderWho(identity: Identity | undefined): void {
     who.replaceChildren();
     if (identity === undefined) return;
     append(who,
-        h("span", {}, "Signed in", identity.subject === undefined ? "" : " as ", identity.subject === undefined ? null : h("strong", { "data-testid": "subject" }, identity.subject)),
+        h("span", {}, "Signed in as ", h("strong", { "data-testid": "subject" }, identity.subject)),
         " · role ", h("strong", { "data-testid": "role" }, identity.role), " ",
         h("button", { type: "button", class: "small", onclick: () => signOut() }, "Sign out"));
 }
@@ -72,21 +72,15 @@ async function signIn(token: string): Promise<void> {
     const api = new Api(token);
     const identity = await api.identify();
     sessionStorage.setItem(TOKEN_KEY, token);
-    const context: Context = {
+    ctx = {
         api,
         identity,
-        learnSubject(subject) {
-            if (context.identity.subject !== undefined) return;
-            context.identity = { ...context.identity, subject };
-            renderWho(context.identity);
-        },
         navigate(hash) {
             if (location.hash === hash) route();
             else location.hash = hash;
         },
         signOut,
     };
-    ctx = context;
     renderWho(identity);
     route();
 }
