@@ -70,6 +70,12 @@ COPY --from=build /app/web/dist ./web/dist
 COPY package.json package-lock.json tsconfig.json ./
 COPY infra ./infra
 COPY components ./components
+# The CrossGuard pack every on-demand `up` runs under (DBAAS_POLICY_PACK_DIR
+# defaults to /app/policies). The CLI type-checks the pack with the
+# `typescript` it finds, and without one falls back to its vendored 3.8, which
+# cannot compile the pack; so the locked compiler comes from the build stage.
+COPY policies ./policies
+COPY --from=build /app/node_modules/typescript ./node_modules/typescript
 # The official image's unprivileged `node` user (uid 1000); /data is the API's volume.
 RUN mkdir -p /data /run/secrets/dbaas && chown node:node /data
 USER node

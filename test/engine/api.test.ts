@@ -83,6 +83,23 @@ describe("through the API with the Automation API engine", () => {
         expect(keys().filter((k) => k === "up")).toHaveLength(2);
     });
 
+    it("a create a mandatory policy refuses fails at once, its reason naming the policy and the resource", async () => {
+        const a = await start({
+            responses: {
+                up: {
+                    exitCode: 255,
+                    stderr: "error: update failed",
+                    events: [{ policyEvent: { resourceUrn: "urn:pulumi:e2e-policy::dbaas-db::docker:index/container:Container::e2e-policy", message: "PostgreSQL containers use an image from the version catalog.\n\"postgres:9.6\" is not in the version catalog", color: "never", policyName: "postgres-image-from-catalog", policyPackName: "dbaas", policyPackVersion: "0.1.0", policyPackVersionTag: "0.1.0", enforcementLevel: "mandatory" } }],
+                },
+            },
+        });
+        await a.call("alice", "POST", "/databases", { body: createBody("e2e-policy") });
+        const failed: unknown = await waitForState(a, "e2e-policy", "failed", 60_000);
+        expect(JSON.stringify(failed)).toContain('policy postgres-image-from-catalog blocked the update on docker:index/container:Container \\"e2e-policy\\"');
+        expect(keys().filter((k) => k === "up")).toHaveLength(1);
+        expect(cli?.calls().find((c) => c.key === "up")?.argv).toContain("--policy-pack");
+    });
+
     it("deletes a database whose stack is already gone, and removes its work dir", async () => {
         const a = await start({});
         await a.call("alice", "POST", "/databases", { body: createBody("e2e-gone") });

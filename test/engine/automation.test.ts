@@ -3,6 +3,7 @@
  * CLI (a TEST DOUBLE in test/engine/fake-pulumi/bin/pulumi).
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { afterEach, describe, expect, it } from "vitest";
@@ -16,7 +17,7 @@ import {
     StackNotFoundError,
     type EngineEvent,
 } from "../../infra/api/engine/types";
-import { ONDEMAND_PROGRAM_DIR } from "../../infra/api/engine/workspace";
+import { engineSettingsFromEnv, ONDEMAND_PROGRAM_DIR, ondemandPolicyConfig, POLICY_PACK_DIR } from "../../infra/api/engine/workspace";
 import { parseDatabaseSpec } from "../../infra/ondemand/spec";
 import { alive, dockerSpec, fakeCli, PASSPHRASE, waitFor, type FakeCli, type Scenario } from "./fakeCli";
 
@@ -109,6 +110,76 @@ describe("create (up)", () => {
         const keys = cli.calls().map((c) => c.key).filter((k) => k !== undefined);
         expect(keys.filter((k) => k === "stack init")).toHaveLength(1);
         expect(keys.filter((k) => k === "up")).toHaveLength(2);
+    });
+});
+
+describe("the policy pack", () => {
+    const argvOf = (c: FakeCli, key: string): string[][] => c.calls().filter((x) => x.key === key).map((x) => x.argv);
+    const flagValues = (argv: string[], flag: string): string[] => argv.flatMap((a, i) => (a === flag ? [argv[i + 1] ?? ""] : []));
+
+    it("every up (create and restart) runs under policies/ with the API's catalog as the pack config", async () => {
+        const policyConfig = ondemandPolicyConfig(["postgres:17.6"]);
+        const { cli, engine } = setup({}, { policyConfig });
+        await engine.up(dockerSpec("pol1"), noop);
+        cli.scenario({ resources: [{ urn: "urn:pulumi:pol1::dbaas-db::docker:index/container:Container::pol1", type: "docker:index/container:Container", inputs: {} }] });
+        await engine.restart("pol1", noop);
+        const ups = argvOf(cli, "up");
+        expect(ups).toHaveLength(2);
+        const configFile = path.join(cli.settings.stateRoot, "pol1", "policy-config.json");
+        for (const argv of ups) {
+            expect(flagValues(argv, "--policy-pack")).toEqual([POLICY_PACK_DIR]);
+            expect(flagValues(argv, "--policy-pack-config")).toEqual([configFile]);
+        }
+        expect(JSON.parse(fs.readFileSync(configFile, "utf8"))).toEqual(policyConfig);
+    });
+
+    it("DBAAS_POLICY_PACK_DIR replaces the pack", async () => {
+        const pack = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-pack-")), "policies");
+        fs.mkdirSync(pack);
+        fs.writeFileSync(path.join(pack, "PulumiPolicy.yaml"), "runtime: nodejs\n");
+        try {
+            const { policyPackDir } = engineSettingsFromEnv({ DBAAS_PULUMI_PASSPHRASE_FILE: "/run/p", DBAAS_POLICY_PACK_DIR: pack });
+            const { cli, engine } = setup({}, { policyPackDir });
+            await engine.up(dockerSpec("pol2"), noop);
+            expect(flagValues(argvOf(cli, "up")[0] ?? [], "--policy-pack")).toEqual([pack]);
+            expect(argvOf(cli, "up")[0]).not.toContain("--policy-pack-config");
+        } finally {
+            fs.rmSync(path.dirname(pack), { recursive: true, force: true });
+        }
+    });
+
+    it("a pack directory without PulumiPolicy.yaml makes the engine not ready and runs no update without it", async () => {
+        const { cli, engine } = setup({}, { policyPackDir: "/nonexistent/policies" });
+        const r = await engine.readiness();
+        expect(r.ok).toBe(false);
+        expect(r.reasons.join("\n")).toMatch(/policy pack \/nonexistent\/policies \(DBAAS_POLICY_PACK_DIR\) has no readable PulumiPolicy.yaml/);
+        await expect(engine.up(dockerSpec("pol3"), noop)).rejects.toBeInstanceOf(EngineUnavailableError);
+        expect(argvOf(cli, "up")).toEqual([]);
+    });
+
+    it("a mandatory violation fails the up with a reason naming the policy and the resource, and is streamed as an error", async () => {
+        const containerUrn = "urn:pulumi:pol4::dbaas-db::docker:index/container:Container::pol4";
+        const { engine } = setup({
+            responses: {
+                up: {
+                    exitCode: 255,
+                    stderr: "error: update failed",
+                    stdout: "Policies:\n    ❌ dbaas@v0.1.0 (local: policies)\n        - [mandatory]  memory-limits  (docker:index/container:Container: pol4)\n          Containers set a memory limit.\n          container \"pol4\" has no memory limit\n",
+                    events: [
+                        { preludeEvent: { config: {} } },
+                        { policyEvent: { resourceUrn: containerUrn, message: "Containers set a memory limit.\ncontainer \"pol4\" has no memory limit (postgresql://app:hunter2@db/app)", color: "never", policyName: "memory-limits", policyPackName: "dbaas", policyPackVersion: "0.1.0", policyPackVersionTag: "0.1.0", enforcementLevel: "mandatory" } },
+                    ],
+                },
+            },
+        });
+        const events: EngineEvent[] = [];
+        const err = await engine.up(dockerSpec("pol4"), { signal: new AbortController().signal, onEvent: (e) => events.push(e) }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ProgramError);
+        const reason = (err as ProgramError).reason;
+        expect(reason).toMatch(/^policy memory-limits blocked the update on docker:index\/container:Container "pol4": Containers set a memory limit\. container "pol4" has no memory limit/);
+        expect(reason).not.toContain("hunter2");
+        expect(events).toContainEqual(expect.objectContaining({ kind: "diagnostic", severity: "error", name: "pol4", message: expect.stringMatching(/^\[mandatory\] memory-limits: /) as unknown }));
+        expect(JSON.stringify(events)).not.toContain("hunter2");
     });
 });
 

@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ONDEMAND_PROGRAM_DIR, type EngineSettings } from "../../infra/api/engine/workspace";
+import { ONDEMAND_PROGRAM_DIR, POLICY_PACK_DIR, type EngineSettings } from "../../infra/api/engine/workspace";
 import { parseDatabaseSpec, type DatabaseSpec } from "../../infra/ondemand/spec";
 
 /** `PulumiCommand.get({ root })` runs `<root>/bin/pulumi`. */
@@ -66,6 +66,7 @@ export function fakeCli(scenario: Scenario = {}, overrides: Partial<EngineSettin
             programDir: ONDEMAND_PROGRAM_DIR,
             operationTimeoutMs: 30_000,
             tsconfigPath: path.resolve(__dirname, "..", "..", "tsconfig.json"),
+            policyPackDir: POLICY_PACK_DIR,
             ...overrides,
         },
         calls: () => {

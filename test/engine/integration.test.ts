@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { AutomationEngine } from "../../infra/api/engine/automation";
-import { ONDEMAND_PROGRAM_DIR } from "../../infra/api/engine/workspace";
+import { ONDEMAND_PROGRAM_DIR, ondemandPolicyConfig, POLICY_PACK_DIR } from "../../infra/api/engine/workspace";
 import { parseDatabaseSpec } from "../../infra/ondemand/spec";
 import { findBinary } from "../requirements";
 
@@ -51,6 +51,9 @@ describe("AutomationEngine with the real pulumi CLI and Docker", () => {
                 programDir: ONDEMAND_PROGRAM_DIR,
                 operationTimeoutMs: 600_000,
                 tsconfigPath: path.resolve(__dirname, "..", "..", "tsconfig.json"),
+                policyPackDir: POLICY_PACK_DIR,
+                // The image below is the test's own catalog (the pack refuses images outside the catalog).
+                policyConfig: ondemandPolicyConfig(["postgres:17"]),
             },
         });
         expect(await engine.readiness()).toEqual({ ok: true, reasons: [] });

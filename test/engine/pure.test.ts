@@ -2,7 +2,7 @@
 import type { EngineEvent as PulumiEngineEvent } from "@pulumi/pulumi/automation";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { classifyCliFailure, programFailureReason, redact, REASON_MAX } from "../../infra/api/engine/errors";
+import { classifyCliFailure, policyViolationsInOutput, programFailureReason, redact, REASON_MAX } from "../../infra/api/engine/errors";
 import { summaryMessage, toProgressEvent, urnName } from "../../infra/api/engine/events";
 import { restartTargets } from "../../infra/api/engine/restart";
 import {
@@ -12,7 +12,18 @@ import {
     ProgramError,
     StackNotFoundError,
 } from "../../infra/api/engine/types";
-import { cliEnvironment, engineSettingsFromEnv, EngineSettingsError, projectSettingsFor, workDirFor } from "../../infra/api/engine/workspace";
+import {
+    CATALOG_POLICIES,
+    cliEnvironment,
+    engineSettingsFromEnv,
+    EngineSettingsError,
+    NAMESPACE_LABELS_POLICY,
+    ondemandPolicyConfig,
+    POLICY_PACK_DIR,
+    projectSettingsFor,
+    workDirFor,
+} from "../../infra/api/engine/workspace";
+import { policies } from "../../policies/rules";
 
 const urn = "urn:pulumi:db1::dbaas-db::docker:index/container:Container::db1";
 const meta = (op: string, type = "docker:index/container:Container", u = urn) => ({ op, urn: u, type, provider: "" });
@@ -24,6 +35,8 @@ describe("toProgressEvent", () => {
         ["outputs → done", { resOutputsEvent: { metadata: meta("update") } }, { kind: "resource-done", name: "db1", op: "update" }],
         ["failure → failed, error", { resOpFailedEvent: { metadata: meta("create"), status: 1, steps: 1 } }, { kind: "resource-failed", severity: "error" }],
         ["warning diagnostic", { diagnosticEvent: { message: "warning: slow\n", color: "never", severity: "warning" } }, { kind: "diagnostic", severity: "warning", message: "warning: slow" }],
+        ["mandatory policy violation → error diagnostic naming the policy", { policyEvent: { resourceUrn: urn, message: "Containers set a memory limit.\ncontainer \"db1\" has no memory limit", color: "never", policyName: "memory-limits", policyPackName: "dbaas", policyPackVersion: "0.1.0", policyPackVersionTag: "0.1.0", enforcementLevel: "mandatory" } }, { kind: "diagnostic", severity: "error", name: "db1", message: "[mandatory] memory-limits: Containers set a memory limit. container \"db1\" has no memory limit" }],
+        ["advisory policy violation → warning", { policyEvent: { message: "prefer a digest", color: "never", policyName: "images-pinned-by-digest", policyPackName: "dbaas", policyPackVersion: "0.1.0", policyPackVersionTag: "0.1.0", enforcementLevel: "warning" } }, { kind: "diagnostic", severity: "warning", message: "[advisory] images-pinned-by-digest: prefer a digest" }],
         ["summary", { summaryEvent: { maybeCorrupt: false, durationSeconds: 12.4, resourceChanges: { create: 3, same: 1 }, policyPacks: {} } }, { kind: "summary", severity: "info", message: "create 3, 1 unchanged (12s)" }],
         ["corrupt summary warns", { summaryEvent: { maybeCorrupt: true, durationSeconds: 1, resourceChanges: {}, policyPacks: {} } }, { kind: "summary", severity: "warning", message: "no changes (1s)" }],
     ])("%s", (_label, input, expected) => {
@@ -108,6 +121,41 @@ describe("classifyCliFailure", () => {
         expect(err.message.length).toBeLessThanOrEqual(8000);
     });
 
+    it("a mandatory policy violation in the CLI's Policies block is a program error naming the policy and the resource", () => {
+        const stdout = [
+            "Policies:",
+            "    ❌ dbaas@v0.1.0 (local: /app/policies)",
+            "        - [mandatory]  no-plaintext-secrets  (docker:index/container:Container: db1)",
+            "          Secrets are not in plain container env or ConfigMaps.",
+            "          env POSTGRES_PASSWORD=hunter2 is plain text; use POSTGRES_PASSWORD_FILE",
+            "        - [advisory]  restart-policy-set  (docker:index/container:Container: db1)",
+            "          Docker containers restart.",
+            "",
+        ].join("\n");
+        expect(policyViolationsInOutput(stdout)).toEqual([{
+            policy: "no-plaintext-secrets",
+            resource: "docker:index/container:Container: db1",
+            message: "Secrets are not in plain container env or ConfigMaps.\nenv POSTGRES_PASSWORD=hunter2 is plain text; use POSTGRES_PASSWORD_FILE",
+        }]);
+        const err = classifyCliFailure({ stackName: "db1", error: cmdErr(`error: update failed\n stdout: ${stdout}`) });
+        expect(err).toBeInstanceOf(ProgramError);
+        const reason = (err as ProgramError).reason;
+        expect(reason).toMatch(/^policy no-plaintext-secrets blocked the update on docker:index\/container:Container: db1: Secrets are not/);
+        expect(reason).not.toContain("hunter2");
+    });
+
+    it("policy events win over other output and count the further violations", () => {
+        const err = classifyCliFailure({
+            stackName: "db1",
+            error: cmdErr("error: update failed"),
+            policyViolations: [
+                { policy: "memory-limits", urn, message: "Containers set a memory limit.\ncontainer \"db1\" has no memory limit" },
+                { policy: "images-pinned", urn, message: "x" },
+            ],
+        });
+        expect((err as ProgramError).reason).toBe('policy memory-limits blocked the update on docker:index/container:Container "db1": Containers set a memory limit. container "db1" has no memory limit (and 1 more violation)');
+    });
+
     it("prefers engine diagnostics and caps the reason length", () => {
         expect(programFailureReason(["x".repeat(1000)], "error: other")).toHaveLength(REASON_MAX);
         expect(programFailureReason([], "error: update failed")).toMatch(/details in the server log/);
@@ -122,6 +170,24 @@ describe("workspace settings", () => {
         expect(s.passphraseFile).toBe("/run/p");
         expect(s.pulumiRoot).toBeUndefined();
         expect(s.operationTimeoutMs).toBe(1_800_000);
+        expect(s.policyPackDir).toBe(POLICY_PACK_DIR);
+        expect(path.relative(path.resolve(__dirname, "..", ".."), s.policyPackDir)).toBe("policies");
+    });
+
+    it("DBAAS_POLICY_PACK_DIR points the engine at another pack", () => {
+        const s = engineSettingsFromEnv({ DBAAS_PULUMI_PASSPHRASE_FILE: "/run/p", DBAAS_POLICY_PACK_DIR: "/opt/dbaas/policies" });
+        expect(s.policyPackDir).toBe("/opt/dbaas/policies");
+    });
+
+    it("the pack config names policies the pack has, with the API's catalog and namespace prefix", () => {
+        const names = new Set(policies.map((p) => p.name));
+        const config = ondemandPolicyConfig(["postgres:17.2"], "team-");
+        expect(Object.keys(config).every((n) => names.has(n))).toBe(true);
+        expect(config).toEqual({
+            ...Object.fromEntries(CATALOG_POLICIES.map((n) => [n, { allowedImages: ["postgres:17.2"] }])),
+            [NAMESPACE_LABELS_POLICY]: { namespacePrefix: "team-" },
+        });
+        expect(Object.keys(ondemandPolicyConfig(["postgres:17.2"]))).not.toContain(NAMESPACE_LABELS_POLICY);
     });
 
     it("takes S3/Cloud backends and a KMS provider as given", () => {

@@ -19,11 +19,12 @@
  * removed only after the stack is.
  */
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { LocalWorkspace, PulumiCommand, type EngineEvent as PulumiEngineEvent, type Stack } from "@pulumi/pulumi/automation";
 import { z } from "zod";
 import { ONDEMAND_SPEC_KEY } from "../../names";
 import { parseDatabaseSpec, type DatabaseSpec } from "../../ondemand/spec";
-import { abortReasonText, classifyCliFailure, errorText, logSafeOutput } from "./errors";
+import { abortReasonText, classifyCliFailure, errorText, logSafeOutput, type PolicyViolation } from "./errors";
 import { toProgressEvent } from "./events";
 import { restartTargets, type StateResource } from "./restart";
 import {
@@ -37,7 +38,7 @@ import {
     type OperationOptions,
     type StackEngine,
 } from "./types";
-import { cliEnvironment, projectSettingsFor, workDirFor, type EngineSettings } from "./workspace";
+import { cliEnvironment, policyConfigFileFor, projectSettingsFor, workDirFor, type EngineSettings } from "./workspace";
 
 /** The subset of a pino logger the engine writes to. */
 export interface EngineLogger {
@@ -107,6 +108,8 @@ export class AutomationEngine implements StackEngine {
         } catch (e) {
             reasons.push(`state root ${this.settings.stateRoot} is not writable: ${firstLine(errorText(e))}`);
         }
+        const pack = await this.policyPackProblem();
+        if (pack !== undefined) reasons.push(pack);
         if (this.settings.passphraseFile !== undefined) {
             try {
                 await fs.promises.access(this.settings.passphraseFile, fs.constants.R_OK);
@@ -123,8 +126,9 @@ export class AutomationEngine implements StackEngine {
             // createOrSelect: a retry of a failed create resumes the stack it left behind.
             const stack = await this.open(valid.name, "createOrSelect");
             await this.writeSpec(stack, valid);
+            const policies = await this.policyOptions(valid.name);
             signal.throwIfAborted();
-            await stack.up({ signal, onEvent, color: "never" });
+            await stack.up({ signal, onEvent, color: "never", ...policies });
             return this.readOutputs(stack);
         });
     }
@@ -156,13 +160,14 @@ export class AutomationEngine implements StackEngine {
             const resources = ((state.deployment as { resources?: StateResource[] } | undefined)?.resources) ?? [];
             const urns = restartTargets(resources, spec.name);
             if (urns.length === 0) throw new ProgramError("nothing to restart: the stack has no database container or workload");
+            const policies = await this.policyOptions(name);
             signal.throwIfAborted();
-            await stack.up({ signal, onEvent, color: "never", replace: urns, target: urns, targetDependents: true });
+            await stack.up({ signal, onEvent, color: "never", replace: urns, target: urns, targetDependents: true, ...policies });
         });
     }
 
     async cancel(name: string): Promise<void> {
-        const stack = await this.wrap(name, undefined, [], () => this.openExisting(name));
+        const stack = await this.wrap(name, undefined, { diagnostics: [], policyViolations: [] }, () => this.openExisting(name));
         if (stack === undefined) return;
         try {
             await stack.cancel();
@@ -196,24 +201,34 @@ export class AutomationEngine implements StackEngine {
         const timeout = AbortSignal.timeout(this.settings.operationTimeoutMs);
         const signal = AbortSignal.any([options.signal, timeout]);
         const diagnostics: string[] = [];
+        const policyViolations: PolicyViolation[] = [];
         const onEvent = (e: PulumiEngineEvent): void => {
+            const p = e.policyEvent;
+            if (p?.enforcementLevel === "mandatory") {
+                policyViolations.push({ policy: p.policyName, message: p.message, ...(p.resourceUrn ? { urn: p.resourceUrn } : {}) });
+            }
             const progress = toProgressEvent(e);
             if (progress === undefined) return;
             if (progress.kind === "diagnostic" && progress.severity === "error" && progress.message !== undefined) diagnostics.push(progress.message);
             emit(options.onEvent, progress);
         };
-        return this.wrap(name, signal, diagnostics, () => {
+        return this.wrap(name, signal, { diagnostics, policyViolations }, () => {
             signal.throwIfAborted();
             return body(signal, onEvent);
         });
     }
 
-    private async wrap<T>(name: string, signal: AbortSignal | undefined, diagnostics: readonly string[], body: () => Promise<T>): Promise<T> {
+    private async wrap<T>(
+        name: string,
+        signal: AbortSignal | undefined,
+        seen: { readonly diagnostics: readonly string[]; readonly policyViolations: readonly PolicyViolation[] },
+        body: () => Promise<T>,
+    ): Promise<T> {
         try {
             return await body();
         } catch (e) {
             const abortReason = signal?.aborted === true ? (signal.reason as unknown) : undefined;
-            const err = classifyCliFailure({ stackName: name, error: e, abortReason, diagnostics });
+            const err = classifyCliFailure({ stackName: name, error: e, abortReason, ...seen });
             if (err instanceof OperationAbortedError) {
                 this.log.warn({ stack: name, reason: abortReasonText(abortReason) }, "pulumi operation aborted");
             } else {
@@ -221,6 +236,31 @@ export class AutomationEngine implements StackEngine {
             }
             throw err;
         }
+    }
+
+    /** Why the policy pack cannot run, or undefined when its directory holds a readable PulumiPolicy.yaml. */
+    private async policyPackProblem(): Promise<string | undefined> {
+        try {
+            await fs.promises.access(path.join(this.settings.policyPackDir, "PulumiPolicy.yaml"), fs.constants.R_OK);
+            return undefined;
+        } catch {
+            return `policy pack ${this.settings.policyPackDir} (DBAAS_POLICY_PACK_DIR) has no readable PulumiPolicy.yaml`;
+        }
+    }
+
+    /**
+     * The policy options of an `up`: the pack and, when configured, its config
+     * written into the database's work directory. Refuses (retryable, as an
+     * operator can fix it) rather than run an update without the pack.
+     */
+    private async policyOptions(name: string): Promise<{ policyPacks: string[]; policyPackConfigs?: string[] }> {
+        const problem = await this.policyPackProblem();
+        if (problem !== undefined) throw new EngineUnavailableError(problem);
+        const policyPacks = [this.settings.policyPackDir];
+        if (this.settings.policyConfig === undefined) return { policyPacks };
+        const file = policyConfigFileFor(workDirFor(this.settings.stateRoot, name));
+        await fs.promises.writeFile(file, `${JSON.stringify(this.settings.policyConfig, null, 2)}\n`, { mode: 0o600 });
+        return { policyPacks, policyPackConfigs: [file] };
     }
 
     private async command(): Promise<PulumiCommand> {

@@ -90,6 +90,65 @@ export function programFailureReason(diagnostics: readonly string[], output: str
     return truncate(redact(first), REASON_MAX);
 }
 
+/** A mandatory policy violation, as the CLI reports it in a policy event (or its `Policies:` output). */
+export interface PolicyViolation {
+    /** Policy name, e.g. `memory-limits`. */
+    readonly policy: string;
+    /** URN of the resource, when the policy is about one (stack policies may name none). */
+    readonly urn?: string;
+    /** Resource `type: name` when only the CLI text was available. */
+    readonly resource?: string;
+    /** The policy's description and violation message. */
+    readonly message: string;
+}
+
+/** `type "name"` of a URN (`urn:pulumi:<stack>::<project>::<parent$type>::<name>`). */
+function resourceOfUrn(urn: string): string {
+    const parts = urn.split("::");
+    const name = parts[parts.length - 1] ?? urn;
+    const type = (parts[parts.length - 2] ?? "").split("$").pop() ?? "";
+    return type === "" ? JSON.stringify(name) : `${type} ${JSON.stringify(name)}`;
+}
+
+/**
+ * The short reason of an update that a mandatory policy stopped: the policy,
+ * the resource and the policy's message, redacted (the message may quote a
+ * resource's input) and at most `REASON_MAX` characters.
+ */
+export function policyViolationReason(violations: readonly PolicyViolation[]): string {
+    const [first] = violations;
+    if (first === undefined) return "blocked by a policy (details in the server log)";
+    const resource = first.urn !== undefined ? ` on ${resourceOfUrn(first.urn)}` : first.resource !== undefined ? ` on ${first.resource}` : "";
+    const message = stripColor(first.message).split("\n").map((l) => l.trim()).filter((l) => l.length > 0).join(" ");
+    const more = violations.length > 1 ? ` (and ${violations.length - 1} more violation${violations.length > 2 ? "s" : ""})` : "";
+    return truncate(redact(`policy ${first.policy} blocked the update${resource}: ${message}${more}`), REASON_MAX);
+}
+
+/**
+ * Mandatory violations in the CLI's `Policies:` block, for when no policy
+ * events arrived:
+ *     - [mandatory]  memory-limits  (docker:index/container:Container: db1)
+ *       Containers set a memory limit.
+ *       container "db1" has no memory limit
+ */
+export function policyViolationsInOutput(output: string): PolicyViolation[] {
+    const lines = output.split("\n");
+    const found: PolicyViolation[] = [];
+    lines.forEach((line, i) => {
+        const m = /^(\s*)- \[mandatory\]\s+(\S+)(?:\s+\((.+)\))?\s*$/.exec(line);
+        if (m === null) return;
+        const indent = (m[1] ?? "").length;
+        const message: string[] = [];
+        for (const next of lines.slice(i + 1)) {
+            const depth = /^\s*/.exec(next)?.[0].length ?? 0;
+            if (next.trim() === "" || depth <= indent || /^\s*- \[/.test(next)) break;
+            message.push(next.trim());
+        }
+        found.push({ policy: m[2] ?? "", ...(m[3] === undefined ? {} : { resource: m[3] }), message: message.join("\n") });
+    });
+    return found;
+}
+
 export interface CliFailure {
     /** The stack (database name) the command ran on. */
     readonly stackName: string;
@@ -99,6 +158,8 @@ export interface CliFailure {
     readonly abortReason?: unknown;
     /** Error diagnostics seen as engine events during the run. */
     readonly diagnostics?: readonly string[];
+    /** Mandatory policy violations seen as engine events during the run. */
+    readonly policyViolations?: readonly PolicyViolation[];
 }
 
 /** Text of whatever was thrown. */
@@ -109,7 +170,9 @@ export function errorText(error: unknown): string {
 
 /**
  * Maps a CLI failure to the engine's error classes. Order matters: an aborted
- * run is reported as aborted whatever the CLI printed while dying; a lock held
+ * run is reported as aborted whatever the CLI printed while dying; a
+ * mandatory policy violation is the program's fault and names the policy
+ * (whatever else the output says, a retry would be refused again); a lock held
  * by someone else is retryable; a missing stack is permanent; an unreachable
  * backend or target is retryable; anything else is the program's fault.
  */
@@ -120,6 +183,8 @@ export function classifyCliFailure(failure: CliFailure): EngineError {
     if (failure.abortReason !== undefined) {
         return new OperationAbortedError(`the operation was aborted: ${abortReasonText(failure.abortReason)}`);
     }
+    const violations = failure.policyViolations !== undefined && failure.policyViolations.length > 0 ? failure.policyViolations : policyViolationsInOutput(text);
+    if (violations.length > 0) return new ProgramError(policyViolationReason(violations), { ...cause, detail: logSafeOutput(text) });
     if (CONCURRENT.some((r) => r.test(text))) return new ConcurrentUpdateError(failure.stackName);
     if (NOT_FOUND.some((r) => r.test(text))) return new StackNotFoundError(failure.stackName);
     const unavailable = UNAVAILABLE.find((r) => r.test(text));

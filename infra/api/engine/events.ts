@@ -4,7 +4,8 @@
  * loads without the Pulumi runtime.
  *
  * Kept: resource steps that change something (start, done, failed), warning
- * and error diagnostics, the summary. Dropped: `same` steps and planning
+ * and error diagnostics, policy violations (as diagnostics: error when
+ * mandatory, warning when advisory), the summary. Dropped: `same` steps and planning
  * events (noise), the prelude (it echoes the stack config), program stdout
  * (the program may print anything), ephemeral and debug diagnostics.
  */
@@ -82,6 +83,18 @@ export function toProgressEvent(e: PulumiEngineEvent): EngineEvent | undefined {
             severity,
             message,
             ...(d.urn !== undefined && d.urn !== "" ? { urn: d.urn, name: urnName(d.urn) } : {}),
+            at,
+        };
+    }
+    if (e.policyEvent !== undefined) {
+        const p = e.policyEvent;
+        const level = p.enforcementLevel === "mandatory" ? "mandatory" : "advisory";
+        const message = safeMessage(`[${level}] ${p.policyName}: ${stripColor(p.message).split("\n").map((l) => l.trim()).filter((l) => l.length > 0).join(" ")}`);
+        return {
+            kind: "diagnostic",
+            severity: level === "mandatory" ? "error" : "warning",
+            message,
+            ...(p.resourceUrn !== undefined && p.resourceUrn !== "" ? { urn: p.resourceUrn, name: urnName(p.resourceUrn) } : {}),
             at,
         };
     }

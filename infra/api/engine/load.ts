@@ -6,8 +6,10 @@
  * and operations fail with that reason instead of the process refusing to run.
  */
 import type { FastifyBaseLogger } from "fastify";
+import { catalogImages } from "../../catalog";
+import { loadApiConfig } from "../config";
 import { EngineUnavailableError, type StackEngine } from "./types";
-import { EngineSettingsError, engineSettingsFromEnv } from "./workspace";
+import { EngineSettingsError, engineSettingsFromEnv, ondemandPolicyConfig } from "./workspace";
 
 /** An engine that can do nothing and says why (readiness and every operation). */
 export function unavailableEngine(reason: string): StackEngine {
@@ -24,7 +26,10 @@ export function unavailableEngine(reason: string): StackEngine {
 
 export async function loadEngine(env: Readonly<Record<string, string | undefined>>, log: FastifyBaseLogger): Promise<StackEngine> {
     try {
-        const settings = engineSettingsFromEnv(env);
+        // The policy pack checks images against the catalog the API validated the request with (one source).
+        const { catalog, target } = loadApiConfig(env);
+        const policyConfig = ondemandPolicyConfig(catalogImages(catalog), target.kind === "kubernetes" ? target.namespace_prefix : undefined);
+        const settings = { ...engineSettingsFromEnv(env), policyConfig };
         // Loaded on demand: @pulumi/pulumi/automation is heavy, and tests that inject an engine never need it.
         const { AutomationEngine } = await import("./automation");
         return new AutomationEngine({ settings, logger: log });

@@ -12,6 +12,14 @@ import { ONDEMAND_PROJECT } from "../../names";
 const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
 /** The on-demand database program, run by the CLI as a local program. */
 export const ONDEMAND_PROGRAM_DIR = path.join(REPO_ROOT, "infra", "ondemand");
+/** The CrossGuard pack (policies/) every `up` of the program runs under. */
+export const POLICY_PACK_DIR = path.join(REPO_ROOT, "policies");
+/** Policy names of the pack whose config the engine sets (a test checks they exist in policies/rules.ts). */
+export const CATALOG_POLICIES = ["postgres-image-from-catalog", "postgres-image-id-from-catalog"] as const;
+export const NAMESPACE_LABELS_POLICY = "ondemand-namespace-labels";
+
+/** A `--policy-pack-config` document: policy name → that policy's config. */
+export type PolicyPackConfig = Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 
 /** Everything the engine needs that differs between machines. */
 export interface EngineSettings {
@@ -31,6 +39,14 @@ export interface EngineSettings {
     readonly operationTimeoutMs: number;
     /** tsconfig the program is transpiled with (the repository's: it sets `noCheck`). */
     readonly tsconfigPath: string;
+    /** The CrossGuard pack passed to every `up` (`--policy-pack`); a mandatory violation fails the operation. */
+    readonly policyPackDir: string;
+    /**
+     * Handed to the pack with `--policy-pack-config` (written into the work
+     * directory before each `up`). Unset: the pack's own defaults, which read
+     * the catalog from the repository's `Pulumi.<stack>.yaml` files.
+     */
+    readonly policyConfig?: PolicyPackConfig;
 }
 
 export class EngineSettingsError extends Error {
@@ -43,7 +59,9 @@ export class EngineSettingsError extends Error {
 /**
  * Reads the engine settings. Defaults: `DBAAS_STATE_ROOT` = `<DBAAS_DATA_DIR or
  * <repo>/.dbaas-data>/stacks`, `PULUMI_BACKEND_URL` = `file://<stateRoot>/.state`,
- * `DBAAS_PULUMI_ROOT` unset (PATH), `DBAAS_OPERATION_TIMEOUT_SECONDS` = 1800.
+ * `DBAAS_PULUMI_ROOT` unset (PATH), `DBAAS_OPERATION_TIMEOUT_SECONDS` = 1800,
+ * `DBAAS_POLICY_PACK_DIR` = `<repo>/policies` (there is no off switch: the
+ * pack is what keeps API-made stacks inside the guardrails).
  * Exactly one of `DBAAS_PULUMI_PASSPHRASE_FILE` and `DBAAS_SECRETS_PROVIDER`
  * should be set; with neither the CLI fails at `stack init` with its own
  * message, which readiness cannot know in advance, so it is refused here.
@@ -78,7 +96,24 @@ export function engineSettingsFromEnv(env: Readonly<Record<string, string | unde
         programDir: ONDEMAND_PROGRAM_DIR,
         operationTimeoutMs: timeoutSeconds * 1000,
         tsconfigPath: path.join(REPO_ROOT, "tsconfig.json"),
+        policyPackDir: path.resolve(get("DBAAS_POLICY_PACK_DIR") ?? POLICY_PACK_DIR),
     };
+}
+
+/**
+ * The pack's config for the on-demand program: the API's own version catalog
+ * (what requests were validated against; in the container no
+ * `Pulumi.<stack>.yaml` exists for the pack to read it from) and, on
+ * Kubernetes, the API's namespace prefix.
+ */
+export function ondemandPolicyConfig(allowedImages: readonly string[], namespacePrefix?: string): PolicyPackConfig {
+    const catalog = Object.fromEntries(CATALOG_POLICIES.map((name) => [name, { allowedImages: [...allowedImages] }]));
+    return namespacePrefix === undefined ? catalog : { ...catalog, [NAMESPACE_LABELS_POLICY]: { namespacePrefix } };
+}
+
+/** Where the pack config of one database's `up` is written (inside its work directory). */
+export function policyConfigFileFor(workDir: string): string {
+    return path.join(workDir, "policy-config.json");
 }
 
 /** The work directory of one database. The name is a validated DNS label, so it cannot escape the root. */
