@@ -36,7 +36,7 @@ export async function main(env: Readonly<Record<string, string | undefined>> = p
         embedded = await startEmbeddedAdminDatabase(config.dataDir, (m) => logger.info(m));
         databaseUrl = embedded.url;
     }
-    const engine = overrides.engine ?? await loadEngine(env, logger);
+    const engine = overrides.engine ?? await loadEngine(env, config, logger);
     const api = await startApi({ config, engine, databaseUrl, logger });
     logger.info({ url: api.url, catalog: config.catalog.map((v) => v.label), target: config.target.kind }, "dbaas API listening");
 

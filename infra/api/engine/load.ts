@@ -7,7 +7,7 @@
  */
 import type { FastifyBaseLogger } from "fastify";
 import { catalogImages } from "../../catalog";
-import { loadApiConfig } from "../config";
+import type { ApiConfig } from "../config";
 import { EngineUnavailableError, type StackEngine } from "./types";
 import { EngineSettingsError, engineSettingsFromEnv, ondemandPolicyConfig } from "./workspace";
 
@@ -24,10 +24,10 @@ export function unavailableEngine(reason: string): StackEngine {
     };
 }
 
-export async function loadEngine(env: Readonly<Record<string, string | undefined>>, log: FastifyBaseLogger): Promise<StackEngine> {
+/** `config` is the API's own (already loaded): the policy pack checks images against the catalog requests were validated with. */
+export async function loadEngine(env: Readonly<Record<string, string | undefined>>, config: Pick<ApiConfig, "catalog" | "target">, log: FastifyBaseLogger): Promise<StackEngine> {
     try {
-        // The policy pack checks images against the catalog the API validated the request with (one source).
-        const { catalog, target } = loadApiConfig(env);
+        const { catalog, target } = config;
         const policyConfig = ondemandPolicyConfig(catalogImages(catalog), target.kind === "kubernetes" ? target.namespace_prefix : undefined);
         const settings = { ...engineSettingsFromEnv(env), policyConfig };
         // Loaded on demand: @pulumi/pulumi/automation is heavy, and tests that inject an engine never need it.
