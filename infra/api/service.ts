@@ -18,14 +18,11 @@ import { checkBackupLocation, type Resolver } from "./ssrf";
 import { operationFor, transition, type DatabaseAction, type DatabaseState } from "./stateMachine";
 import { CHANNEL_CANCEL, CHANNEL_EVENTS, JOBS_WAKEUP, insertEvent, insertOperation, operationById, requestCancel, type Notification } from "./store/queue";
 import type pg from "pg";
-import type { AdminStore, DatabaseRow, ListedDatabase, OperationRow } from "./store/store";
+import type { Accepted, AdminStore, DatabaseRow, ListedDatabase, OperationRow } from "./store/store";
 
 export type ServiceConfig = Pick<ApiConfig, "catalog" | "backupHosts" | "ttlHoursDefault" | "ttlHoursMax" | "allowOpenSourceRanges" | "defaultSourceRanges" | "target">;
 
-export interface Accepted {
-    readonly database: DatabaseRow;
-    readonly operation: OperationRow;
-}
+export type { Accepted };
 
 /** A principal acting for the system (reaper). */
 export const REAPER: Principal = { subject: "reaper", role: "admin" };
@@ -142,7 +139,7 @@ export class DatabaseService {
     }
 
     /** Cancels the running create or restart; the database becomes failed (retry or delete it). */
-    async cancel(who: Principal, name: string, requestId: string): Promise<{ database: DatabaseRow; operation: OperationRow }> {
+    async cancel(who: Principal, name: string, requestId: string): Promise<Accepted> {
         return this.#change(who, name, "cancel", requestId, "database.cancel", async (c, db, _next, notes) => {
             const opId = db.current_operation_id;
             if (opId === null) throw problems.conflict("params.name", "a database with an operation in progress", db.state);

@@ -60,28 +60,23 @@ export interface OperationRow {
     readonly finished_at: Date | null;
 }
 
+/** A database with the operation a request just started on it (what a 202 answers). */
+export interface Accepted {
+    readonly database: DatabaseRow;
+    readonly operation: OperationRow;
+}
+
 /** One row of a listing: what GET /databases shows, timestamps as ISO-8601 text. */
-export interface ListedDatabase {
-    readonly id: number;
-    readonly name: string;
-    readonly owner: string;
-    readonly project_id: string;
-    readonly db_type: string;
-    readonly version: string;
-    readonly state: DatabaseState;
+export interface ListedDatabase extends Pick<DatabaseRow,
+    "id" | "name" | "owner" | "project_id" | "db_type" | "version" | "state" | "ttl_hours" | "endpoint" | "failure_reason" | "created_by"> {
     readonly source_ranges: string[];
     readonly backup_location: string | null;
-    readonly ttl_hours: number;
     readonly expires_at: string;
-    readonly endpoint: Endpoint | null;
-    readonly failure_reason: string | null;
-    readonly created_by: string;
     readonly created_at: string;
     readonly updated_at: string;
-    readonly operation: {
-        readonly id: number; readonly kind: OperationKind; readonly status: OperationStatus; readonly attempts: number; readonly error: string | null;
-        readonly requested_by: string; readonly created_at: string; readonly started_at: string | null; readonly finished_at: string | null;
-    } | null;
+    readonly operation: (Pick<OperationRow, "id" | "kind" | "status" | "attempts" | "error" | "requested_by"> & {
+        readonly created_at: string; readonly started_at: string | null; readonly finished_at: string | null;
+    }) | null;
 }
 
 /** SQL rendering a timestamptz exactly as Date#toISOString does (UTC, milliseconds). */
@@ -274,11 +269,11 @@ export class AdminStore {
      * live database. Creates that arrive together share one statement and one
      * commit (see Batcher and #insertDatabases).
      */
-    createDatabase(row: NewDatabase): Promise<{ database: DatabaseRow; operation: OperationRow } | undefined> {
+    createDatabase(row: NewDatabase): Promise<Accepted | undefined> {
         return this.#creates.submit(row);
     }
 
-    readonly #creates: Batcher<NewDatabase, { database: DatabaseRow; operation: OperationRow } | undefined>;
+    readonly #creates: Batcher<NewDatabase, Accepted | undefined>;
 
     /**
      * Inserts every row of `rows` with its operation, audit entry and event in
@@ -286,7 +281,7 @@ export class AdminStore {
      * each other. A name taken by a live database (before or earlier in the
      * same batch) is skipped by ON CONFLICT and answers undefined.
      */
-    async #insertDatabases(rows: readonly NewDatabase[]): Promise<({ database: DatabaseRow; operation: OperationRow } | undefined)[]> {
+    async #insertDatabases(rows: readonly NewDatabase[]): Promise<(Accepted | undefined)[]> {
         const input = rows.map((row, i) => ({
             i, name: row.name, owner: row.owner, project_id: row.projectId, db_type: row.dbType, version: row.version, spec: row.spec,
             ttl_hours: row.ttlHours, expires_at: row.expiresAt.toISOString(), created_by: row.createdBy, request_id: row.requestId,
@@ -307,7 +302,7 @@ export class AdminStore {
                    RETURNING id, created_at, updated_at),
              o AS (INSERT INTO operations (id, database_id, kind, status, requested_by, request_id)
                    SELECT ids.op_id, ids.db_id, 'create', 'queued', ids.created_by, ids.request_id FROM ids JOIN d ON d.id = ids.db_id
-                   RETURNING id, database_id, created_at),
+                   RETURNING id, created_at),
              a AS (INSERT INTO audit_log (actor, action, database, operation_id, outcome, request_id, detail)
                    SELECT ids.created_by, 'database.create', ids.name, ids.op_id, 'accepted', ids.request_id, ids.audit_detail
                    FROM ids JOIN d ON d.id = ids.db_id ORDER BY ids.i),
@@ -316,7 +311,7 @@ export class AdminStore {
              SELECT ids.i AS batch_index, d.id, d.created_at, d.updated_at, o.id AS op_id, o.created_at AS op_created_at
              FROM ids LEFT JOIN d ON d.id = ids.db_id LEFT JOIN o ON o.id = ids.op_id`,
             [JSON.stringify(input)]));
-        const out: ({ database: DatabaseRow; operation: OperationRow } | undefined)[] = rows.map(() => undefined);
+        const out: (Accepted | undefined)[] = rows.map(() => undefined);
         for (const { batch_index, id, created_at, updated_at, op_id, op_created_at } of r.rows) {
             const row = rows[batch_index];
             if (id === null || created_at === null || updated_at === null || op_id === null || op_created_at === null || row === undefined) continue;
