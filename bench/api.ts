@@ -16,8 +16,8 @@ import pino from "pino";
 import { StaticTokens, tokenLine } from "../infra/api/auth";
 import { loadApiConfig } from "../infra/api/config";
 import { startApi } from "../infra/api/start";
-import { FakeStackEngine } from "../test/api/fakeEngine";
-import { startPostgres } from "../test/postgres";
+import { FakeStackEngine } from "../test/support/fakeEngine";
+import { startPostgres } from "../test/support/postgres";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? "10");
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? "50");

@@ -24,8 +24,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { RESTORE_SCRIPT_PATH } from "../infra/ondemand/restore";
-import { startPostgres, type PostgresServer } from "../test/postgres";
-import { startBackupServer } from "../test/restore/fixtures";
+import { startPostgres, type PostgresServer } from "../test/support/postgres";
+import { startBackupServer } from "../test/support/restore";
 
 const SCALE = Number(process.env.BENCH_RESTORE_SCALE ?? "1");
 const RUNS = Number(process.env.BENCH_RESTORE_RUNS ?? "3");

@@ -5,9 +5,9 @@
  * checks what every stack must have.
  */
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { installMocks, promiseOf, settle, stackConfig, type Recorder } from "./harness";
-import { requireBinaries } from "./requirements";
-import { selfSignedCertificate, type TestCertificate } from "./tls";
+import { installMocks, promiseOf, settle, stackConfig, type Recorder } from "./support/harness";
+import { requireBinaries } from "./support/requirements";
+import { selfSignedCertificate, type TestCertificate } from "./support/tls";
 
 const missing = requireBinaries(["openssl"], "apt-get install openssl");
 let cert: TestCertificate;

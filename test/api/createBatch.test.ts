@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Batcher } from "../../infra/api/store/batch";
 import { AdminStore, type NewDatabase } from "../../infra/api/store/store";
 import type { DatabaseSpec } from "../../infra/ondemand/spec";
-import { startPostgres, type PostgresServer } from "../postgres";
-import { freshDatabaseUrl, sqlIn } from "./helpers";
+import { startPostgres, type PostgresServer } from "../support/postgres";
+import { freshDatabaseUrl, sqlIn } from "../support/testApi";
 
 function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
     let resolve!: (v: T) => void;

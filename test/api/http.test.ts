@@ -5,13 +5,13 @@
  * each action writes (and that the log is append-only), SSE, request ids,
  * body and rate limits.
  */
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-return -- assertions read JSON response bodies (typed any in helpers.ts) */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-return -- assertions read JSON response bodies (typed any in test/support/testApi.ts) */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startPostgres, type PostgresServer } from "../postgres";
-import { FakeStackEngine } from "./fakeEngine";
+import { startPostgres, type PostgresServer } from "../support/postgres";
+import { FakeStackEngine } from "../support/fakeEngine";
 import type { AuditEntryView } from "../../infra/api/views";
 import { hashToken } from "../../infra/api/auth";
-import { createBody, readSse, sqlIn, startTestApi, testConfig, TOKENS, waitFor, waitForState, type Reply, type TestApi } from "./helpers";
+import { createBody, readSse, sqlIn, startTestApi, testConfig, TOKENS, waitFor, waitForState, type Reply, type TestApi } from "../support/testApi";
 
 let pg: PostgresServer;
 let api: TestApi;

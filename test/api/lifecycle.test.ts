@@ -5,11 +5,11 @@
  * reaper and the hand-back at shutdown; against a real admin database with
  * the engine test double.
  */
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-return -- assertions read JSON response bodies (typed any in helpers.ts) */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-return -- assertions read JSON response bodies (typed any in test/support/testApi.ts) */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startPostgres, type PostgresServer } from "../postgres";
-import { FAKE_SECRET, FakeStackEngine } from "./fakeEngine";
-import { createBody, readSse, sqlIn, startTestApi, TOKENS, waitFor, waitForState, type TestApi } from "./helpers";
+import { startPostgres, type PostgresServer } from "../support/postgres";
+import { FAKE_SECRET, FakeStackEngine } from "../support/fakeEngine";
+import { createBody, readSse, sqlIn, startTestApi, TOKENS, waitFor, waitForState, type TestApi } from "../support/testApi";
 
 let pg: PostgresServer;
 /** One API for the tests that need no special settings (names are unique per test). */

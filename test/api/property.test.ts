@@ -5,8 +5,8 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startPostgres, type PostgresServer } from "../postgres";
-import { createBody, startTestApi, TOKENS, type TestApi } from "./helpers";
+import { startPostgres, type PostgresServer } from "../support/postgres";
+import { createBody, startTestApi, TOKENS, type TestApi } from "../support/testApi";
 
 let pg: PostgresServer;
 let api: TestApi;

@@ -15,8 +15,8 @@ import * as readline from "node:readline";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { tokenLine } from "../../infra/api/auth";
 import { REPO_ROOT } from "../../infra/api/config";
-import { startPostgres, type PostgresServer } from "../postgres";
-import { CATALOG, createBody, freshDatabaseUrl, sqlIn, TOKENS, waitFor } from "./helpers";
+import { startPostgres, type PostgresServer } from "../support/postgres";
+import { CATALOG, createBody, freshDatabaseUrl, sqlIn, TOKENS, waitFor } from "../support/testApi";
 
 let pg: PostgresServer;
 let tmp: string;

@@ -5,7 +5,7 @@
  * call is printed to stdout as `{"engineCall":...}`.
  */
 import { main } from "../../infra/api/main";
-import { FakeStackEngine } from "./fakeEngine";
+import { FakeStackEngine } from "../support/fakeEngine";
 
 const engine = new FakeStackEngine({ delayMs: Number(process.env.FAKE_ENGINE_DELAY_MS ?? "20"), resources: 4 });
 engine.onCall = (c) => process.stdout.write(`${JSON.stringify({ engineCall: { method: c.method, name: c.name } })}\n`);

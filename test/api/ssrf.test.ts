@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { addressRange, checkBackupLocation, isPublicAddress } from "../../infra/api/ssrf";
-import { fakeResolver } from "./helpers";
+import { fakeResolver } from "../support/testApi";
 
 const ALLOWED = ["backups.example.com", "loopback.example.com", "private10.example.com", "private172.example.com", "private192.example.com",
     "metadata.example.com", "v6loop.example.com", "ula.example.com", "mapped.example.com", "cgnat.example.com", "zero.example.com",

@@ -5,7 +5,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it, vi } from "vitest";
-import { installMocks, isSecretOutput, promiseOf, settle, type Recorder } from "../harness";
+import { installMocks, isSecretOutput, promiseOf, settle, type Recorder } from "../support/harness";
 
 type AwsModule = typeof import("../../components/aws");
 

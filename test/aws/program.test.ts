@@ -10,9 +10,9 @@ import { admissionResourceRules, DEVDB_ADMISSION_POLICY, devDbMatchCondition, de
 import { renderLifecyclePolicy } from "../../components/aws/ecrLifecycle";
 import { DEVDB_ROLE_RULES, ESCALATION_VERBS, findRbacViolations, type PolicyRule } from "../../components/aws/rbac";
 import { DEVDB_CLUSTER_ROLE, DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../infra/names";
-import { installMocks, isSecretOutput, promiseOf, settle, stackConfig, type Recorder, type RecordedResource } from "../harness";
-import { requireBinaries } from "../requirements";
-import { selfSignedCertificate, type TestCertificate } from "../tls";
+import { installMocks, isSecretOutput, promiseOf, settle, stackConfig, type Recorder, type RecordedResource } from "../support/harness";
+import { requireBinaries } from "../support/requirements";
+import { selfSignedCertificate, type TestCertificate } from "../support/tls";
 
 const missing = requireBinaries(["openssl"], "apt-get install openssl");
 let cert: TestCertificate;

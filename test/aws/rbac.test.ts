@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { DEVDB_ROLE_RULES, findRbacViolations, grants, renderGrantsTable, type PolicyRule } from "../../components/aws/rbac";
-import { ROOT } from "../harness";
+import { ROOT } from "../support/harness";
 
 const rule = (apiGroups: string[], resources: string[], verbs: string[], extra: Partial<PolicyRule> = {}): PolicyRule => ({ apiGroups, resources, verbs, ...extra });
 

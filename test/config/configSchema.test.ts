@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, isCertificateChainPem, isPrivateKeyPem, parsePlatformConfig, Secret } from "../../infra/configSchema";
-import { ROOT } from "../harness";
+import { ROOT } from "../support/harness";
 
 /** The dev stack file's config as the parser receives it (keys without `dbaas:`). */
 function devConfig(): Record<string, unknown> {

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { renderReadme } from "../../scripts/readme";
-import { ROOT } from "../harness";
+import { ROOT } from "../support/harness";
 
 describe("README", () => {
     const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");

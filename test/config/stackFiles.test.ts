@@ -3,8 +3,8 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml, stringify } from "yaml";
 import { CONFIG_KEYS, SECRET_KEYS } from "../../infra/configSchema";
-import { ROOT } from "../harness";
-import { checkStackFile, type ProjectFile } from "../stackFiles";
+import { ROOT } from "../support/harness";
+import { checkStackFile, type ProjectFile } from "../support/stackFiles";
 
 const projectYaml = fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8");
 const read = (stack: string) => fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8");

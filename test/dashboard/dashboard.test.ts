@@ -17,10 +17,10 @@ import * as path from "node:path";
 import { chromium, type Browser, type Page, type Request } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FakeStackEngine } from "../api/fakeEngine";
-import { createBody, startTestApi, TOKENS, waitFor, waitForState, type TestApi } from "../api/helpers";
-import { startPostgres, type PostgresServer } from "../postgres";
-import { requireBinaries } from "../requirements";
+import { FakeStackEngine } from "../support/fakeEngine";
+import { createBody, startTestApi, TOKENS, waitFor, waitForState, type TestApi } from "../support/testApi";
+import { startPostgres, type PostgresServer } from "../support/postgres";
+import { requireBinaries } from "../support/requirements";
 
 const CHROMIUM = "/usr/bin/chromium";
 const missing = requireBinaries([CHROMIUM], "apt-get install chromium (listed in .ci/run)");

@@ -10,8 +10,8 @@ import * as path from "node:path";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AutomationEngine } from "../../infra/api/engine/automation";
-import { createBody, startTestApi, waitFor, waitForState, type TestApi } from "../api/helpers";
-import { startPostgres, type PostgresServer } from "../postgres";
+import { createBody, startTestApi, waitFor, waitForState, type TestApi } from "../support/testApi";
+import { startPostgres, type PostgresServer } from "../support/postgres";
 import { fakeCli, type FakeCli, type Scenario } from "./fakeCli";
 
 let server: PostgresServer;

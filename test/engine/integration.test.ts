@@ -13,7 +13,7 @@ import { describe, expect, it } from "vitest";
 import { AutomationEngine } from "../../infra/api/engine/automation";
 import { ONDEMAND_PROGRAM_DIR, ondemandPolicyConfig, POLICY_PACK_DIR } from "../../infra/api/engine/workspace";
 import { parseDatabaseSpec } from "../../infra/ondemand/spec";
-import { findBinary } from "../requirements";
+import { findBinary } from "../support/requirements";
 
 function skipReason(): string | undefined {
     const reasons: string[] = [];

@@ -14,7 +14,7 @@ import {
     namespaceName, networkPolicySpec, publishedHost, quotaHard, readinessCommand, serviceSpec, stableLabels,
 } from "../../components/ondemand";
 import { LABELS } from "../../infra/names";
-import { requireBinaries } from "../requirements";
+import { requireBinaries } from "../support/requirements";
 
 describe("namespaceName", () => {
     it.each([

@@ -5,7 +5,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { isSecretOutput, promiseOf, type RecordedResource } from "../harness";
+import { isSecretOutput, promiseOf, type RecordedResource } from "../support/harness";
 import { LABELS } from "../../infra/names";
 import { RESTORE_MARKER } from "../../infra/ondemand/restore";
 import { BACKUP_URL, DOCKER_HOST_PORT, dockerSpec, runProgram, unwrapSecret } from "./fixtures";

@@ -4,7 +4,7 @@
  * program afresh and waits for its registrations.
  */
 import { vi } from "vitest";
-import { installMocks, settle, type Recorder, type ResourceOutputs } from "../harness";
+import { installMocks, settle, type Recorder, type ResourceOutputs } from "../support/harness";
 import { ONDEMAND_PROJECT, ONDEMAND_SPEC_KEY } from "../../infra/names";
 import type { DatabaseSpecInput } from "../../infra/ondemand/spec";
 

@@ -5,7 +5,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { isSecretOutput, promiseOf, type RecordedResource, type Recorder } from "../harness";
+import { isSecretOutput, promiseOf, type RecordedResource, type Recorder } from "../support/harness";
 import { LABELS, POSTGRES_UID } from "../../infra/names";
 import { RESTORE_MARKER } from "../../infra/ondemand/restore";
 import { BACKUP_URL, kubernetesSpec, LB_HOSTNAME, runProgram, unwrapSecret } from "./fixtures";

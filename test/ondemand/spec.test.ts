@@ -3,7 +3,7 @@
  * additive restore settings default so that specs built before them stay valid.
  */
 import { describe, expect, it, vi } from "vitest";
-import { installMocks } from "../harness";
+import { installMocks } from "../support/harness";
 import { parseDatabaseSpec } from "../../infra/ondemand/spec";
 import { RESTORE_DEFAULTS } from "../../infra/ondemand/restore";
 import { dockerSpec, kubernetesSpec, runProgram } from "./fixtures";

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parseCatalogJson, type VersionCatalog } from "../../infra/catalog";
 import { CatalogImages, PostgresInstance } from "../../components/postgres";
 import { StackCa } from "../../components/tls";
-import { installMocks, isSecretOutput, promiseOf, settle, type Recorder } from "../harness";
+import { installMocks, isSecretOutput, promiseOf, settle, type Recorder } from "../support/harness";
 
 const catalog: VersionCatalog = parseCatalogJson(JSON.stringify([
     { label: "PostgreSQL 17", image: "postgres:17.2" },

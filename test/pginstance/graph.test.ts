@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { CONTAINER_PATHS, DEFAULT_PRIVILEGES, GRANTS, renderPgHba, renderPostgresqlConf, roleNames } from "../../components/postgres";
-import { installMocks, ROOT, settle, stackConfig, type Recorder } from "../harness";
+import { installMocks, ROOT, settle, stackConfig, type Recorder } from "../support/harness";
 
 const REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage";
 const CONTAINER = "docker:index/container:Container";

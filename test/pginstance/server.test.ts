@@ -8,8 +8,8 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grantStatements, renderPgHba, renderPostgresqlConf, roleNames } from "../../components/postgres";
-import { startPostgres, type Major, type PostgresServer } from "../postgres";
-import { requireBinaries } from "../requirements";
+import { startPostgres, type Major, type PostgresServer } from "../support/postgres";
+import { requireBinaries } from "../support/requirements";
 import { testPki, type TestPki } from "./certs";
 
 const missing = requireBinaries(["openssl"], "apt-get install openssl");

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { catalogImages, versionCatalogSchema } from "../../infra/catalog";
 import { policies } from "../../policies/rules";
-import { ROOT, stackConfig } from "../harness";
+import { ROOT, stackConfig } from "../support/harness";
 
 const doc = fs.readFileSync(path.join(ROOT, "docs", "readme", "80-policies.md"), "utf8");
 

@@ -18,9 +18,9 @@ import type { DatabaseSpecInput } from "../../infra/ondemand/spec";
 import { policyPackConfigFromStackFile } from "../../policies/packConfig";
 import { policies } from "../../policies/rules";
 import { catalogOfStackConfig, readStackFileConfig } from "../../policies/lib/stackSource";
-import { defaultOutputs, installMocks, ROOT, settle, stackConfig, type MockState, type Recorder } from "../harness";
-import { requireBinaries } from "../requirements";
-import { selfSignedCertificate, type TestCertificate } from "../tls";
+import { defaultOutputs, installMocks, ROOT, settle, stackConfig, type MockState, type Recorder } from "../support/harness";
+import { requireBinaries } from "../support/requirements";
+import { selfSignedCertificate, type TestCertificate } from "../support/tls";
 import { fromRecorded, runPack, type Diagnostic, type Outcome, type TestResource } from "./policyHarness";
 
 const missing = requireBinaries(["openssl"], "apt-get install openssl");

@@ -14,7 +14,7 @@ import { createRequire } from "node:module";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { policies } from "../../policies/rules";
-import { ROOT } from "../harness";
+import { ROOT } from "../support/harness";
 import { dockerPostgres, ecrRepository } from "./fixtures";
 
 // The CLI-side protocol objects, from the one @pulumi/pulumi the pack uses.

@@ -17,7 +17,7 @@ import type {
     EnforcementLevel, Policy, PolicyPackConfig, PolicyProviderResource, PolicyResource, PolicyResourceOptions,
     ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy,
 } from "@pulumi/policy";
-import type { RecordedResource } from "../harness";
+import type { RecordedResource } from "../support/harness";
 
 // The deserializer and protobuf Struct the policy server itself uses (internal
 // to @pulumi/policy, so loaded from its own location).
@@ -281,7 +281,7 @@ export async function runPack(policies: readonly AnyPolicy[], resources: readonl
 }
 
 /**
- * A custom resource recorded by test/harness.ts as a policy input. `state`
+ * A custom resource recorded by test/support/harness.ts as a policy input. `state`
  * adds the provider outputs the mocks returned, for stack policies (which the
  * server feeds outputs, not inputs).
  */

@@ -10,8 +10,8 @@ import * as path from "node:path";
 import ipaddr from "ipaddr.js";
 import { afterAll, describe, expect, it } from "vitest";
 import { RESTORE_DEFAULTS, RESTORE_ENV_NAMES, RESTORE_MARKER, RESTORE_SCRIPT_PATH, RESTORE_TEST_ONLY_ENV, readRestoreScript } from "../../infra/ondemand/restore";
-import { findBinary, requireBinaries } from "../requirements";
-import { failureLine, runRestore, SCRIPT_TOOLS } from "./fixtures";
+import { findBinary, requireBinaries } from "../support/requirements";
+import { failureLine, runRestore, SCRIPT_TOOLS } from "../support/restore";
 
 const script = readRestoreScript();
 

@@ -1,6 +1,6 @@
 /** The Certificates component on its own: which certificate, and the key a secret in both modes. */
 import { describe, expect, it, vi } from "vitest";
-import { installMocks, isSecretOutput, promiseOf, settle } from "../harness";
+import { installMocks, isSecretOutput, promiseOf, settle } from "../support/harness";
 
 async function load() {
     vi.resetModules();

@@ -11,8 +11,8 @@ import * as path from "node:path";
 import * as tls from "node:tls";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requireBinaries } from "../requirements";
-import { selfSignedCertificate, type TestCertificate } from "../tls";
+import { requireBinaries } from "../support/requirements";
+import { selfSignedCertificate, type TestCertificate } from "../support/tls";
 import { freePort, nginxTest, preparePrefix, startNginx, type NginxPrefix, type RunningNginx } from "./nginxServer";
 
 const execFileAsync = promisify(execFile);

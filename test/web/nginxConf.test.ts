@@ -4,7 +4,7 @@ import {
     API_IMAGE_SOURCES, apiEnvironment, apiUpstreams, configHash, contentTag, CONTENT_SECURITY_POLICY, dockerSocketPath, httpsRedirectTarget, mountedDockerSocket,
     MOZILLA_INTERMEDIATE_CIPHERS, NGINX_PATHS, nginxHealthcheck, readSourceFiles, renderNginxConf, type ApiSettings, type NginxConfOptions,
 } from "../../components/web";
-import { ROOT } from "../harness";
+import { ROOT } from "../support/harness";
 
 const base: NginxConfOptions = {
     domain: "dbaas.example.com",

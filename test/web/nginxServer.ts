@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { renderNginxConf, type NginxConfOptions } from "../../components/web/nginxConf";
-import type { TestCertificate } from "../tls";
+import type { TestCertificate } from "../support/tls";
 import { freePort } from "../../infra/net";
 export { freePort };
 

@@ -4,9 +4,9 @@
  * files, replica count, certificates, and secrets kept secret.
  */
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { installMocks, promiseOf, settle, stackConfig, type RecordedResource, type Recorder } from "../harness";
-import { requireBinaries } from "../requirements";
-import { selfSignedCertificate, type TestCertificate } from "../tls";
+import { installMocks, promiseOf, settle, stackConfig, type RecordedResource, type Recorder } from "../support/harness";
+import { requireBinaries } from "../support/requirements";
+import { selfSignedCertificate, type TestCertificate } from "../support/tls";
 
 const missing = requireBinaries(["openssl"], "apt-get install openssl");
 let cert: TestCertificate;

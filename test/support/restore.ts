@@ -13,8 +13,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { RESTORE_MARKER, RESTORE_SCRIPT_PATH } from "../../infra/ondemand/restore";
-import type { PostgresServer } from "../postgres";
-import { selfSignedCertificate } from "../tls";
+import type { PostgresServer } from "./postgres";
+import { selfSignedCertificate } from "./tls";
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 

@@ -13,7 +13,7 @@ import { loadApiConfig, type ApiConfig } from "../../infra/api/config";
 import type { StackEngine } from "../../infra/api/engine/types";
 import type { Resolver } from "../../infra/api/ssrf";
 import { startApi, type RunningApi } from "../../infra/api/start";
-import type { PostgresServer } from "../postgres";
+import type { PostgresServer } from "./postgres";
 import { FakeStackEngine } from "./fakeEngine";
 
 export const TOKENS = {

@@ -229,7 +229,7 @@ export function isSecretOutput(output: pulumi.Output<unknown>): Promise<boolean>
 }
 
 /** Repository root. */
-export const ROOT = path.resolve(__dirname, "..");
+export const ROOT = path.resolve(__dirname, "..", "..");
 
 /**
  * A stack file's config as the CLI would hand it to the program: full keys,
