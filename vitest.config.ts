@@ -1,12 +1,64 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * Test files that start something: a real PostgreSQL, nginx, Chromium, a
+ * shell script, or a child process (the API, the fake Pulumi CLI, tsx, the
+ * policy pack). Every other test file is a unit test: pure functions and
+ * Pulumi mock graphs, no servers and no binaries but `openssl` for fixture
+ * certificates. A new file that starts PostgreSQL in the unit project fails
+ * with a message naming this list (see test/support/postgres.ts).
+ */
+const INTEGRATION = [
+    "test/api/auth.test.ts", // runs scripts/token.ts in a child process
+    "test/api/createBatch.test.ts", // PostgreSQL
+    "test/api/freshStart.test.ts", // PostgreSQL, the API as a child process
+    "test/api/http.test.ts", // PostgreSQL
+    "test/api/lifecycle.test.ts", // PostgreSQL
+    "test/api/property.test.ts", // PostgreSQL
+    "test/api/restart.test.ts", // PostgreSQL, the API as a child process it kills
+    "test/dashboard/dashboard.test.ts", // Chromium, PostgreSQL, a vite build
+    "test/engine/api.test.ts", // PostgreSQL, the fake Pulumi CLI
+    "test/engine/automation.test.ts", // the fake Pulumi CLI
+    "test/engine/integration.test.ts", // a real Pulumi CLI and Docker (skips without them, even in CI)
+    "test/ondemand/decisions.test.ts", // sh, shellcheck
+    "test/pginstance/server.test.ts", // PostgreSQL 15-18
+    "test/policies/docs.test.ts", // tsx child processes
+    "test/policies/pack.test.ts", // the policy pack's gRPC server as a child process
+    "test/restore/restore.test.ts", // PostgreSQL 15-18, the restore script, an HTTPS server
+    "test/restore/script.test.ts", // the restore script, shellcheck
+    "test/web/nginx.test.ts", // nginx
+];
+
+/** Owned by the e2e config (real engines), never run by `npm test`. */
+const E2E = "test/e2e/**";
+
 export default defineConfig({
     test: {
-        include: ["test/**/*.test.ts"],
         environment: "node",
-        // Real servers (PostgreSQL, nginx) start inside some suites.
+        // Real servers (PostgreSQL, nginx, Chromium) start inside the integration suites.
         testTimeout: 60_000,
         hookTimeout: 120_000,
-        pool: "forks",
+        projects: [
+            {
+                extends: true,
+                test: {
+                    name: "unit",
+                    include: ["test/**/*.test.ts"],
+                    exclude: [...INTEGRATION, E2E],
+                    env: { DBAAS_TEST_PROJECT: "unit" },
+                    pool: "forks",
+                    isolate: false,
+                },
+            },
+            {
+                extends: true,
+                test: {
+                    name: "integration",
+                    include: INTEGRATION,
+                    exclude: [E2E],
+                    pool: "forks",
+                },
+            },
+        ],
     },
 });

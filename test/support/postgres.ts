@@ -66,6 +66,9 @@ function postgresIds(): { uid: number; gid: number } {
 
 /** Starts a fresh server of `major` on a free loopback port. */
 export async function startPostgres(major: Major, opts: StartOptions = {}): Promise<PostgresServer> {
+    if (process.env.DBAAS_TEST_PROJECT === "unit") {
+        throw new Error("this test file starts PostgreSQL: list it in INTEGRATION in vitest.config.ts (the unit project starts no servers)");
+    }
     const mod = (await import(MODULE[major])) as { default: EmbeddedPostgresCtor };
     const EmbeddedPostgres = mod.default;
     const base = fs.mkdtempSync(path.join(os.tmpdir(), `dbaas-pg${major}-`));
