@@ -56,6 +56,8 @@ export default defineConfig({
                     name: "integration",
                     include: INTEGRATION,
                     exclude: [E2E],
+                    // One PostgreSQL 17 for the files that only need an admin store.
+                    globalSetup: ["test/support/sharedPostgres.ts"],
                     pool: "forks",
                 },
             },

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Batcher } from "../../infra/api/store/batch";
 import { AdminStore, type NewDatabase } from "../../infra/api/store/store";
 import type { DatabaseSpec } from "../../infra/ondemand/spec";
-import { startPostgres, type PostgresServer } from "../support/postgres";
+import { sharedPostgres, type PostgresServer } from "../support/postgres";
 import { freshDatabaseUrl, sqlIn } from "../support/testApi";
 
 function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
@@ -78,7 +78,7 @@ describe("AdminStore.createDatabase with a real admin database", () => {
     let url: string;
     let store: AdminStore;
     beforeAll(async () => {
-        pg = await startPostgres(17);
+        pg = await sharedPostgres();
         url = await freshDatabaseUrl(pg);
         store = new AdminStore(url, 4);
         await store.migrate();

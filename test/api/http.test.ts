@@ -7,7 +7,7 @@
  */
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-return -- assertions read JSON response bodies (typed any in test/support/testApi.ts) */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startPostgres, type PostgresServer } from "../support/postgres";
+import { sharedPostgres, type PostgresServer } from "../support/postgres";
 import { FakeStackEngine } from "../support/fakeEngine";
 import type { AuditEntryView } from "../../infra/api/views";
 import { hashToken } from "../../infra/api/auth";
@@ -16,7 +16,7 @@ import { createBody, readSse, sqlIn, startTestApi, testConfig, TOKENS, waitFor, 
 let pg: PostgresServer;
 let api: TestApi;
 beforeAll(async () => {
-    pg = await startPostgres(17);
+    pg = await sharedPostgres();
     api = await startTestApi(pg, { engine: new FakeStackEngine({ delayMs: 40, resources: 2 }) });
 });
 afterAll(async () => {

@@ -7,7 +7,7 @@
  */
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-return -- assertions read JSON response bodies (typed any in test/support/testApi.ts) */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startPostgres, type PostgresServer } from "../support/postgres";
+import { sharedPostgres, type PostgresServer } from "../support/postgres";
 import { FAKE_SECRET, FakeStackEngine } from "../support/fakeEngine";
 import { createBody, readSse, sqlIn, startTestApi, TOKENS, waitFor, waitForState, type TestApi } from "../support/testApi";
 
@@ -16,7 +16,7 @@ let pg: PostgresServer;
 let shared: TestApi;
 let api: TestApi | undefined;
 beforeAll(async () => {
-    pg = await startPostgres(17);
+    pg = await sharedPostgres();
     // Tests leave hanging operations behind (held in creating/restarting/deleting); a high cap keeps them from starving the rest.
     shared = await startTestApi(pg, { env: { DBAAS_MAX_CONCURRENT_OPERATIONS: "32" } });
 });

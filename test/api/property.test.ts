@@ -5,13 +5,13 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startPostgres, type PostgresServer } from "../support/postgres";
+import { sharedPostgres, type PostgresServer } from "../support/postgres";
 import { createBody, startTestApi, TOKENS, type TestApi } from "../support/testApi";
 
 let pg: PostgresServer;
 let api: TestApi;
 beforeAll(async () => {
-    pg = await startPostgres(17);
+    pg = await sharedPostgres();
     api = await startTestApi(pg, { env: { DBAAS_RATE_LIMIT_PER_MINUTE: "100000" } });
     // A database to aim the per-name routes at, so they get past the 404.
     await api.call("alice", "POST", "/databases", { body: createBody("db-target") });

@@ -15,7 +15,7 @@ import * as readline from "node:readline";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { tokenLine } from "../../infra/api/auth";
 import { REPO_ROOT } from "../../infra/api/config";
-import { startPostgres, type PostgresServer } from "../support/postgres";
+import { sharedPostgres, type PostgresServer } from "../support/postgres";
 import { CATALOG, createBody, freshDatabaseUrl, sqlIn, TOKENS, waitFor } from "../support/testApi";
 
 let pg: PostgresServer;
@@ -23,7 +23,7 @@ let tmp: string;
 const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
-    pg = await startPostgres(17);
+    pg = await sharedPostgres();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-restart-"));
     fs.writeFileSync(path.join(tmp, "tokens"), [tokenLine("alice", "user", TOKENS.alice), tokenLine("admin", "admin", TOKENS.admin)].join("\n"));
 });

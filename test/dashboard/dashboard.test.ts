@@ -19,7 +19,7 @@ import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeStackEngine } from "../support/fakeEngine";
 import { createBody, startTestApi, TOKENS, waitFor, waitForState, type TestApi } from "../support/testApi";
-import { startPostgres, type PostgresServer } from "../support/postgres";
+import { sharedPostgres, type PostgresServer } from "../support/postgres";
 import { requireBinaries } from "../support/requirements";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -74,7 +74,7 @@ describe.skipIf(missing)("dashboard in chromium against the real API", () => {
         // The build and the database server start side by side; both take seconds.
         const [, server] = await Promise.all([
             build({ configFile: path.join(ROOT, "web/vite.config.ts"), logLevel: "error" }),
-            startPostgres(17),
+            sharedPostgres(),
         ]);
         pg = server;
         // Slow enough that the page shows steps in progress; fast enough for the suite.

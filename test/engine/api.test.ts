@@ -11,14 +11,14 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AutomationEngine } from "../../infra/api/engine/automation";
 import { createBody, startTestApi, waitFor, waitForState, type TestApi } from "../support/testApi";
-import { startPostgres, type PostgresServer } from "../support/postgres";
+import { sharedPostgres, type PostgresServer } from "../support/postgres";
 import { fakeCli, type FakeCli, type Scenario } from "./fakeCli";
 
 let server: PostgresServer;
 let api: TestApi | undefined;
 let cli: FakeCli | undefined;
 beforeAll(async () => {
-    server = await startPostgres(17);
+    server = await sharedPostgres();
 });
 afterEach(async () => {
     await api?.close(200);

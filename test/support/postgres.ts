@@ -66,9 +66,7 @@ function postgresIds(): { uid: number; gid: number } {
 
 /** Starts a fresh server of `major` on a free loopback port. */
 export async function startPostgres(major: Major, opts: StartOptions = {}): Promise<PostgresServer> {
-    if (process.env.DBAAS_TEST_PROJECT === "unit") {
-        throw new Error("this test file starts PostgreSQL: list it in INTEGRATION in vitest.config.ts (the unit project starts no servers)");
-    }
+    refuseInUnitProject();
     const mod = (await import(MODULE[major])) as { default: EmbeddedPostgresCtor };
     const EmbeddedPostgres = mod.default;
     const base = fs.mkdtempSync(path.join(os.tmpdir(), `dbaas-pg${major}-`));
@@ -103,6 +101,47 @@ export async function startPostgres(major: Major, opts: StartOptions = {}): Prom
     } catch (e) {
         throw new Error(`PostgreSQL ${major} did not start: ${String(e)}\n${logs.slice(-20).join("\n")}`);
     }
+    return serverHandle(major, port, dataDir, password, async () => {
+        await server.stop();
+        fs.rmSync(base, { recursive: true, force: true });
+    });
+}
+
+/** Where the integration project's shared PostgreSQL listens (started by test/support/sharedPostgres.ts). */
+export interface SharedPostgres {
+    readonly major: 17;
+    readonly port: number;
+    readonly dataDir: string;
+    readonly password: string;
+}
+
+declare module "vitest" {
+    export interface ProvidedContext {
+        sharedPostgres: SharedPostgres;
+    }
+}
+
+/**
+ * The integration project's one PostgreSQL 17, shared by the files that only
+ * need an admin store (each takes its own database, see `freshDatabaseUrl`);
+ * `stop()` leaves it running for the others. Without that global setup (another
+ * config) it starts a server of its own.
+ */
+export async function sharedPostgres(): Promise<PostgresServer> {
+    refuseInUnitProject();
+    const { inject } = await import("vitest");
+    const shared = inject("sharedPostgres") as SharedPostgres | undefined;
+    if (shared === undefined) return startPostgres(17);
+    return serverHandle(shared.major, shared.port, shared.dataDir, shared.password, () => Promise.resolve());
+}
+
+function refuseInUnitProject(): void {
+    if (process.env.DBAAS_TEST_PROJECT === "unit") {
+        throw new Error("this test file starts PostgreSQL: list it in INTEGRATION in vitest.config.ts (the unit project starts no servers)");
+    }
+}
+
+function serverHandle(major: Major, port: number, dataDir: string, password: string, stop: () => Promise<void>): PostgresServer {
     const url = (database = "postgres") => `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
     return {
         major,
@@ -121,9 +160,6 @@ export async function startPostgres(major: Major, opts: StartOptions = {}): Prom
                 await c.end();
             }
         },
-        async stop() {
-            await server.stop();
-            fs.rmSync(base, { recursive: true, force: true });
-        },
+        stop,
     };
 }

@@ -1,8 +1,8 @@
 /**
- * Test fixtures for the API: a fresh admin database per test on one real
- * PostgreSQL per file, the API started on 127.0.0.1:0 with the engine test
- * double, three tokens (admin, alice, bob), a fake DNS resolver, and a small
- * fetch wrapper.
+ * Test fixtures for the API: a fresh admin store per test on a real
+ * PostgreSQL (the integration project's shared one), the API started on
+ * 127.0.0.1:0 with the engine test double, three tokens (admin, alice, bob),
+ * a fake DNS resolver, and a small fetch wrapper.
  */
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
@@ -69,22 +69,29 @@ export function testConfig(env: Record<string, string> = {}): ApiConfig {
     });
 }
 
-const sharedDatabases = new Map<number, Promise<void>>();
+/**
+ * This test file's database: one per file, as the server may be shared by
+ * files running at the same time (advisory locks and LISTEN channels are per
+ * database, so one file's API never sees another's).
+ */
+const FILE_DATABASE = `apitest_${randomBytes(4).toString("hex")}`;
+const fileDatabases = new Map<number, Promise<void>>();
 
 /**
- * A fresh, empty admin store for one test: a new schema in a shared database,
- * selected through search_path in the URL (much cheaper than CREATE DATABASE).
+ * A fresh, empty admin store for one test: a new schema in the file's
+ * database, selected through search_path in the URL (much cheaper than
+ * CREATE DATABASE).
  */
 export async function freshDatabaseUrl(pg: PostgresServer): Promise<string> {
-    let shared = sharedDatabases.get(pg.port);
-    if (shared === undefined) {
-        shared = pg.query("CREATE DATABASE apitest").then(() => undefined);
-        sharedDatabases.set(pg.port, shared);
+    let created = fileDatabases.get(pg.port);
+    if (created === undefined) {
+        created = pg.query(`CREATE DATABASE ${FILE_DATABASE}`).then(() => undefined);
+        fileDatabases.set(pg.port, created);
     }
-    await shared;
+    await created;
     const schema = `t_${randomBytes(6).toString("hex")}`;
-    await pg.query(`CREATE SCHEMA ${schema}`, [], "apitest");
-    return `${pg.url("apitest")}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+    await pg.query(`CREATE SCHEMA ${schema}`, [], FILE_DATABASE);
+    return `${pg.url(FILE_DATABASE)}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
 }
 
 /** Runs SQL as the superuser inside a test's admin store (its schema). */
