@@ -118,9 +118,15 @@ check_project_config() {
   ln -s "$REPO_ROOT/node_modules" "$dir/node_modules"
   (
     cd "$dir"
+    # Pulumi.yaml's backend.url (file://./.pulumi-state) wins over `pulumi login`; the file
+    # backend does not create its directory, so a fresh clone needs it made first.
     if ! pulumi stack init dev --non-interactive; then
-      echo "tools-smoke: NOTE: pulumi stack init dev failed in a copy of the project" >&2
-      exit 1
+      echo "tools-smoke: NOTE: stack init dev failed in a fresh copy; retrying after mkdir .pulumi-state" >&2
+      mkdir -p .pulumi-state
+      pulumi stack init dev --non-interactive || {
+        echo "tools-smoke: NOTE: pulumi stack init dev failed in a copy of the project" >&2
+        exit 1
+      }
     fi
     pulumi config --stack dev --show-secrets=false || {
       echo "tools-smoke: NOTE: pulumi config --stack dev failed" >&2

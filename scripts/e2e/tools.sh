@@ -218,6 +218,26 @@ build_kubernetes() {
   PATH_DIRS+=("$dir/bin")
 }
 
+# The engine looks for its bundled plugins (the nodejs language host, pulumi-resource-pulumi-nodejs)
+# beside the pulumi binary before PATH, and warns on every run about plugins taken from PATH:
+# link them beside the pulumi that was built here (never into a pulumi installed by the user).
+link_bundled() {
+  local pulumi_bin="" d tool target
+  for d in "${PATH_DIRS[@]}"; do
+    [ -x "$d/pulumi" ] && pulumi_bin="$d"
+  done
+  [ -n "$pulumi_bin" ] || return 0
+  for tool in pulumi-language-nodejs pulumi-resource-pulumi-nodejs; do
+    target=""
+    for d in "${PATH_DIRS[@]}"; do
+      [ -x "$d/$tool" ] && [ "$d" != "$pulumi_bin" ] && target="$d/$tool"
+    done
+    [ -n "$target" ] || continue
+    [ "$(readlink "$pulumi_bin/$tool" 2>/dev/null)" = "$target" ] && continue
+    ln -sfn "$target" "$pulumi_bin/$tool" || fail "cannot link $target into $pulumi_bin (check permissions)"
+  done
+}
+
 check_lock_versions() {
   local want
   want="$(lock_version @pulumi/pulumi)"
@@ -255,6 +275,7 @@ main() {
   esac
   case "$SKIP" in *" kubernetes "*) ;; *) build_kubernetes ;; esac
   [ -z "$PULUMI_VERSION" ] || check_lock_versions
+  link_bundled
   write_env
 }
 
