@@ -370,6 +370,9 @@ apiserver_ready() {
   [[ $(api_curl /readyz) == ok ]]
 }
 
+# --endpoint-reconciler-type=none: the API server would publish its advertise address
+# (127.0.0.1) as the endpoints of Service default/kubernetes, which validation refuses for a
+# loopback IP; no pod here runs, so nothing needs that route.
 start_apiserver() {
   start kube-apiserver "$APISERVER" \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" \
@@ -382,7 +385,8 @@ start_apiserver() {
     --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
     --api-audiences=https://kubernetes.default.svc.cluster.local \
     --service-cluster-ip-range="$SERVICE_CIDR" \
-    --allow-privileged=false --profiling=false
+    --allow-privileged=false --profiling=false \
+    --endpoint-reconciler-type=none
   wait_for kube-apiserver 120 apiserver_ready
 }
 
