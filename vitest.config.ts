@@ -38,6 +38,10 @@ export default defineConfig({
         // Real servers (PostgreSQL, nginx, Chromium) start inside the integration suites.
         testTimeout: 60_000,
         hookTimeout: 120_000,
+        // Vitest's default is one fewer worker than cores: one on the two-core
+        // machines this runs on. The integration files mostly wait (servers,
+        // child processes, timeouts), so two keep both cores busy.
+        maxWorkers: 2,
         projects: [
             {
                 extends: true,
