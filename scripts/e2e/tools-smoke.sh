@@ -4,8 +4,10 @@
 #   1. pulumi version
 #   2. a Node.js program (zero resources, one output): stack init, up, stack output
 #   3. pulumi plugin ls
-#   4. pulumi-resource-kubernetes in render mode (a ConfigMap written as YAML, no cluster)
-#   5. the repository's project: Pulumi.yaml + Pulumi.dev.yaml copied to a temp dir,
+#   4. pulumi preview --policy-pack policies (the repository's CrossGuard pack)
+#   5. a dynamic resource (pulumi-resource-pulumi-nodejs), up and destroy
+#   6. pulumi-resource-kubernetes in render mode (a ConfigMap written as YAML, no cluster)
+#   7. the repository's project: Pulumi.yaml + Pulumi.dev.yaml copied to a temp dir,
 #      stack init dev, pulumi config --stack dev --show-secrets=false
 # Usage: scripts/e2e/tools-smoke.sh [ENV_FILE]   (ENV_FILE as written by tools.sh --env;
 #        without it, tools.sh is run first)
@@ -92,6 +94,29 @@ check_plugins() {
   pulumi plugin ls || fail "pulumi plugin ls failed"
 }
 
+check_policy_pack() {
+  step "policy pack: pulumi preview --policy-pack policies (runs through the language host's RunPlugin)"
+  (
+    cd "$WORK/hello"
+    pulumi preview --non-interactive --policy-pack "$REPO_ROOT/policies" || fail "pulumi preview --policy-pack $REPO_ROOT/policies failed"
+  )
+}
+
+check_dynamic_provider() {
+  step "dynamic provider: one dynamic resource (pulumi-resource-pulumi-nodejs)"
+  local dir="$WORK/dynamic" out
+  make_project "$dir" smoke-dynamic 'const pulumi = require("@pulumi/pulumi"); class R extends pulumi.dynamic.Resource { constructor(n) { super({ async create() { return { id: "r1", outs: { v: 42 } }; } }, n, { v: undefined }); } } exports.v = new R("r").v;'
+  (
+    cd "$dir"
+    pulumi stack init t --non-interactive || fail "pulumi stack init t (dynamic) failed"
+    pulumi up --yes --non-interactive --skip-preview || fail "pulumi up with a dynamic resource failed (pulumi-resource-pulumi-nodejs: $(command -v pulumi-resource-pulumi-nodejs))"
+    out="$(pulumi stack output v)" || fail "pulumi stack output v failed"
+    [ "$out" = 42 ] || fail "dynamic resource output v is '$out', expected 42"
+    echo "dynamic resource output v = $out"
+    pulumi destroy --yes --non-interactive --skip-preview >/dev/null || fail "pulumi destroy of the dynamic resource failed"
+  )
+}
+
 check_kubernetes() {
   step "pulumi-resource-kubernetes: render a ConfigMap to YAML (no cluster)"
   local dir="$WORK/k8s"
@@ -144,6 +169,8 @@ main() {
   check_version
   check_up
   check_plugins
+  check_policy_pack
+  check_dynamic_provider
   check_kubernetes
   check_project_config
   if [ "$FAILED" != 0 ]; then

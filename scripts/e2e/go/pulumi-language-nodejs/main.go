@@ -411,11 +411,9 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server grpc.ServerStre
 	args = append(args, rest...)
 
 	cmd := exec.CommandContext(server.Context(), "node", args...)
-	if req.GetPwd() != "" {
-		cmd.Dir = req.GetPwd()
-	} else {
-		cmd.Dir = dir
-	}
+	// The plugin runs in its own directory, whatever Pwd the engine sends (the project's for a
+	// policy pack): @pulumi/policy's PolicyPack reads ./package.json for the pack version.
+	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), req.GetEnv()...), tsEnv(opts)...)
 	var mu sync.Mutex
 	cmd.Stdout = streamWriter{mu: &mu, send: server.Send}
