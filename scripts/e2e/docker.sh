@@ -192,6 +192,14 @@ hash_dir() {
     } | sha256sum | cut -c1-16
 }
 
+# Content tags of REPO:TAG-* other than KEEP: images of inputs that changed since.
+prune_tags() {
+    local repo="$1" tag="$2" keep="$3" old
+    for old in $(dk image ls --format '{{.Repository}}:{{.Tag}}' "$repo"); do
+        case "$old" in "$repo:$tag-"*) [ "$old" = "$keep" ] || dk rmi "$old" >/dev/null 2>&1 || true ;; esac
+    done
+}
+
 mb() {
     awk -v b="$1" 'BEGIN { printf "%d MB", b / 1000000 + 0.5 }'
 }
@@ -215,6 +223,7 @@ build_base() {
     BASE_IMAGE="$BASE_REPO:$SUITE-$h"
     if dk image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
         dk tag "$BASE_IMAGE" "$BASE_REPO:$SUITE"
+        prune_tags "$BASE_REPO" "$SUITE" "$BASE_IMAGE"
         record "$BASE_REPO:$SUITE" "$BASE_IMAGE" "debian:$SUITE-slim" cached 0
         return 0
     fi
@@ -225,6 +234,7 @@ build_base() {
         | dk import --change 'CMD ["bash"]' --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - "$BASE_IMAGE" >/dev/null \
         || die "images: docker import of the $SUITE rootfs failed; check the daemon log $DAEMON_LOG and free space under $DATA_ROOT"
     dk tag "$BASE_IMAGE" "$BASE_REPO:$SUITE"
+    prune_tags "$BASE_REPO" "$SUITE" "$BASE_IMAGE"
     rm -rf "$BUILD_DIR/rootfs-$h"
     record "$BASE_REPO:$SUITE" "$BASE_IMAGE" "debian:$SUITE-slim" built $((SECONDS - t0))
 }
@@ -263,6 +273,7 @@ build_image() {
     local ref="$repo:$tag-$h"
     if dk image inspect "$ref" >/dev/null 2>&1; then
         dk tag "$ref" "$repo:$tag"
+        prune_tags "$repo" "$tag" "$ref"
         record "$repo:$tag" "$ref" "$stands_in" cached 0
         return 0
     fi
@@ -274,6 +285,7 @@ build_image() {
         --label "io.dbaas.e2e.inputs=$h" --label "io.dbaas.e2e.stands-in-for=$stands_in" \
         -t "$ref" -t "$repo:$tag" "$ctx" >"$log" 2>&1 \
         || die "images: docker build of $ref failed: $(grep -m1 -E 'ERROR|error:' "$log" || tail -n 1 "$log"); see $log"
+    prune_tags "$repo" "$tag" "$ref"
     record "$repo:$tag" "$ref" "$stands_in" built $((SECONDS - t0))
 }
 
@@ -388,11 +400,16 @@ build_node_image() {
     node_lib="$(dirname "$(dirname "$node_bin")")/lib/node_modules"
     [ -d "$node_lib/npm" ] || die "images: npm not found at $node_lib/npm; check the host's Node installation"
     fresh_context node "$ctx"
-    rm -rf "${ctx:?}/lib" "${ctx:?}/node"
-    mkdir -p "$ctx/lib"
-    cp -a "$node_lib/npm" "$ctx/lib/"
-    [ ! -d "$node_lib/corepack" ] || cp -a "$node_lib/corepack" "$ctx/lib/"
-    cp "$node_bin" "$ctx/node"
+    local stamp
+    stamp="$node_bin $version $(stat -c %Y "$node_bin") $(stat -c %Y "$node_lib/npm/package.json" "$node_lib"/corepack/package.json 2>/dev/null | tr '\n' ' ')"
+    if [ "$(cat "$BUILD_DIR/node.prepared" 2>/dev/null)" != "$stamp" ]; then
+        rm -rf "${ctx:?}/lib" "${ctx:?}/node"
+        mkdir -p "$ctx/lib"
+        cp -a "$node_lib/npm" "$ctx/lib/"
+        [ ! -d "$node_lib/corepack" ] || cp -a "$node_lib/corepack" "$ctx/lib/"
+        cp "$node_bin" "$ctx/node"
+        printf '%s\n' "$stamp" >"$BUILD_DIR/node.prepared"
+    fi
     build_image dbaas-e2e/node 20 "node:20-bookworm-slim" "$ctx" "NODE_VERSION=$version"
 }
 
