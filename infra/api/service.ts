@@ -63,6 +63,7 @@ export class DatabaseService {
             }
         });
         const backup = body.backup_location === undefined ? undefined : await this.#checkBackup(body.backup_location, "body.backup_location");
+        await this.#requireEngine();
         const expiresAt = new Date(this.now().getTime() + ttlHours * HOUR_MS);
         const spec = this.#spec({
             name: body.name, owner: body.owner, project_id: body.project_id, db_type: body.db_type,
@@ -187,6 +188,23 @@ export class DatabaseService {
             }
         }
         return reaped;
+    }
+
+    /**
+     * Refuses new work at once (503 naming each missing part and its fix)
+     * when the engine could not run it, instead of accepting a create that
+     * can only fail after its retries.
+     */
+    async #requireEngine(): Promise<void> {
+        let reasons: readonly string[];
+        try {
+            const r = await this.engine.readiness();
+            if (r.ok) return;
+            reasons = r.reasons;
+        } catch {
+            reasons = ["the readiness check failed (see the server log)"];
+        }
+        throw problems.unavailable(reasons.map((x) => `engine: ${x}`));
     }
 
     #ttl(ttlHours: number | undefined, field: string): number {

@@ -42,6 +42,11 @@ describe("job runner policy", () => {
         expect(decideOutcome(new EngineUnavailableError("x"), cause, 1, 5, retry)).toEqual(outcome);
     });
 
+    it("publicReason names why the engine is unavailable (its reasons say what is missing and the fix)", () => {
+        const r = publicReason(new EngineUnavailableError("no Docker engine answers at unix:///var/run/docker.sock (ENOENT): start Docker"));
+        expect(r).toBe("the provisioning engine is unavailable: no Docker engine answers at unix:///var/run/docker.sock (ENOENT): start Docker");
+    });
+
     it("publicReason truncates long program reasons", () => {
         expect(publicReason(new ProgramError("x".repeat(1000))).length).toBeLessThanOrEqual(300);
     });

@@ -17,6 +17,7 @@ import * as path from "node:path";
 import { chromium, type Browser, type Page, type Request } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MASK } from "../../web/src/mask";
 import { FakeStackEngine } from "../support/fakeEngine";
 import { createBody, startTestApi, TOKENS, waitFor, waitForState, type TestApi } from "../support/testApi";
 import { sharedPostgres, type PostgresServer } from "../support/postgres";
@@ -84,6 +85,7 @@ describe.skipIf(missing)("dashboard in chromium against the real API", () => {
             args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
         });
         const context = await browser.newContext({ viewport: { width: 1000, height: 700 }, locale: "en-GB", timezoneId: "UTC" });
+        await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base() });
         page = await context.newPage();
         page.setDefaultTimeout(10_000);
         page.on("console", (m) => {
@@ -200,9 +202,22 @@ describe.skipIf(missing)("dashboard in chromium against the real API", () => {
         expect(await page.getByText("203.0.113.0/24, 2001:db8::/48").count()).toBe(1);
 
         // The owner (here the admin) reads the password on request; it is the engine's.
-        expect(await page.getByTestId("password").count()).toBe(0);
-        await page.getByRole("button", { name: "Show password" }).click();
+        // Masked until shown; Copy copies the real value without showing it.
         const stack = api!.engine.stacks.get("app-db");
+        expect(await page.getByTestId("password").textContent()).toBe(MASK);
+        expect(await page.getByTestId("uri").textContent()).toBe(MASK);
+        await page.getByRole("button", { name: "Copy URI" }).click();
+        await page.waitForFunction(async (want) => (await navigator.clipboard.readText()) === want, stack?.uri);
+        expect(await page.getByTestId("uri").textContent()).toBe(MASK);
+        await page.getByRole("button", { name: "Show password" }).click();
+        await page.getByRole("button", { name: "Hide password" }).waitFor();
+        expect(await page.getByTestId("password").textContent()).toBe(stack?.password);
+        await page.getByRole("button", { name: "Hide password" }).click();
+        expect(await page.getByTestId("password").textContent()).toBe(MASK);
+        await page.getByRole("button", { name: "Show password" }).click();
+        await page.getByRole("button", { name: "Hide password" }).waitFor();
+        await page.getByRole("button", { name: "Show uri" }).click();
+        await page.getByRole("button", { name: "Hide uri" }).waitFor();
         expect(await page.getByTestId("password").textContent()).toBe(stack?.password);
         expect(await page.getByTestId("uri").textContent()).toBe(stack?.uri);
         // The audit trail lists the create and the reveal.

@@ -6,7 +6,8 @@
 import { ApiError, type DatabaseView } from "./api";
 import { auditSection } from "./audit";
 import type { Context, Screen } from "./context";
-import { announce, append, copyButton, h, relative, stateBadge, when } from "./dom";
+import { announce, append, copyButton, copyText, h, relative, stateBadge, when } from "./dom";
+import { MASK } from "./mask";
 import { watchProgress, type Progress } from "./progress";
 
 const BUSY = new Set(["creating", "restarting", "deleting"]);
@@ -19,6 +20,48 @@ function problemText(e: unknown): string {
 function copyRow(label: string, value: string, testId: string): HTMLTableRowElement {
     const code = h("code", { "data-testid": testId }, value);
     return h("tr", {}, h("th", { scope: "row" }, label), h("td", {}, code), h("td", {}, copyButton(label, () => value, code)));
+}
+
+/**
+ * A row holding a secret: masked until "Show" (which fetches it), with Copy
+ * (which fetches it too, and copies it without showing it).
+ */
+function secretRow(label: string, testId: string, value: () => Promise<string>): HTMLTableRowElement {
+    const code = h("code", { "data-testid": testId, "data-masked": "true" }, MASK);
+    const show = h("button", { type: "button", class: "small", "aria-pressed": "false", "aria-label": `Show ${label.toLowerCase()}` }, "Show");
+    show.addEventListener("click", () => {
+        if (code.dataset.masked === "false") {
+            code.textContent = MASK;
+            code.dataset.masked = "true";
+            show.textContent = "Show";
+            show.setAttribute("aria-pressed", "false");
+            show.setAttribute("aria-label", `Show ${label.toLowerCase()}`);
+            return;
+        }
+        show.disabled = true;
+        value().then((v) => {
+            code.textContent = v;
+            code.dataset.masked = "false";
+            show.textContent = "Hide";
+            show.setAttribute("aria-pressed", "true");
+            show.setAttribute("aria-label", `Hide ${label.toLowerCase()}`);
+            announce(`${label} shown`);
+        }).catch(() => undefined).finally(() => {
+            show.disabled = false;
+        });
+    });
+    const copy = h("button", { type: "button", class: "small", "aria-label": `Copy ${label}` }, "Copy");
+    copy.addEventListener("click", () => {
+        value().then(async (v) => {
+            if (await copyText(v, code)) return announce(`${label} copied`);
+            // No clipboard: show the value so the selection made for Ctrl+C holds it, not the mask.
+            code.textContent = v;
+            code.dataset.masked = "false";
+            await copyText(v, code);
+            announce(`${label} selected; press Ctrl+C to copy`);
+        }).catch(() => undefined);
+    });
+    return h("tr", {}, h("th", { scope: "row" }, label), h("td", {}, code), h("td", { class: "actions" }, show, copy));
 }
 
 export function databaseScreen(main: HTMLElement, ctx: Context, name: string): Screen {
@@ -106,24 +149,27 @@ export function databaseScreen(main: HTMLElement, ctx: Context, name: string): S
         const table = h("table", { class: "connection" }, h("tbody", {},
             copyRow("Host", ep.host, "host"), copyRow("Port", String(ep.port), "port"),
             copyRow("Database", ep.database, "database"), copyRow("User", ep.user, "user")));
-        const reveal = h("button", { type: "button" }, "Show password");
         const secretArea = h("div", { "aria-live": "polite" });
-        reveal.addEventListener("click", () => {
-            reveal.disabled = true;
-            ctx.api.credentials(db.name).then((v) => {
+        // One request for both secrets, made on the first Show or Copy (it is audited).
+        let credentials: Promise<{ password: string; uri: string }> | undefined;
+        const fetchCredentials = () => {
+            credentials ??= ctx.api.credentials(db.name).then((v) => {
                 const c = v.credentials;
                 if (c === undefined) throw new Error("the API sent no credentials");
-                table.tBodies[0]?.append(copyRow("Password", c.password, "password"), copyRow("URI", c.uri, "uri"));
-                reveal.remove();
-                announce("Password shown");
                 refreshAudit();
-            }).catch((e: unknown) => {
-                reveal.disabled = false;
+                return c;
+            });
+            credentials.catch((e: unknown) => {
+                credentials = undefined;
                 secretArea.textContent = problemText(e);
             });
-        });
+            return credentials;
+        };
+        table.tBodies[0]?.append(
+            secretRow("Password", "password", () => fetchCredentials().then((c) => c.password)),
+            secretRow("URI", "uri", () => fetchCredentials().then((c) => c.uri)));
         return h("section", { class: "card", "aria-labelledby": "conn-heading" },
-            h("h2", { id: "conn-heading" }, "Connection"), h("div", { class: "table-wrap" }, table), reveal, secretArea);
+            h("h2", { id: "conn-heading" }, "Connection"), h("div", { class: "table-wrap" }, table), secretArea);
     }
 
     function expiry(db: DatabaseView): HTMLElement {

@@ -9,6 +9,7 @@ import type { FastifyBaseLogger } from "fastify";
 import { catalogImages } from "../../catalog";
 import type { ApiConfig } from "../config";
 import { EngineUnavailableError, type StackEngine } from "./types";
+import { withTargetReadiness } from "./targetReadiness";
 import { EngineSettingsError, engineSettingsFromEnv, ondemandPolicyConfig } from "./workspace";
 
 /** An engine that can do nothing and says why (readiness and every operation). */
@@ -24,8 +25,16 @@ export function unavailableEngine(reason: string): StackEngine {
     };
 }
 
-/** `config` is the API's own (already loaded): the policy pack checks images against the catalog requests were validated with. */
+/**
+ * `config` is the API's own (already loaded): the policy pack checks images
+ * against the catalog requests were validated with. The engine's readiness
+ * includes the target's (Docker engine answering, Kubernetes credentials).
+ */
 export async function loadEngine(env: Readonly<Record<string, string | undefined>>, config: Pick<ApiConfig, "catalog" | "target">, log: FastifyBaseLogger): Promise<StackEngine> {
+    return withTargetReadiness(await loadAutomationEngine(env, config, log), config.target, env);
+}
+
+async function loadAutomationEngine(env: Readonly<Record<string, string | undefined>>, config: Pick<ApiConfig, "catalog" | "target">, log: FastifyBaseLogger): Promise<StackEngine> {
     try {
         const { catalog, target } = config;
         const policyConfig = ondemandPolicyConfig(catalogImages(catalog), target.kind === "kubernetes" ? target.namespace_prefix : undefined);

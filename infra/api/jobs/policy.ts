@@ -58,7 +58,8 @@ export function publicReason(error: unknown): string {
             case "ConcurrentUpdateError":
                 return "the stack is locked by another update";
             case "EngineUnavailableError":
-                return "the provisioning engine is unavailable";
+                // Our own reasons (what is missing and its fix), or a redacted CLI line (engine/errors.ts).
+                return truncate(`the provisioning engine is unavailable: ${error.message}`, 300);
             case "StackNotFoundError":
                 return "the database's stack does not exist";
             default:
