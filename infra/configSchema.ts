@@ -5,6 +5,7 @@
  * that fixes it. Everything that once differed between the prod and dev
  * environment switch (and its copied config files) is a key here. No Pulumi imports: tested directly.
  */
+import ipaddr from "ipaddr.js";
 import { z } from "zod";
 import { mountedDockerSocket } from "../components/web/apiEnv";
 import { versionCatalogSchema } from "./catalog";
@@ -60,16 +61,23 @@ const groupId = z.union([z.number(), z.string()], { message: GROUP_ID })
     .refine((v) => /^\d{1,10}$/.test(String(v)) && Number(v) <= 4294967294, { message: GROUP_ID })
     .transform(String);
 
-/** True for an IPv4 or IPv6 CIDR with a prefix length in range. */
+/**
+ * True for an IPv4 or IPv6 CIDR with a prefix length in range, parsed by
+ * ipaddr.js (a hand-written check accepted malformed IPv6 such as
+ * `2001:db8:::/48`). Stricter than the library where Kubernetes and iptables
+ * are: IPv4 in four decimal parts, no zone ids, the prefix without leading zeros.
+ */
 export function isCidr(value: string): boolean {
-    const m = /^([^/]+)\/(\d{1,3})$/.exec(value);
+    const m = /^([^/%]+)\/(0|[1-9]\d{0,2})$/.exec(value);
     if (!m) return false;
-    const [, addr = "", prefix = ""] = m;
-    const bits = Number(prefix);
-    if (/^\d{1,3}(\.\d{1,3}){3}$/.test(addr)) {
-        return addr.split(".").every((o) => Number(o) <= 255 && String(Number(o)) === o) && bits <= 32;
+    const [, addr = ""] = m;
+    if (!addr.includes(":") && !ipaddr.IPv4.isValidFourPartDecimal(addr)) return false;
+    try {
+        ipaddr.parseCIDR(value);
+        return true;
+    } catch {
+        return false;
     }
-    return /^[0-9a-fA-F:]+$/.test(addr) && addr.includes(":") && (addr.match(/::/g) ?? []).length <= 1 && bits <= 128;
 }
 
 export const platformConfigSchema = z.object({
