@@ -124,7 +124,7 @@ build_pulumi() {
     return 0
   fi
   setup_go
-  say "building pulumi $v (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi); cold: about 10-25 min on 2 cores"
+  say "building pulumi $v (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi); cold: about 20 min on 2 cores"
   start=$SECONDS
   tmp="$(mktemp -d "$TOOLS_DIR/.pulumi-$v.XXXXXX")"
   (cd "$GO_DIR/pulumi" && "$GO_BIN" build -trimpath \
@@ -194,7 +194,7 @@ build_kubernetes() {
     return 0
   fi
   setup_go
-  say "building pulumi-resource-kubernetes $v; cold: about 10-20 min on 2 cores"
+  say "building pulumi-resource-kubernetes $v; cold: about 20-40 min on 2 cores"
   start=$SECONDS
   src="$(cd "$GO_DIR/pulumi-resource-kubernetes" && "$GO_BIN" mod download -json "$mod@$v" | awk -F'"' '/"Dir":/ { print $4 }')" ||
     fail "go mod download $mod@$v failed (check GOPROXY serves it)"
