@@ -28,7 +28,8 @@ export function loadConfig(): PlatformConfig {
         // runtime.getConfig reads secret and plain keys alike without logging
         // the value; secrets are wrapped in `Secret` by the parser.
         const text = pulumi.runtime.getConfig(`${PROJECT}:${key}`);
-        if (text !== undefined) raw[key] = decode(key, text);
+        // "" is the default Pulumi.yaml gives optional secret keys (the CLI requires a value for every declared key).
+        if (text !== undefined && text !== "") raw[key] = decode(key, text);
     }
     try {
         cached = parsePlatformConfig(raw);
