@@ -1,7 +1,7 @@
 /**
  * The one reviewed list of what the `devdb` ServiceAccount may do in the
  * cluster (ClusterRole `devdb-role`), and the checks that keep it least
- * privilege. No Pulumi imports: tested directly, read by the README test and
+ * privilege. No Pulumi imports: tested directly, read by the docs/platform.md test and
  * by the admission policy (which confines every write it grants).
  */
 
@@ -175,7 +175,7 @@ export function grants(rules: readonly PolicyRule[]): Grant[] {
 }
 
 /**
- * The README's table of what the ServiceAccount can and cannot do, one row
+ * The table (docs/platform.md) of what the ServiceAccount can and cannot do, one row
  * per resource, rendered from the rules so the documentation cannot drift.
  */
 export function renderGrantsTable(rules: readonly PolicyRule[]): string {

@@ -2,7 +2,7 @@
  * The API's configuration, read once from the environment and validated; a
  * bad value stops the process with a message naming the variable, the value
  * and what was expected. Every default is stated here and in
- * docs/readme/70-api.md. No Pulumi imports.
+ * docs/api.md. No Pulumi imports.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";

@@ -1,6 +1,6 @@
 /**
  * `npm start`: the DBaaS API. Configuration from the environment (see
- * config.ts and docs/readme/70-api.md); without DATABASE_URL it runs on local
+ * config.ts and docs/api.md); without DATABASE_URL it runs on local
  * defaults: an embedded PostgreSQL, a passphrase file, a file state backend
  * and a first admin token, all under DBAAS_DATA_DIR (localDefaults.ts). The
  * dashboard is built first when it is missing or stale. SIGTERM/SIGINT stop accepting

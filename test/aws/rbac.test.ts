@@ -73,9 +73,9 @@ describe("findRbacViolations refuses", () => {
     });
 });
 
-describe("the README's table of what the ServiceAccount can do", () => {
-    it("is rendered from the reviewed rules (docs/readme/50-aws.md)", () => {
-        const readme = fs.readFileSync(path.join(ROOT, "docs/readme/50-aws.md"), "utf8");
+describe("the table of what the ServiceAccount can do (docs/platform.md)", () => {
+    it("is rendered from the reviewed rules", () => {
+        const readme = fs.readFileSync(path.join(ROOT, "docs/platform.md"), "utf8");
         expect(readme).toContain(renderGrantsTable(DEVDB_ROLE_RULES));
     });
 

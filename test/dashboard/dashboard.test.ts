@@ -9,7 +9,7 @@
  * (the role comes from GET /me, not an /audit probe). Any console error (a CSP violation included) fails the suite.
  *
  * Screenshots of the four main screens go to a temporary directory; with
- * UPDATE_SCREENSHOTS=1 they replace docs/dashboard-*.png (the README's).
+ * UPDATE_SCREENSHOTS=1 they replace docs/dashboard-*.png (docs/dashboard.md's).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";

@@ -1,5 +1,5 @@
 /**
- * The README's policy table (docs/readme/80-policies.md) lists exactly the
+ * The policy table of docs/policies.md lists exactly the
  * pack's policies with their levels, and its config table names real keys.
  */
 import { spawnSync } from "node:child_process";
@@ -10,11 +10,11 @@ import { catalogImages, versionCatalogSchema } from "../../infra/catalog";
 import { policies } from "../../policies/rules";
 import { ROOT, stackConfig } from "../support/harness";
 
-const doc = fs.readFileSync(path.join(ROOT, "docs", "readme", "80-policies.md"), "utf8");
+const doc = fs.readFileSync(path.join(ROOT, "docs", "policies.md"), "utf8");
 
-describe("docs/readme/80-policies.md", () => {
-    it("starts with a level-2 heading", () => {
-        expect(doc.split("\n")[0]).toMatch(/^## /);
+describe("docs/policies.md", () => {
+    it("starts with a level-1 heading", () => {
+        expect(doc.split("\n")[0]).toMatch(/^# /);
     });
 
     it("lists every policy once, with its enforcement level", () => {

@@ -3,7 +3,7 @@
  * on-demand program's ConfigMap / upload, its readiness check, the API's
  * tests): where the script is, the marker it writes on success, and the
  * environment it reads. The script itself is `restore.sh` beside this file;
- * docs/readme/60-restore.md describes it. No Pulumi imports.
+ * docs/ondemand.md describes it. No Pulumi imports.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -19,7 +19,7 @@ export const RESTORE_SCRIPT_PATH = path.join(__dirname, "restore.sh");
  */
 export const RESTORE_MARKER = "dbaas-restore.done";
 
-/** Every environment variable the script reads, in the order the README lists them. */
+/** Every environment variable the script reads, in the order docs/ondemand.md lists them. */
 export const RESTORE_ENV_NAMES = [
     // The backup: exactly one of these.
     "BACKUP_URL",

@@ -4,7 +4,7 @@
 # BACKUP_URL (https only, address checked and pinned) or BACKUP_FILE; then
 # ANALYZE, then a completion marker that readiness checks wait for. Every
 # failure ends with one line on stderr, a non-zero exit and no marker.
-# Inputs and knobs: docs/readme/60-restore.md; names other code imports:
+# Inputs and knobs: docs/ondemand.md; names other code imports:
 # infra/ondemand/restore/index.ts.
 #
 #   restore.sh              restore (the default)
