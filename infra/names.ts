@@ -15,6 +15,12 @@ export const POSTGRES_UID = 999;
 export const ONDEMAND_PROJECT = "dbaas-db";
 /** Stack config key holding the whole spec of one on-demand database. */
 export const ONDEMAND_SPEC_KEY = `${ONDEMAND_PROJECT}:database`;
+/**
+ * Secret stack config key holding the superuser password of one on-demand
+ * database. The API sets it (encrypted by the stack's secrets provider) before
+ * the first `up`; the program only reads it, so the API can rotate it later.
+ */
+export const ONDEMAND_PASSWORD_KEY = `${ONDEMAND_PROJECT}:password`;
 
 /** EKS objects the API runs as and creates databases through. */
 export const DEVDB_NAMESPACE = "devdb";

@@ -1,5 +1,5 @@
 /**
- * The Postgres server of one database on Kubernetes: a generated password in
+ * The Postgres server of one database on Kubernetes: the given password in
  * a Secret, the restore scripts in a ConfigMap, and a one-replica StatefulSet
  * (PVC from a claim template, PGDATA in a subdirectory, hardened security
  * context on every container, requests = limits). With a backup, an init
@@ -8,7 +8,6 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { POSTGRES_PORT } from "../../infra/names";
 import { DATABASE_USER, SERVICE_NAME } from "./naming";
 import {
@@ -36,6 +35,12 @@ export interface PostgresWorkloadArgs {
     readonly image: string;
     /** Database created at initialisation (POSTGRES_DB). Required. */
     readonly database: string;
+    /**
+     * Superuser password (POSTGRES_PASSWORD, through the Secret). Required; it is
+     * marked secret here whether or not the caller did. Postgres reads it only at
+     * initialisation, so a change reaches the Secret but not an existing server.
+     */
+    readonly password: pulumi.Input<string>;
     /** Labels on every object and pod; keep the expiry out (a change restarts the pod). Required. */
     readonly labels: Record<string, string>;
     /** Labels selecting the pods; must be a subset of what the pods carry. Required. */
@@ -57,7 +62,7 @@ export interface PostgresWorkloadArgs {
 const STARTUP_PERIOD_SECONDS = 10;
 
 export class PostgresWorkload extends pulumi.ComponentResource {
-    /** The generated superuser password (secret). */
+    /** The superuser password as given (secret). */
     readonly password: pulumi.Output<string>;
 
     constructor(name: string, args: PostgresWorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -66,8 +71,7 @@ export class PostgresWorkload extends pulumi.ComponentResource {
         const security = containerSecurityContext();
         const meta = (object: string) => ({ name: object, namespace: args.namespace, labels: args.labels });
 
-        const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
-        this.password = pulumi.secret(password.result);
+        this.password = pulumi.secret(args.password);
 
         const secret = new k8s.core.v1.Secret(`${name}-password`, {
             metadata: meta("postgres-password"),

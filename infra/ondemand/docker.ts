@@ -1,7 +1,7 @@
 /**
  * The docker target (dev): one Postgres container of the catalog image on the
- * configured Docker host, a named volume, a memory limit, the generated
- * password as a file (POSTGRES_PASSWORD_FILE, never an env value), the port
+ * configured Docker host, a named volume, a memory limit, the password from
+ * stack config as a file (POSTGRES_PASSWORD_FILE, never an env value), the port
  * published on `publish_ip` with a host port Docker picks, and owner/expiry
  * labels. With a backup, a one-shot fetch container downloads it into the
  * volume first; the Postgres container's init hook restores it, and Pulumi
@@ -9,7 +9,6 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import {
     DATA_MOUNT, DatabaseEndpoint, DATABASE_USER, databaseLabels, dockerLabels, dockerObjectName, fetchEnv, fetchFailure, fetchResources,
     fetchScript, INITDB_DIR, INITDB_FILE, initdbScript, PGDATA, publishedHost, readinessCommand, restoreEnv, SCRIPT_DIR,
@@ -26,7 +25,8 @@ const START_MARGIN_SECONDS = 300;
 
 const envList = (vars: Record<string, string>): string[] => Object.entries(vars).map(([k, v]) => `${k}=${v}`);
 
-export function deployDocker(spec: DatabaseSpec, target: DockerTarget): DatabaseEndpoint {
+/** `password`: the superuser password (secret stack config `dbaas-db:password`). */
+export function deployDocker(spec: DatabaseSpec, target: DockerTarget, password: pulumi.Input<string>): DatabaseEndpoint {
     const name = spec.name;
     const provider = new docker.Provider(`${name}-docker`, { host: target.docker_host });
     const labels = dockerLabels(databaseLabels(spec));
@@ -35,8 +35,7 @@ export function deployDocker(spec: DatabaseSpec, target: DockerTarget): Database
     // keepLocally: the catalog images are shared by every database on the host.
     const image = new docker.RemoteImage(`${name}-image`, { name: spec.image, keepLocally: true }, { provider });
     const volume = new docker.Volume(`${name}-data`, { name: dockerObjectName(name, "data"), labels }, { provider });
-    const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false });
-    const secretPassword = pulumi.secret(password.result);
+    const secretPassword = pulumi.secret(password);
     const dataMount = { type: "volume", source: volume.name, target: DATA_MOUNT };
     const script = spec.backup_location === undefined ? undefined : readRestoreScript();
     const scriptUpload = script === undefined ? [] : [{ file: `${SCRIPT_DIR}/${SCRIPT_FILE}`, content: script, permissions: "0444" }];

@@ -4,20 +4,24 @@
  * comes from the stack config key `dbaas-db:database` and is validated with
  * the schema the API shares (`spec.ts`); a bad spec stops the program with
  * the field that is wrong. The target (docker or kubernetes) is part of it.
+ * The superuser password comes from the secret key `dbaas-db:password`, which
+ * the API sets before the first `up` (the program never generates one).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { connectionUri, DatabaseEndpoint } from "../../components/ondemand";
-import { ONDEMAND_PROJECT, ONDEMAND_SPEC_KEY } from "../names";
+import { ONDEMAND_PASSWORD_KEY, ONDEMAND_PROJECT, ONDEMAND_SPEC_KEY } from "../names";
 import { deployDocker } from "./docker";
 import { deployKubernetes } from "./kubernetes";
 import { parseDatabaseSpec } from "./spec";
 
-const specKey = ONDEMAND_SPEC_KEY.slice(ONDEMAND_PROJECT.length + 1);
-const spec = parseDatabaseSpec(new pulumi.Config(ONDEMAND_PROJECT).requireObject<unknown>(specKey));
+const config = new pulumi.Config(ONDEMAND_PROJECT);
+const bareKey = (key: string): string => key.slice(ONDEMAND_PROJECT.length + 1);
+const spec = parseDatabaseSpec(config.requireObject<unknown>(bareKey(ONDEMAND_SPEC_KEY)));
+const superuserPassword = config.requireSecret(bareKey(ONDEMAND_PASSWORD_KEY));
 
 const endpoint: DatabaseEndpoint = spec.target.kind === "docker"
-    ? deployDocker(spec, spec.target)
-    : deployKubernetes(spec, spec.target);
+    ? deployDocker(spec, spec.target, superuserPassword)
+    : deployKubernetes(spec, spec.target, superuserPassword);
 
 export const host = endpoint.host;
 export const port = endpoint.port;

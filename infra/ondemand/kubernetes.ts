@@ -6,6 +6,7 @@
  * provider. Only real data dependencies order the resources: everything but
  * the namespace itself waits for the namespace alone.
  */
+import type * as pulumi from "@pulumi/pulumi";
 import {
     DatabaseEndpoint, DatabaseNamespace, DatabaseNetworkPolicy, DatabaseService, DATABASE_USER, databaseLabels,
     namespaceName, PostgresWorkload, selectorLabels, SERVICE_NAME, stableLabels,
@@ -13,7 +14,8 @@ import {
 import { readRestoreScript, RESTORE_MARKER } from "./restore";
 import { DatabaseSpec, KubernetesTarget } from "./spec";
 
-export function deployKubernetes(spec: DatabaseSpec, target: KubernetesTarget): DatabaseEndpoint {
+/** `password`: the superuser password (secret stack config `dbaas-db:password`). */
+export function deployKubernetes(spec: DatabaseSpec, target: KubernetesTarget, password: pulumi.Input<string>): DatabaseEndpoint {
     const labels = databaseLabels(spec);
     const podLabels = stableLabels(spec);
     const selector = selectorLabels(spec.name);
@@ -47,6 +49,7 @@ export function deployKubernetes(spec: DatabaseSpec, target: KubernetesTarget): 
         database: spec.name,
         labels: podLabels,
         selector,
+        password,
         memoryMb: target.memory_mb,
         cpuMillicores: target.cpu_millicores,
         storageGb: target.storage_gb,

@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { afterEach, describe, expect, it } from "vitest";
-import { AutomationEngine } from "../../infra/api/engine/automation";
+import { AutomationEngine, type EngineLogger } from "../../infra/api/engine/automation";
 import { recoverOperation } from "../../infra/api/engine/recovery";
 import {
     ConcurrentUpdateError,
@@ -19,7 +19,7 @@ import {
 } from "../../infra/api/engine/types";
 import { engineSettingsFromEnv, ONDEMAND_PROGRAM_DIR, ondemandPolicyConfig, POLICY_PACK_DIR } from "../../infra/api/engine/workspace";
 import { parseDatabaseSpec } from "../../infra/ondemand/spec";
-import { alive, dockerSpec, fakeCli, PASSPHRASE, waitFor, type FakeCli, type Scenario } from "./fakeCli";
+import { alive, dockerSpec, fakeCli, PASSPHRASE, waitFor, type FakeCli, type RecordedCall, type Scenario } from "./fakeCli";
 
 let cli: FakeCli | undefined;
 afterEach(() => cli?.cleanup());
@@ -53,7 +53,7 @@ describe("locating the CLI", () => {
 });
 
 describe("create (up)", () => {
-    it("creates the stack in its own work dir with the configured environment and no secret on any command line", async () => {
+    it("creates the stack in its own work dir with the configured environment and no secret on any command line (but the password's own `config set`, below)", async () => {
         const { cli, engine } = setup();
         const events: EngineEvent[] = [];
         const spec = dockerSpec("db1");
@@ -110,6 +110,90 @@ describe("create (up)", () => {
         const keys = cli.calls().map((c) => c.key).filter((k) => k !== undefined);
         expect(keys.filter((k) => k === "stack init")).toHaveLength(1);
         expect(keys.filter((k) => k === "up")).toHaveLength(2);
+    });
+});
+
+describe("the password config (dbaas-db:password)", () => {
+    const KEY = "dbaas-db:password";
+    const configSets = (c: FakeCli): RecordedCall[] => c.calls().filter((x) => x.key === "config set");
+    /** The value a `config set ... -- <value>` call set. */
+    const valueOf = (c: RecordedCall): string => c.argv[c.argv.indexOf("--") + 1] ?? "";
+    const stackFile = (c: FakeCli, name: string): { config: Record<string, unknown> } =>
+        parseYaml(fs.readFileSync(path.join(c.settings.stateRoot, name, `Pulumi.${name}.yaml`), "utf8")) as { config: Record<string, unknown> };
+    function capturingLogger(): { logger: EngineLogger; lines: () => string } {
+        const seen: unknown[] = [];
+        const log = (obj: object, msg?: string): void => void seen.push([obj, msg]);
+        return { logger: { info: log, warn: log, error: log }, lines: () => JSON.stringify(seen) };
+    }
+
+    it("the first up of a new stack sets a generated password once, as a secret, before the update; a second up keeps it", async () => {
+        cli = fakeCli();
+        const { logger, lines } = capturingLogger();
+        const engine = new AutomationEngine({ settings: cli.settings, logger });
+        await engine.up(dockerSpec("pw1"), noop);
+
+        const [set, ...more] = configSets(cli);
+        expect(more).toEqual([]);
+        expect(set?.argv).toEqual(expect.arrayContaining(["config", "set", KEY, "--stack", "pw1", "--secret"]));
+        expect(set?.argv).not.toContain("--plaintext");
+        const password = valueOf(set as RecordedCall);
+        expect(password).toMatch(/^[A-Za-z0-9_-]{32}$/);
+        const keys = cli.calls().map((c) => c.key);
+        expect(keys.indexOf("config set")).toBeLessThan(keys.indexOf("up"));
+        // Encrypted by the CLI in the stack file, next to the spec; nowhere else in clear.
+        const config = stackFile(cli, "pw1").config;
+        expect(config[KEY]).toEqual({ secure: expect.stringMatching(/^v1:/) as unknown });
+        expect(config["dbaas-db:database"]).toEqual(expect.any(String));
+        const stackDir = path.join(cli.settings.stateRoot, "pw1");
+        for (const file of fs.readdirSync(stackDir)) expect(fs.readFileSync(path.join(stackDir, file), "utf8"), file).not.toContain(password);
+        for (const c of cli.calls().filter((x) => x.key !== "config set")) expect(JSON.stringify([c.argv, c.env]), c.key).not.toContain(password);
+        expect(JSON.stringify(set?.env)).not.toContain(password);
+        expect(lines()).toContain("password config set");
+        expect(lines()).not.toContain(password);
+
+        await engine.up(dockerSpec("pw1"), noop);
+        expect(configSets(cli)).toHaveLength(1);
+        expect(cli.calls().filter((c) => c.key === "up")).toHaveLength(2);
+        // Writing the spec again kept the encrypted value.
+        expect(stackFile(cli, "pw1").config[KEY]).toEqual(config[KEY]);
+    });
+
+    it("an existing stack whose work dir is gone (another API replica) gets its current password back, not a new one", async () => {
+        const { cli, engine } = setup({ stacks: ["pw2"] });
+        await engine.up(dockerSpec("pw2"), noop);
+        const sets = configSets(cli);
+        expect(sets).toHaveLength(1);
+        expect(valueOf(sets[0] as RecordedCall)).toBe("fake-secret-password");
+        expect(sets[0]?.argv).toContain("--secret");
+        const keys = cli.calls().map((c) => c.key);
+        expect(keys.indexOf("stack output")).toBeLessThan(keys.indexOf("config set"));
+    });
+
+    it("a restart of a stack made before the password moved into config sets it from the password output", async () => {
+        const { cli, engine } = setup({
+            stacks: ["pw3"],
+            resources: [{ urn: "urn:pulumi:pw3::dbaas-db::docker:index/container:Container::pw3", type: "docker:index/container:Container", inputs: {} }],
+        });
+        // A work dir as an older API left it: the spec, no password key.
+        const workDir = path.join(cli.settings.stateRoot, "pw3");
+        fs.mkdirSync(workDir, { recursive: true });
+        fs.writeFileSync(path.join(workDir, "Pulumi.pw3.yaml"), `config:\n  dbaas-db:database: '${JSON.stringify(dockerSpec("pw3"))}'\n`);
+        await engine.restart("pw3", noop);
+        expect(configSets(cli).map(valueOf)).toEqual(["fake-secret-password"]);
+        await engine.restart("pw3", noop);
+        expect(configSets(cli)).toHaveLength(1);
+    });
+
+    it("a failing config set stops the up, and neither the error nor the log carries the password", async () => {
+        cli = fakeCli({ stacks: ["pw4"], responses: { "config set": { exitCode: 255, stderr: "error: could not set config" } } });
+        const { logger, lines } = capturingLogger();
+        const engine = new AutomationEngine({ settings: cli.settings, logger });
+        const err = await engine.up(dockerSpec("pw4"), noop).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ProgramError);
+        expect(cli.calls().some((c) => c.key === "up")).toBe(false);
+        const shown = JSON.stringify([(err as ProgramError).reason, (err as ProgramError).message, (err as Error).stack, ((err as Error).cause as Error | undefined)?.message, lines()]);
+        expect(shown).toContain("could not set config");
+        expect(shown).not.toContain("fake-secret-password");
     });
 });
 

@@ -1,9 +1,10 @@
-/** The engine's pure decisions: event mapping, error classification, redaction, settings, restart targets. */
+/** The engine's pure decisions: event mapping, error classification, redaction, settings, restart targets, the password plan. */
 import type { EngineEvent as PulumiEngineEvent } from "@pulumi/pulumi/automation";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { classifyCliFailure, policyViolationsInOutput, programFailureReason, redact, REASON_MAX } from "../../infra/api/engine/errors";
 import { summaryMessage, toProgressEvent, urnName } from "../../infra/api/engine/events";
+import { generatePassword, planPassword, withoutSecret } from "../../infra/api/engine/password";
 import { restartTargets } from "../../infra/api/engine/restart";
 import {
     ConcurrentUpdateError,
@@ -234,5 +235,44 @@ describe("restartTargets", () => {
         ["nothing to restart", [{ urn: "v", type: "docker:index/volume:Volume" }], []],
     ])("%s", (_label, resources, expected) => {
         expect(restartTargets(resources, "orders")).toEqual(expected);
+    });
+});
+
+describe("the password plan (planPassword)", () => {
+    const never = (): string => {
+        throw new Error("generated a password that was not needed");
+    };
+    it.each([
+        ["config already set: keep it, whatever the outputs say", true, "old-output-password", { action: "keep" }],
+        ["config set, no outputs: keep it", true, undefined, { action: "keep" }],
+        ["no config, the stack has a password output: reuse it", false, "old-output-password", { action: "reuse", password: "old-output-password" }],
+    ] as const)("%s", (_label, configured, previous, expected) => {
+        expect(planPassword(configured, previous, never)).toEqual(expected);
+    });
+
+    it.each([
+        ["no output at all", undefined],
+        ["an empty output", ""],
+        ["an output that is not a string", 42],
+    ])("no config and %s: generate one", (_label, previous) => {
+        expect(planPassword(false, previous, () => "new-password")).toEqual({ action: "generate", password: "new-password" });
+    });
+
+    it("generates 32 url-safe characters from node:crypto, a different one each time", () => {
+        const a = generatePassword();
+        expect(a).toMatch(/^[A-Za-z0-9_-]{32}$/);
+        expect(generatePassword()).not.toBe(a);
+        expect(generatePassword((n) => Buffer.alloc(n, 0xff))).toBe("_".repeat(32));
+        expect(planPassword(false, undefined).action).toBe("generate");
+        expect((planPassword(false, undefined) as { password: string }).password).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    });
+
+    it("cuts the password out of a failed config set's text and keeps no reference to the original", () => {
+        const original = Object.assign(new Error("code: 255\n err?: Command failed: pulumi config set dbaas-db:password --secret -- s3cr3t-Value_x (s3cr3t-Value_x)"), { name: "CommandError" });
+        const scrubbed = withoutSecret(original, "s3cr3t-Value_x");
+        expect(scrubbed.message).toBe("code: 255\n err?: Command failed: pulumi config set dbaas-db:password --secret -- *** (***)");
+        expect(scrubbed.name).toBe("CommandError");
+        expect(scrubbed.cause).toBeUndefined();
+        expect(JSON.stringify([scrubbed.message, scrubbed.stack])).not.toContain("s3cr3t-Value_x");
     });
 });

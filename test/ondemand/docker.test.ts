@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { isSecretOutput, promiseOf, type RecordedResource } from "../support/harness";
 import { LABELS } from "../../infra/names";
 import { RESTORE_MARKER } from "../../infra/ondemand/restore";
-import { BACKUP_URL, DOCKER_HOST_PORT, dockerSpec, runProgram, unwrapSecret } from "./fixtures";
+import { BACKUP_URL, CONFIGURED_PASSWORD, DOCKER_HOST_PORT, dockerSpec, runProgram, unwrapSecret } from "./fixtures";
 
 const CONTAINER = "docker:index/container:Container";
 interface Upload { file: string; content?: string; owner?: string; permissions?: string; executable?: boolean }
@@ -66,11 +66,11 @@ describe("docker target, with a backup", async () => {
     it("hands the password over as a secret file, never as an env value", () => {
         expect(server.secretInputs.has("uploads")).toBe(true);
         const file = s.uploads.find((u) => u.file === "/run/dbaas/postgres-password");
-        expect(file?.content).toMatch(/^pw-/);
+        expect(file?.content).toBe(CONFIGURED_PASSWORD);
         expect(file).toMatchObject({ owner: "999", permissions: "0400" });
         expect(s.envs).toContain("POSTGRES_PASSWORD_FILE=/run/dbaas/postgres-password");
         expect(s.envs.some((e) => e.startsWith("POSTGRES_PASSWORD="))).toBe(false);
-        for (const r of rec.resources.filter((x) => x !== server && x.type !== "random:index/randomPassword:RandomPassword")) {
+        for (const r of rec.resources.filter((x) => x !== server)) {
             expect(JSON.stringify(r.inputs), r.name).not.toContain(file?.content ?? "?");
         }
     });
@@ -104,7 +104,15 @@ describe("docker target, with a backup", async () => {
     it("exports password and uri as secrets", async () => {
         expect(await isSecretOutput(mod.password as pulumi.Output<string>)).toBe(true);
         expect(await isSecretOutput(mod.uri as pulumi.Output<string>)).toBe(true);
-        expect(await promiseOf(mod.uri as pulumi.Output<string>)).toMatch(new RegExp(`^postgresql://postgres:pw-[^@]+@127\\.0\\.0\\.1:${DOCKER_HOST_PORT}/orders$`));
+        expect(await promiseOf(mod.uri as pulumi.Output<string>)).toMatch(new RegExp(`^postgresql://postgres:${CONFIGURED_PASSWORD}@127\\.0\\.0\\.1:${DOCKER_HOST_PORT}/orders$`));
+    });
+
+    it("takes the password from the secret config dbaas-db:password: no random resource, the file and the output carry exactly it", async () => {
+        expect(rec.resources.filter((r) => r.type.startsWith("random:") || r.type === "pulumi:providers:random")).toEqual([]);
+        expect(s.uploads.filter((u) => u.file === "/run/dbaas/postgres-password").map((u) => u.content)).toEqual([CONFIGURED_PASSWORD]);
+        const password = mod.password as pulumi.Output<string>;
+        expect(await isSecretOutput(password)).toBe(true);
+        expect(await promiseOf(password)).toBe(CONFIGURED_PASSWORD);
     });
 });
 

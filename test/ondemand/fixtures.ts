@@ -1,16 +1,18 @@
 /**
  * Specs and a runner for the on-demand program under mocks: installs the
- * harness for project dbaas-db with the spec as stack config, imports the
- * program afresh and waits for its registrations.
+ * harness for project dbaas-db with the spec and the (secret) password as
+ * stack config, imports the program afresh and waits for its registrations.
  */
 import { vi } from "vitest";
 import { installMocks, settle, type Recorder, type ResourceOutputs } from "../support/harness";
-import { ONDEMAND_PROJECT, ONDEMAND_SPEC_KEY } from "../../infra/names";
+import { ONDEMAND_PASSWORD_KEY, ONDEMAND_PROJECT, ONDEMAND_SPEC_KEY } from "../../infra/names";
 import type { DatabaseSpecInput } from "../../infra/ondemand/spec";
 
 export const BACKUP_URL = "https://backups.example.com/orders/2026-11-01.dump";
 export const LB_HOSTNAME = "k8s-devdbord-postgres-0123456789.elb.eu-west-1.amazonaws.com";
 export const DOCKER_HOST_PORT = 49153;
+/** The superuser password the API would have set as secret config `dbaas-db:password`. */
+export const CONFIGURED_PASSWORD = "Cfg-pw_0123456789abcdefghijklmnop";
 
 export function kubernetesSpec(overrides: Partial<DatabaseSpecInput> = {}): DatabaseSpecInput {
     return {
@@ -54,13 +56,14 @@ export interface ProgramRun {
     mod: Record<string, unknown>;
 }
 
-/** Runs the program for `spec` (raw, as the API would put it into config). */
+/** Runs the program for `spec` (raw, as the API would put it into config) with CONFIGURED_PASSWORD as secret config. */
 export async function runProgram(spec: unknown, preview = false, extraOutputs?: ResourceOutputs): Promise<ProgramRun> {
     vi.resetModules();
     const rec = await installMocks({
         project: ONDEMAND_PROJECT,
         stack: "db",
-        config: { [ONDEMAND_SPEC_KEY]: JSON.stringify(spec) },
+        config: { [ONDEMAND_SPEC_KEY]: JSON.stringify(spec), [ONDEMAND_PASSWORD_KEY]: CONFIGURED_PASSWORD },
+        secretKeys: [ONDEMAND_PASSWORD_KEY],
         preview,
         outputs: (args) => ({ ...(outputs(args) ?? {}), ...(extraOutputs?.(args) ?? {}) }),
     });

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { isSecretOutput, promiseOf, type RecordedResource, type Recorder } from "../support/harness";
 import { LABELS, POSTGRES_UID } from "../../infra/names";
 import { RESTORE_MARKER } from "../../infra/ondemand/restore";
-import { BACKUP_URL, kubernetesSpec, LB_HOSTNAME, runProgram, unwrapSecret } from "./fixtures";
+import { BACKUP_URL, CONFIGURED_PASSWORD, kubernetesSpec, LB_HOSTNAME, runProgram, unwrapSecret } from "./fixtures";
 
 interface Container {
     name: string;
@@ -129,13 +129,22 @@ describe("kubernetes target, with backup and source ranges", async () => {
         const secret = rec.one(T.secret);
         expect(secret.secretInputs.has("stringData")).toBe(true);
         const pw = unwrapSecret<{ password: string }>(secret.inputs.stringData).password;
-        expect(pw).toMatch(/^pw-/);
+        expect(pw).toBe(CONFIGURED_PASSWORD);
         const env = pod.containers[0]?.env ?? [];
         expect(env.find((e) => e.name === "POSTGRES_PASSWORD")?.valueFrom?.secretKeyRef).toEqual({ name: "postgres-password", key: "password" });
-        for (const r of rec.resources.filter((x) => x !== secret && x.type !== "random:index/randomPassword:RandomPassword")) {
+        for (const r of rec.resources.filter((x) => x !== secret)) {
             expect(JSON.stringify(r.inputs), `${r.type} ${r.name}`).not.toContain(pw);
         }
         expect(await isSecretOutput(mod.password as pulumi.Output<string>)).toBe(true);
+    });
+
+    it("takes the password from the secret config dbaas-db:password: no random resource, the Secret and the outputs carry exactly it", async () => {
+        expect(rec.resources.filter((r) => r.type.startsWith("random:") || r.type === "pulumi:providers:random")).toEqual([]);
+        expect(unwrapSecret<{ password: string }>(rec.one(T.secret).inputs.stringData)).toEqual({ password: CONFIGURED_PASSWORD });
+        const password = mod.password as pulumi.Output<string>;
+        expect(await isSecretOutput(password)).toBe(true);
+        expect(await promiseOf(password)).toBe(CONFIGURED_PASSWORD);
+        expect(await promiseOf(mod.uri as pulumi.Output<string>)).toContain(`postgres:${CONFIGURED_PASSWORD}@`);
     });
 
     it("exposes a LoadBalancer limited to exactly the spec's source ranges", async () => {
@@ -168,12 +177,12 @@ describe("kubernetes target, with backup and source ranges", async () => {
 
     it("makes independent objects depend on the namespace only, so they are created in parallel", () => {
         const ns = rec.one(T.ns).urn;
-        const password = rec.one("random:index/randomPassword:RandomPassword").urn;
         const customDeps = (r: RecordedResource) => r.dependencies.filter((u) => rec.byUrn(u)?.custom);
         for (const type of [T.configMap, T.netpol, T.quota, T.limits, T.service]) {
             expect(customDeps(rec.one(type)), type).toEqual([ns]);
         }
-        expect(customDeps(rec.one(T.secret)).sort()).toEqual([ns, password].sort());
+        // The password is config, not a resource: the Secret waits for the namespace alone.
+        expect(customDeps(rec.one(T.secret))).toEqual([ns]);
         // No component or resource chains through another component's dependsOn.
         for (const r of rec.resources) {
             expect(r.dependencies.filter((u) => rec.byUrn(u)?.custom === false), `${r.type} ${r.name}`).toEqual([]);
@@ -188,7 +197,7 @@ describe("kubernetes target, with backup and source ranges", async () => {
         expect(mod.expiresAt).toBe("2026-11-24T16:00:00Z");
         const uri = mod.uri as pulumi.Output<string>;
         expect(await isSecretOutput(uri)).toBe(true);
-        expect(await promiseOf(uri)).toMatch(new RegExp(`^postgresql://postgres:pw-[^@]+@${LB_HOSTNAME.replace(/\./g, "\\.")}:5432/orders$`));
+        expect(await promiseOf(uri)).toMatch(new RegExp(`^postgresql://postgres:${CONFIGURED_PASSWORD}@${LB_HOSTNAME.replace(/\./g, "\\.")}:5432/orders$`));
     });
 });
 

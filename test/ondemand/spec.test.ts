@@ -27,6 +27,12 @@ describe("bad specs stop the program", () => {
         await expect(import("../../infra/ondemand/index")).rejects.toThrow(/dbaas-db:database/);
     });
 
+    it("a stack without the password config names the key and the secret `config set` that fixes it", async () => {
+        vi.resetModules();
+        await installMocks({ project: "dbaas-db", stack: "db", config: { "dbaas-db:database": JSON.stringify(dockerSpec()) }, preview: true });
+        await expect(import("../../infra/ondemand/index")).rejects.toThrow(/dbaas-db:password[\s\S]*pulumi config set --secret dbaas-db:password/);
+    });
+
     it("a namespace prefix that makes the name too long is refused naming both", async () => {
         const long = kubernetesSpec({ name: "a".repeat(40), target: { kind: "kubernetes", namespace_prefix: `${"p".repeat(30)}-`, memory_mb: 512, cpu_millicores: 500, storage_gb: 1 } });
         await expect(runProgram(long)).rejects.toThrow(/namespace_prefix \+ name/);

@@ -13,7 +13,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { PolicyPackConfig } from "@pulumi/policy";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { resetConfigCache } from "../../infra/config";
-import { ONDEMAND_PROJECT, ONDEMAND_SPEC_KEY } from "../../infra/names";
+import { ONDEMAND_PASSWORD_KEY, ONDEMAND_PROJECT, ONDEMAND_SPEC_KEY } from "../../infra/names";
 import type { DatabaseSpecInput } from "../../infra/ondemand/spec";
 import { policyPackConfigFromStackFile } from "../../policies/packConfig";
 import { policies } from "../../policies/rules";
@@ -117,8 +117,8 @@ function specFor(kind: "docker" | "kubernetes", sourceRanges: string[]): Databas
 
 async function ondemandGraph(spec: DatabaseSpecInput): Promise<TestResource[]> {
     vi.resetModules();
-    const config = { [ONDEMAND_SPEC_KEY]: JSON.stringify(spec) };
-    const rec = await installMocks({ project: ONDEMAND_PROJECT, stack: spec.name, preview: false, outputs, config });
+    const config = { [ONDEMAND_SPEC_KEY]: JSON.stringify(spec), [ONDEMAND_PASSWORD_KEY]: "graph-test-password" };
+    const rec = await installMocks({ project: ONDEMAND_PROJECT, stack: spec.name, preview: false, outputs, config, secretKeys: [ONDEMAND_PASSWORD_KEY] });
     await import("../../infra/ondemand/index");
     await settle();
     // What the CLI hands a policy pack about this stack (lib/stackSource.ts reads it).

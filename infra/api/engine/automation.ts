@@ -22,10 +22,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { LocalWorkspace, PulumiCommand, type EngineEvent as PulumiEngineEvent, type Stack } from "@pulumi/pulumi/automation";
 import { z } from "zod";
-import { ONDEMAND_SPEC_KEY } from "../../names";
+import { ONDEMAND_PASSWORD_KEY, ONDEMAND_SPEC_KEY } from "../../names";
 import { parseDatabaseSpec, type DatabaseSpec } from "../../ondemand/spec";
 import { abortReasonText, classifyCliFailure, errorText, logSafeOutput, type PolicyViolation } from "./errors";
 import { toProgressEvent } from "./events";
+import { planPassword, withoutSecret } from "./password";
 import { restartTargets, type StateResource } from "./restart";
 import {
     EngineUnavailableError,
@@ -156,6 +157,8 @@ export class AutomationEngine implements StackEngine {
             const stack = await this.openExisting(name);
             if (stack === undefined) throw new StackNotFoundError(name);
             const spec = await this.readSpec(stack);
+            // A stack made before the password moved into config has none yet.
+            await this.ensurePassword(stack, (await stack.workspace.stackSettings(stack.name)).config);
             const state = await stack.exportStack();
             const resources = ((state.deployment as { resources?: StateResource[] } | undefined)?.resources) ?? [];
             const urns = restartTargets(resources, spec.name);
@@ -309,7 +312,8 @@ export class AutomationEngine implements StackEngine {
      * set`, whose value would be on the CLI's command line (visible in `ps`;
      * a backup URL may carry a signed query string). The spec holds no
      * secrets, so it is plain config. Other keys (the encryption salt,
-     * secrets provider) are kept.
+     * secrets provider, the encrypted password) are kept; then the password
+     * config is made sure of.
      */
     private async writeSpec(stack: Stack, spec: DatabaseSpec): Promise<void> {
         const ws = stack.workspace;
@@ -319,10 +323,32 @@ export class AutomationEngine implements StackEngine {
         } catch {
             // No settings file yet (a backend that keeps none): start empty.
         }
-        await ws.saveStackSettings(stack.name, {
-            ...settings,
-            config: { ...(settings.config ?? {}), [ONDEMAND_SPEC_KEY]: JSON.stringify(spec) },
-        });
+        const config = { ...(settings.config ?? {}), [ONDEMAND_SPEC_KEY]: JSON.stringify(spec) };
+        await ws.saveStackSettings(stack.name, { ...settings, config });
+        await this.ensurePassword(stack, config);
+    }
+
+    /**
+     * Gives the stack its secret password config when its settings lack it:
+     * the stack's `password` output when it has one (an existing stack whose
+     * work dir was lost, or one made before the password moved into config),
+     * else a new one. Set through `pulumi config set --secret` so the CLI
+     * encrypts it with the stack's secrets provider; this engine cannot
+     * encrypt for it. The value is briefly on that command's argv (the
+     * Automation API has no stdin); it is never logged, and a failure's text
+     * has it cut out.
+     */
+    private async ensurePassword(stack: Stack, config: Readonly<Record<string, unknown>> | undefined): Promise<void> {
+        const configured = config !== undefined && Object.hasOwn(config, ONDEMAND_PASSWORD_KEY);
+        const previous: unknown = configured ? undefined : (await stack.outputs()).password?.value;
+        const plan = planPassword(configured, previous);
+        if (plan.action === "keep") return;
+        try {
+            await stack.setConfig(ONDEMAND_PASSWORD_KEY, { value: plan.password, secret: true });
+        } catch (e) {
+            throw withoutSecret(e, plan.password);
+        }
+        this.log.info({ stack: stack.name, key: ONDEMAND_PASSWORD_KEY, source: plan.action }, "password config set");
     }
 
     private async readSpec(stack: Stack): Promise<DatabaseSpec> {
