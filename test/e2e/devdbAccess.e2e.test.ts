@@ -16,10 +16,9 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEVDB_ROLE_RULES } from "../../components/aws/rbac";
 import { LABELS } from "../../infra/names";
+import { applyDevDbAccess, destroyDevDbAccess } from "./cluster";
 import { enginePath, requireKubernetes, requirePulumi } from "./engine";
 
-const ROOT = path.resolve(__dirname, "..", "..");
-const PROGRAM = path.join(__dirname, "programs", "devdb-access");
 const missing = requirePulumi() ?? requireKubernetes();
 let tmp: string;
 let devdbKubeconfig: string;
@@ -27,21 +26,6 @@ let devdbKubeconfig: string;
 function run(cmd: string, args: string[], opts: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): { status: number | null; stdout: string; stderr: string } {
     const r = spawnSync(cmd, args, { cwd: opts.cwd ?? tmp, encoding: "utf8", input: opts.input, timeout: 300_000, env: { ...process.env, PATH: enginePath(), ...opts.env } });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function pulumi(args: string[]): string {
-    const r = run("pulumi", args, {
-        cwd: PROGRAM,
-        env: {
-            PULUMI_BACKEND_URL: `file://${path.join(tmp, "state")}`,
-            PULUMI_CONFIG_PASSPHRASE: "e2e",
-            PULUMI_CONFIG_PASSPHRASE_FILE: "",
-            PULUMI_NODEJS_TSCONFIG_PATH: path.join(ROOT, "tsconfig.json"),
-            PULUMI_NODEJS_TRANSPILE_ONLY: "true",
-        },
-    });
-    if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${r.status}:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
-    return r.stdout;
 }
 
 /** kubectl as the devdb ServiceAccount (its token, from the stack's secret output). */
@@ -62,16 +46,12 @@ const GOOD_LABELS = { [LABELS.owner]: "alice", [LABELS.expiresAt]: EXPIRES, "pod
 describe.skipIf(missing)("DevDbAccess on a real API server, applied by the real CLI", () => {
     beforeAll(() => {
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-devdb-"));
-        fs.mkdirSync(path.join(tmp, "state"));
-        pulumi(["stack", "init", "e2e"]);
-        pulumi(["up", "--yes", "--skip-preview", "--stack", "e2e", "--color", "never"]);
-        devdbKubeconfig = path.join(tmp, "devdb.kubeconfig");
-        fs.writeFileSync(devdbKubeconfig, pulumi(["stack", "output", "apiKubeconfig", "--show-secrets", "--stack", "e2e"]), { mode: 0o600 });
+        devdbKubeconfig = applyDevDbAccess(tmp);
     }, 600_000);
     afterAll(() => {
         if (tmp === undefined) return;
         try {
-            pulumi(["destroy", "--yes", "--skip-preview", "--stack", "e2e", "--color", "never"]);
+            destroyDevDbAccess(tmp);
         } finally {
             fs.rmSync(tmp, { recursive: true, force: true });
         }

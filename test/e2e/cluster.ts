@@ -1,0 +1,108 @@
+/**
+ * What the e2e cluster lacks and the tests play, SIMULATED and named so:
+ * - the cloud controller: a Service of type LoadBalancer gets
+ *   status.loadBalancer.ingress (a documentation address; nothing listens);
+ * - a storage provisioner: a Pending PVC gets a PersistentVolume made for it
+ *   (hostPath, never written: kwok runs no containers), which the REAL
+ *   controller-manager binds.
+ * Real: the API server, admission, RBAC, controllers, scheduler.
+ * Also: applying the platform's DevDbAccess with the real CLI, shared by the
+ * tests that act as the devdb ServiceAccount.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { enginePath } from "./engine";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+
+export function kubectl(args: string[], opts: { kubeconfig?: string; input?: string } = {}): { status: number | null; stdout: string; stderr: string } {
+    const r = spawnSync("kubectl", [...(opts.kubeconfig === undefined ? [] : ["--kubeconfig", opts.kubeconfig]), ...args], {
+        encoding: "utf8", input: opts.input, timeout: 60_000, env: { ...process.env, PATH: enginePath() },
+    });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function kubectlJson<T>(args: string[], kubeconfig?: string): T {
+    const r = kubectl([...args, "-o", "json"], kubeconfig === undefined ? {} : { kubeconfig });
+    if (r.status !== 0) throw new Error(`kubectl ${args.join(" ")}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
+}
+
+interface Item { metadata: { name: string; namespace: string; uid: string }; spec: Record<string, unknown>; status?: Record<string, unknown> }
+
+/** One pass of the SIMULATED cloud controller and storage provisioner over namespaces with `prefix`. */
+export function simulateCloudOnce(prefix: string, adminKubeconfig: string): void {
+    const services = kubectlJson<{ items: Item[] }>(["get", "services", "-A"], adminKubeconfig).items
+        .filter((s) => s.metadata.namespace.startsWith(prefix) && s.spec.type === "LoadBalancer")
+        .filter((s) => ((s.status?.loadBalancer as { ingress?: unknown[] } | undefined)?.ingress ?? []).length === 0);
+    for (const s of services) {
+        kubectl(["patch", "service", s.metadata.name, "-n", s.metadata.namespace, "--subresource=status", "--type=merge",
+            "-p", JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: "203.0.113.10" }] } } })], { kubeconfig: adminKubeconfig });
+    }
+    const claims = kubectlJson<{ items: Item[] }>(["get", "pvc", "-A"], adminKubeconfig).items
+        .filter((c) => c.metadata.namespace.startsWith(prefix) && c.status?.phase === "Pending");
+    for (const c of claims) {
+        const size = ((c.spec.resources as { requests?: { storage?: string } } | undefined)?.requests?.storage) ?? "1Gi";
+        const pv = {
+            apiVersion: "v1", kind: "PersistentVolume",
+            metadata: { name: `sim-${c.metadata.uid}`, labels: { "dbaas.e2e/simulated": "storage" } },
+            spec: {
+                capacity: { storage: size }, accessModes: c.spec.accessModes, persistentVolumeReclaimPolicy: "Delete",
+                storageClassName: (c.spec.storageClassName as string | undefined) ?? "",
+                hostPath: { path: `/tmp/dbaas-e2e-sim/${c.metadata.uid}` },
+                claimRef: { namespace: c.metadata.namespace, name: c.metadata.name, uid: c.metadata.uid },
+            },
+        };
+        kubectl(["apply", "-f", "-"], { kubeconfig: adminKubeconfig, input: JSON.stringify(pv) });
+    }
+}
+
+/** Runs simulateCloudOnce every `everyMs` until stopped. */
+export function simulateCloud(prefix: string, adminKubeconfig: string, everyMs = 500): { stop(): void } {
+    let stopped = false;
+    const tick = () => {
+        if (stopped) return;
+        try {
+            simulateCloudOnce(prefix, adminKubeconfig);
+        } catch {
+            // A namespace being deleted between list and patch: the next pass looks again.
+        }
+        setTimeout(tick, everyMs);
+    };
+    setTimeout(tick, everyMs);
+    return { stop: () => { stopped = true; } };
+}
+
+/** `pulumi ...` in the DevDbAccess fixture program, with its own backend under `stateDir`. */
+export function devDbAccessPulumi(stateDir: string, args: string[]): string {
+    const r = spawnSync("pulumi", args, {
+        cwd: path.join(__dirname, "programs", "devdb-access"), encoding: "utf8", timeout: 300_000,
+        env: {
+            ...process.env,
+            PATH: enginePath(),
+            PULUMI_BACKEND_URL: `file://${stateDir}`,
+            PULUMI_CONFIG_PASSPHRASE: "e2e",
+            PULUMI_CONFIG_PASSPHRASE_FILE: "",
+            PULUMI_NODEJS_TSCONFIG_PATH: path.join(ROOT, "tsconfig.json"),
+            PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+        },
+    });
+    if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${r.status}:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
+    return r.stdout;
+}
+
+/** Applies DevDbAccess with the real CLI; returns the devdb ServiceAccount's kubeconfig file (0600). */
+export function applyDevDbAccess(dir: string): string {
+    const state = path.join(dir, "access-state");
+    fs.mkdirSync(state, { recursive: true });
+    devDbAccessPulumi(state, ["stack", "init", "e2e"]);
+    devDbAccessPulumi(state, ["up", "--yes", "--skip-preview", "--stack", "e2e", "--color", "never"]);
+    const file = path.join(dir, "devdb.kubeconfig");
+    fs.writeFileSync(file, devDbAccessPulumi(state, ["stack", "output", "apiKubeconfig", "--show-secrets", "--stack", "e2e"]), { mode: 0o600 });
+    return file;
+}
+
+export function destroyDevDbAccess(dir: string): void {
+    devDbAccessPulumi(path.join(dir, "access-state"), ["destroy", "--yes", "--skip-preview", "--stack", "e2e", "--color", "never"]);
+}
