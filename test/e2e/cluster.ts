@@ -99,8 +99,15 @@ export function applyDevDbAccess(dir: string): string {
     devDbAccessPulumi(state, ["stack", "init", "e2e"]);
     devDbAccessPulumi(state, ["up", "--yes", "--skip-preview", "--stack", "e2e", "--color", "never"]);
     const file = path.join(dir, "devdb.kubeconfig");
-    fs.writeFileSync(file, devDbAccessPulumi(state, ["stack", "output", "apiKubeconfig", "--show-secrets", "--stack", "e2e"]), { mode: 0o600 });
-    return file;
+    // The controller-manager fills the token Secret asynchronously; a token read before that is
+    // empty, so read it again (after a refresh) until the kubeconfig authenticates.
+    for (let attempt = 1; ; attempt++) {
+        fs.writeFileSync(file, devDbAccessPulumi(state, ["stack", "output", "apiKubeconfig", "--show-secrets", "--stack", "e2e"]), { mode: 0o600 });
+        const who = kubectl(["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"], { kubeconfig: file });
+        if (who.stdout === "system:serviceaccount:devdb:devdb") return file;
+        if (attempt === 5) throw new Error(`the devdb kubeconfig does not authenticate after ${attempt} reads: ${who.stderr}`);
+        devDbAccessPulumi(state, ["refresh", "--yes", "--skip-preview", "--stack", "e2e", "--color", "never"]);
+    }
 }
 
 export function destroyDevDbAccess(dir: string): void {

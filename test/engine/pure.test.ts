@@ -14,6 +14,7 @@ import {
     StackNotFoundError,
 } from "../../infra/api/engine/types";
 import {
+    fileBackendDir,
     CATALOG_POLICIES,
     cliEnvironment,
     engineSettingsFromEnv,
@@ -275,4 +276,14 @@ describe("the password plan (planPassword)", () => {
         expect(scrubbed.cause).toBeUndefined();
         expect(JSON.stringify([scrubbed.message, scrubbed.stack])).not.toContain("s3cr3t-Value_x");
     });
+});
+
+describe("fileBackendDir", () => {
+    it.each([
+        ["file:///srv/dbaas/.state", "/srv/dbaas/.state"],
+        ["file:///srv/state?no_tmp_dir=true", "/srv/state"],
+        ["s3://bucket/prefix", undefined],
+        ["https://api.pulumi.com", undefined],
+        ["file://", undefined],
+    ])("%s → %s", (url, dir) => expect(fileBackendDir(url)).toBe(dir));
 });

@@ -39,7 +39,7 @@ import {
     type OperationOptions,
     type StackEngine,
 } from "./types";
-import { cliEnvironment, policyConfigFileFor, projectSettingsFor, workDirFor, type EngineSettings } from "./workspace";
+import { cliEnvironment, fileBackendDir, policyConfigFileFor, projectSettingsFor, workDirFor, type EngineSettings } from "./workspace";
 
 /** The subset of a pino logger the engine writes to. */
 export interface EngineLogger {
@@ -277,6 +277,9 @@ export class AutomationEngine implements StackEngine {
         const pulumiCommand = await this.command();
         const workDir = workDirFor(this.settings.stateRoot, name);
         await fs.promises.mkdir(workDir, { recursive: true, mode: 0o700 });
+        // The CLI's file backend opens its folder but never creates it.
+        const fileBackend = fileBackendDir(this.settings.backendUrl);
+        if (fileBackend !== undefined) await fs.promises.mkdir(fileBackend, { recursive: true, mode: 0o700 });
         const wsOptions = {
             pulumiCommand,
             envVars: cliEnvironment(this.settings),

@@ -116,6 +116,13 @@ export function policyConfigFileFor(workDir: string): string {
     return path.join(workDir, "policy-config.json");
 }
 
+/** The folder of a `file://` backend URL (query string dropped), or undefined for other backends. */
+export function fileBackendDir(backendUrl: string): string | undefined {
+    if (!backendUrl.startsWith("file://")) return undefined;
+    const dir = backendUrl.slice("file://".length).split("?")[0] ?? "";
+    return dir === "" ? undefined : dir.replace(/^~(?=\/)/, process.env.HOME ?? "~");
+}
+
 /** The work directory of one database. The name is a validated DNS label, so it cannot escape the root. */
 export function workDirFor(stateRoot: string, name: string): string {
     if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name)) throw new Error(`not a database name: ${JSON.stringify(name)}`);

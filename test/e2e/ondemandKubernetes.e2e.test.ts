@@ -1,0 +1,122 @@
+/**
+ * One database on the kubernetes target, end to end through the API and the
+ * REAL engine: the API (in this process, with the Automation API engine, the
+ * built Pulumi CLI, our Node.js language host and the kubernetes provider)
+ * acts as the devdb ServiceAccount (its token, from DevDbAccess applied by a
+ * real `pulumi up`) against the REAL API server, whose admission (Pod Security
+ * `restricted`, the devdb ValidatingAdmissionPolicy) and RBAC judge every
+ * object; the policy pack runs on every `up`. SIMULATED: the kubelet (kwok
+ * marks the pod Running and Ready; no PostgreSQL runs, so no restore and no
+ * connection), the cloud load balancer and the storage provisioner
+ * (test/e2e/cluster.ts).
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadEngine } from "../../infra/api/engine/load";
+import { startPostgres, type PostgresServer } from "../support/postgres";
+import { CATALOG, createBody, readSse, startTestApi, TOKENS, waitFor, type TestApi } from "../support/testApi";
+import { applyDevDbAccess, destroyDevDbAccess, kubectl, kubectlJson, simulateCloud } from "./cluster";
+import { pulumiCli, requireKubernetes, requirePulumi } from "./engine";
+
+const missing = requirePulumi() ?? requireKubernetes();
+const PREFIX = "devdb-";
+const NAME = "e2e-k8s-db";
+const NS = `${PREFIX}${NAME}`;
+let tmp: string;
+let adminKubeconfig: string;
+let pg: PostgresServer;
+let api: TestApi;
+let cloud: { stop(): void } | undefined;
+const savedKubeconfig = process.env.KUBECONFIG;
+
+describe.skipIf(missing)("the kubernetes target through the API and the real engine", () => {
+    beforeAll(async () => {
+        adminKubeconfig = process.env.KUBECONFIG ?? "";
+        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-k8s-e2e-"));
+        const devdb = applyDevDbAccess(tmp);
+        cloud = simulateCloud(PREFIX, adminKubeconfig);
+        pg = await startPostgres(17);
+        const cli = pulumiCli();
+        const env = {
+            DBAAS_TARGET: "kubernetes",
+            DBAAS_NAMESPACE_PREFIX: PREFIX,
+            DBAAS_CATALOG: JSON.stringify(CATALOG),
+            DBAAS_DB_MEMORY_MB: "256",
+            DBAAS_DB_CPU_MILLICORES: "250",
+            DBAAS_DB_STORAGE_GB: "1",
+            DBAAS_OPERATION_MAX_ATTEMPTS: "1",
+            DBAAS_OPERATION_TIMEOUT_SECONDS: "600",
+        };
+        // The engine's CLI and the provider read the ambient KUBECONFIG: the devdb identity only.
+        process.env.KUBECONFIG = devdb;
+        fs.writeFileSync(path.join(tmp, "passphrase"), "e2e-passphrase\n", { mode: 0o600 });
+        const engine = await loadEngine({
+            ...process.env, ...env,
+            DBAAS_PULUMI_ROOT: path.dirname(path.dirname(cli?.path ?? "")),
+            DBAAS_PULUMI_PASSPHRASE_FILE: path.join(tmp, "passphrase"),
+            DBAAS_STATE_ROOT: path.join(tmp, "stacks"),
+            PULUMI_BACKEND_URL: "",
+        }, (await import("../support/testApi")).testConfig(env), pino({ level: "warn" }));
+        api = await startTestApi(pg, { engine, env });
+    }, 600_000);
+
+    afterAll(async () => {
+        cloud?.stop();
+        await api?.close(1000);
+        await pg?.stop();
+        process.env.KUBECONFIG = savedKubeconfig;
+        if (tmp !== undefined) {
+            kubectl(["delete", "namespace", NS, "--ignore-not-found", "--wait=false"], { kubeconfig: adminKubeconfig });
+            destroyDevDbAccess(tmp);
+            fs.rmSync(tmp, { recursive: true, force: true });
+        }
+    }, 600_000);
+
+    it("is ready: the engine reports no missing part", async () => {
+        const r = await api.call(null, "GET", "/readyz");
+        expect(r.body, JSON.stringify(r.body)).toEqual({ status: "ready" });
+    });
+
+    it("POST /databases provisions the namespace and its objects as declared, and the database reaches ready", async () => {
+        const r = await api.call("alice", "POST", "/databases", { body: createBody(NAME, { source_ranges: ["203.0.113.0/24"] }) });
+        expect(r.status, JSON.stringify(r.body)).toBe(202);
+        const db = await waitFor("the create to end", async () => {
+            const g = await api.call("alice", "GET", `/databases/${NAME}`);
+            const body = g.body as { state?: string };
+            return body.state === "ready" || body.state === "failed" ? body as { state: string; endpoint: unknown; failure_reason: string | null } : undefined;
+        }, 480_000);
+        expect(db.state, `failure: ${db.failure_reason}`).toBe("ready");
+        expect(db.endpoint).toMatchObject({ host: "203.0.113.10", port: 5432 });
+
+        const ns = kubectlJson<{ metadata: { labels: Record<string, string> } }>(["get", "namespace", NS], adminKubeconfig);
+        expect(ns.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+        const kinds = (kind: string) => kubectlJson<{ items: { metadata: { name: string } }[] }>(["get", kind, "-n", NS], adminKubeconfig).items.length;
+        for (const kind of ["secrets", "statefulsets", "services", "networkpolicies", "resourcequotas", "limitranges"]) expect(kinds(kind), kind).toBeGreaterThan(0);
+        const svc = kubectlJson<{ items: { spec: { type: string; loadBalancerSourceRanges?: string[] } }[] }>(["get", "services", "-n", NS], adminKubeconfig)
+            .items.find((s) => s.spec.type === "LoadBalancer");
+        expect(svc?.spec.loadBalancerSourceRanges).toEqual(["203.0.113.0/24"]);
+        const pod = kubectlJson<{ items: { spec: { securityContext?: { runAsNonRoot?: boolean } }; status: { phase: string } }[] }>(["get", "pods", "-n", NS], adminKubeconfig).items[0];
+        expect(pod?.status.phase).toBe("Running");
+    }, 600_000);
+
+    it("the operation's event stream carries the real engine's resource events", async () => {
+        const sse = await readSse(`${api.url}/databases/${NAME}/events`, TOKENS.alice, {}, 30_000);
+        const kinds = sse.frames.map((f) => f.event);
+        expect(kinds).toContain("resource-done");
+        expect(sse.raw).toContain("kubernetes:apps/v1:StatefulSet");
+    });
+
+    it("DELETE removes the namespace and the stack", async () => {
+        const r = await api.call("alice", "DELETE", `/databases/${NAME}`);
+        expect(r.status).toBe(202);
+        await waitFor("the database deleted", async () => {
+            const g = await api.call("alice", "GET", `/databases/${NAME}`);
+            return g.status === 404 || (g.body as { state?: string }).state === "deleted" ? true : undefined;
+        }, 300_000);
+        await waitFor("the namespace gone", () => Promise.resolve(kubectl(["get", "namespace", NS], { kubeconfig: adminKubeconfig }).status !== 0 ? true : undefined), 120_000);
+        expect(fs.existsSync(path.join(tmp, "stacks", NAME))).toBe(false);
+    }, 600_000);
+});
