@@ -16,8 +16,10 @@ import * as path from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadEngine } from "../../infra/api/engine/load";
+import { ProgramError, type StackEngine } from "../../infra/api/engine/types";
+import { parseDatabaseSpec } from "../../infra/ondemand/spec";
 import { startPostgres, type PostgresServer } from "../support/postgres";
-import { CATALOG, createBody, readSse, startTestApi, TOKENS, waitFor, type TestApi } from "../support/testApi";
+import { CATALOG, createBody, readSse, startTestApi, testConfig, TOKENS, waitFor, type TestApi } from "../support/testApi";
 import { applyDevDbAccess, destroyDevDbAccess, kubectl, kubectlJson, simulateCloud } from "./cluster";
 import { pulumiCli, requireKubernetes, requirePulumi } from "./engine";
 
@@ -30,6 +32,8 @@ let adminKubeconfig: string;
 let pg: PostgresServer;
 let api: TestApi;
 let cloud: { stop(): void } | undefined;
+let engine: StackEngine;
+let target: ReturnType<typeof testConfig>["target"];
 const savedKubeconfig = process.env.KUBECONFIG;
 
 describe.skipIf(missing)("the kubernetes target through the API and the real engine", () => {
@@ -53,13 +57,14 @@ describe.skipIf(missing)("the kubernetes target through the API and the real eng
         // The engine's CLI and the provider read the ambient KUBECONFIG: the devdb identity only.
         process.env.KUBECONFIG = devdb;
         fs.writeFileSync(path.join(tmp, "passphrase"), "e2e-passphrase\n", { mode: 0o600 });
-        const engine = await loadEngine({
+        target = testConfig(env).target;
+        engine = await loadEngine({
             ...process.env, ...env,
             DBAAS_PULUMI_ROOT: path.dirname(path.dirname(cli?.path ?? "")),
             DBAAS_PULUMI_PASSPHRASE_FILE: path.join(tmp, "passphrase"),
             DBAAS_STATE_ROOT: path.join(tmp, "stacks"),
             PULUMI_BACKEND_URL: "",
-        }, (await import("../support/testApi")).testConfig(env), pino({ level: "warn" }));
+        }, testConfig(env), pino({ level: "warn" }));
         api = await startTestApi(pg, { engine, env });
     }, 600_000);
 
@@ -69,7 +74,7 @@ describe.skipIf(missing)("the kubernetes target through the API and the real eng
         await pg?.stop();
         process.env.KUBECONFIG = savedKubeconfig;
         if (tmp !== undefined) {
-            kubectl(["delete", "namespace", NS, "--ignore-not-found", "--wait=false"], { kubeconfig: adminKubeconfig });
+            for (const ns of [NS, `${PREFIX}e2e-bad-image`]) kubectl(["delete", "namespace", ns, "--ignore-not-found", "--wait=false"], { kubeconfig: adminKubeconfig });
             destroyDevDbAccess(tmp);
             fs.rmSync(tmp, { recursive: true, force: true });
         }
@@ -108,6 +113,20 @@ describe.skipIf(missing)("the kubernetes target through the API and the real eng
         expect(kinds).toContain("resource-done");
         expect(sse.raw).toContain("kubernetes:apps/v1:StatefulSet");
     });
+
+    it("the policy pack runs on every up through the real CLI: an image outside the catalog fails naming the policy, and nothing is created", async () => {
+        const spec = parseDatabaseSpec({
+            name: "e2e-bad-image", owner: "alice", project_id: "proj-1", db_type: "postgres", version: "PostgreSQL 17",
+            image: "registry.example.com/not-the-catalog:17", expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+            source_ranges: [], target,
+        });
+        expect(kubectl(["get", "namespace", `${PREFIX}e2e-bad-image`], { kubeconfig: adminKubeconfig }).status, "no namespace before").not.toBe(0);
+        const err = await engine.up(spec, { signal: new AbortController().signal, onEvent: () => undefined }).then(() => undefined, (e: unknown) => e);
+        expect(err).toBeInstanceOf(ProgramError);
+        expect((err as Error).message).toMatch(/postgres-image-from-catalog/);
+        expect(kubectl(["get", "namespace", `${PREFIX}e2e-bad-image`], { kubeconfig: adminKubeconfig }).status).not.toBe(0);
+        await engine.destroy("e2e-bad-image", { signal: new AbortController().signal, onEvent: () => undefined });
+    }, 300_000);
 
     it("DELETE removes the namespace and the stack", async () => {
         const r = await api.call("alice", "DELETE", `/databases/${NAME}`);

@@ -217,6 +217,14 @@ describe("the policy pack", () => {
         expect(JSON.parse(fs.readFileSync(configFile, "utf8"))).toEqual(policyConfig);
     });
 
+    it("a create previews under the pack before its up, so a violation stops it before any resource is made", async () => {
+        const { cli, engine } = setup({}, { policyConfig: ondemandPolicyConfig(["postgres:17.6"]) });
+        await engine.up(dockerSpec("pol0"), noop);
+        const keys = cli.calls().map((c) => c.key).filter((k) => k === "preview" || k === "up");
+        expect(keys).toEqual(["preview", "up"]);
+        expect(flagValues(argvOf(cli, "preview")[0] ?? [], "--policy-pack")).toEqual([POLICY_PACK_DIR]);
+    });
+
     it("DBAAS_POLICY_PACK_DIR replaces the pack", async () => {
         const pack = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-pack-")), "policies");
         fs.mkdirSync(pack);

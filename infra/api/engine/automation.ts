@@ -129,6 +129,11 @@ export class AutomationEngine implements StackEngine {
             await this.writeSpec(stack, valid);
             const policies = await this.policyOptions(valid.name);
             signal.throwIfAborted();
+            // The Automation API's `up` skips the preview, and without one the pack judges each
+            // resource as it is registered: a violation would stop the update only after the
+            // resources before it were created. A preview under the pack first stops it before any.
+            await stack.preview({ signal, color: "never", ...policies });
+            signal.throwIfAborted();
             await stack.up({ signal, onEvent, color: "never", ...policies });
             return this.readOutputs(stack);
         });
