@@ -433,6 +433,14 @@ start_scheduler() {
     --leader-elect=false --profiling=false
   wait_for kube-scheduler 60 component_healthy "$SCHED_PORT"
 }
+# Once in a CI run the scheduler stopped 50 ms after starting ("handlers are not fully
+# synchronized: context canceled"; cause not found). Start it again once before giving up.
+start_scheduler_retrying() {
+  if ! (start_scheduler); then
+    log "kube-scheduler did not start; its log: $(tail -n 3 "$STATE_DIR/kube-scheduler.log" | tr '\n' ' '); starting it once more"
+    start_scheduler
+  fi
+}
 
 # kwok's own stage definitions (node init + heartbeat with lease, pod ready/complete/delete),
 # taken from the kwok module of the version built, as kwokctl embeds them.
@@ -504,7 +512,7 @@ cmd_up() {
   start_etcd
   start_apiserver
   start_controller_manager
-  start_scheduler
+  start_scheduler_retrying
   start_kwok
   wait_for kube-controller-manager 60 default_sa_exists
   log "up in $((SECONDS - start_s))s: kube-apiserver https://127.0.0.1:$API_PORT ($("$APISERVER" --version))"
