@@ -166,13 +166,17 @@ export class DatabaseService {
         } catch {
             reasons.push("the admin database is not reachable");
         }
+        return [...reasons, ...await this.#engineProblems()];
+    }
+
+    /** What keeps the engine from running operations now, each as "engine: <cause and fix>". */
+    async #engineProblems(): Promise<string[]> {
         try {
             const r = await this.engine.readiness();
-            if (!r.ok) reasons.push(...r.reasons.map((x) => `engine: ${x}`));
+            return r.ok ? [] : r.reasons.map((x) => `engine: ${x}`);
         } catch {
-            reasons.push("engine: readiness check failed");
+            return ["engine: readiness check failed"];
         }
-        return reasons;
     }
 
     /** Enqueues a delete for every expired database no operation is working on. */
@@ -196,15 +200,8 @@ export class DatabaseService {
      * can only fail after its retries.
      */
     async #requireEngine(): Promise<void> {
-        let reasons: readonly string[];
-        try {
-            const r = await this.engine.readiness();
-            if (r.ok) return;
-            reasons = r.reasons;
-        } catch {
-            reasons = ["the readiness check failed (see the server log)"];
-        }
-        throw problems.unavailable(reasons.map((x) => `engine: ${x}`));
+        const reasons = await this.#engineProblems();
+        if (reasons.length > 0) throw problems.unavailable(reasons);
     }
 
     #ttl(ttlHours: number | undefined, field: string): number {
