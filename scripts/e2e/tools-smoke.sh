@@ -74,19 +74,25 @@ make_project() {
   printf '%s\n' "$program" >"$dir/index.js"
 }
 
-check_up() {
-  step "nodejs program: stack init, up (no resources, one output), stack output"
-  local dir="$WORK/hello" out
-  make_project "$dir" smoke-hello 'exports.greeting = require("@pulumi/pulumi").output("hello from pulumi");'
+# In the project DIR: stack init, up, then stack output NAME must be WANT; HINT says what to check.
+up_and_expect() {
+  local dir=$1 name=$2 want=$3 hint=$4 out
   (
     cd "$dir"
-    pulumi stack init t --non-interactive || fail "pulumi stack init t failed"
-    pulumi up --yes --non-interactive --skip-preview || fail "pulumi up failed (language host: $(command -v pulumi-language-nodejs))"
-    out="$(pulumi stack output greeting)" || fail "pulumi stack output greeting failed"
-    [ "$out" = "hello from pulumi" ] || fail "stack output greeting is '$out', expected 'hello from pulumi'"
-    echo "stack output greeting = $out"
-    pulumi stack output --json
+    pulumi stack init t --non-interactive || fail "pulumi stack init t in $dir failed"
+    pulumi up --yes --non-interactive --skip-preview || fail "pulumi up in $dir failed ($hint)"
+    out="$(pulumi stack output "$name")" || fail "pulumi stack output $name in $dir failed"
+    [ "$out" = "$want" ] || fail "stack output $name is '$out', expected '$want'"
+    echo "stack output $name = $out"
   )
+}
+
+check_up() {
+  step "nodejs program: stack init, up (no resources, one output), stack output"
+  local dir="$WORK/hello"
+  make_project "$dir" smoke-hello 'exports.greeting = require("@pulumi/pulumi").output("hello from pulumi");'
+  up_and_expect "$dir" greeting "hello from pulumi" "language host: $(command -v pulumi-language-nodejs)"
+  (cd "$dir" && pulumi stack output --json)
 }
 
 check_plugins() {
@@ -104,17 +110,10 @@ check_policy_pack() {
 
 check_dynamic_provider() {
   step "dynamic provider: one dynamic resource (pulumi-resource-pulumi-nodejs)"
-  local dir="$WORK/dynamic" out
+  local dir="$WORK/dynamic"
   make_project "$dir" smoke-dynamic 'const pulumi = require("@pulumi/pulumi"); class R extends pulumi.dynamic.Resource { constructor(n) { super({ async create() { return { id: "r1", outs: { v: 42 } }; } }, n, { v: undefined }); } } exports.v = new R("r").v;'
-  (
-    cd "$dir"
-    pulumi stack init t --non-interactive || fail "pulumi stack init t (dynamic) failed"
-    pulumi up --yes --non-interactive --skip-preview || fail "pulumi up with a dynamic resource failed (pulumi-resource-pulumi-nodejs: $(command -v pulumi-resource-pulumi-nodejs))"
-    out="$(pulumi stack output v)" || fail "pulumi stack output v failed"
-    [ "$out" = 42 ] || fail "dynamic resource output v is '$out', expected 42"
-    echo "dynamic resource output v = $out"
-    pulumi destroy --yes --non-interactive --skip-preview >/dev/null || fail "pulumi destroy of the dynamic resource failed"
-  )
+  up_and_expect "$dir" v 42 "pulumi-resource-pulumi-nodejs: $(command -v pulumi-resource-pulumi-nodejs)"
+  (cd "$dir" && pulumi destroy --yes --non-interactive --skip-preview >/dev/null) || fail "pulumi destroy of the dynamic resource failed"
 }
 
 check_kubernetes() {

@@ -137,15 +137,19 @@ build_pulumi() {
   PATH_DIRS+=("$dir/bin")
 }
 
+# A build of BIN keyed by KEY (the VERSION file written with it) already in DIR: put it on PATH.
+use_cached_build() {
+  local dir=$1 bin=$2 key=$3
+  [ -x "$dir/bin/$bin" ] && [ "$(cat "$dir/VERSION" 2>/dev/null)" = "$key" ] || return 1
+  PATH_DIRS+=("$dir/bin")
+}
+
 build_language_nodejs() {
   local v key dir tmp start
   v="$(module_version "$GO_DIR/pulumi-language-nodejs/go.mod" github.com/pulumi/pulumi/sdk/v3)"
   key="$v-$(files_hash "$GO_DIR/pulumi-language-nodejs/main.go" "$GO_DIR/pulumi-language-nodejs/go.mod" "$GO_DIR/pulumi-language-nodejs/go.sum")"
   dir="$TOOLS_DIR/pulumi-language-nodejs-$key"
-  if [ -x "$dir/bin/pulumi-language-nodejs" ] && [ "$(cat "$dir/VERSION" 2>/dev/null)" = "$key" ]; then
-    PATH_DIRS+=("$dir/bin")
-    return 0
-  fi
+  use_cached_build "$dir" pulumi-language-nodejs "$key" && return 0
   setup_go
   say "building pulumi-language-nodejs $key (dbaas minimal host on sdk/v3 $v)"
   start=$SECONDS
@@ -189,10 +193,7 @@ build_kubernetes() {
   # The provider has no tags of its own: the plugin reports the pseudo-version it was built from.
   stamp="${v#v}"
   dir="$TOOLS_DIR/pulumi-resource-kubernetes-$v"
-  if [ -x "$dir/bin/pulumi-resource-kubernetes" ] && [ "$(cat "$dir/VERSION" 2>/dev/null)" = "$v" ]; then
-    PATH_DIRS+=("$dir/bin")
-    return 0
-  fi
+  use_cached_build "$dir" pulumi-resource-kubernetes "$v" && return 0
   setup_go
   say "building pulumi-resource-kubernetes $v; cold: about 20-40 min on 2 cores"
   start=$SECONDS

@@ -12,7 +12,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { enginePath } from "./engine";
+import { enginePath, pulumiEnv } from "./engine";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -79,11 +79,7 @@ export function devDbAccessPulumi(stateDir: string, args: string[]): string {
     const r = spawnSync("pulumi", args, {
         cwd: path.join(__dirname, "programs", "devdb-access"), encoding: "utf8", timeout: 300_000,
         env: {
-            ...process.env,
-            PATH: enginePath(),
-            PULUMI_BACKEND_URL: `file://${stateDir}`,
-            PULUMI_CONFIG_PASSPHRASE: "e2e",
-            PULUMI_CONFIG_PASSPHRASE_FILE: "",
+            ...pulumiEnv(stateDir),
             PULUMI_NODEJS_TSCONFIG_PATH: path.join(ROOT, "tsconfig.json"),
             PULUMI_NODEJS_TRANSPILE_ONLY: "true",
         },

@@ -9,28 +9,22 @@
  * ValidatingAdmissionPolicy refuses writes outside the on-demand prefix.
  * One known gap is asserted as it is today: reads are cluster-wide.
  */
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEVDB_ROLE_RULES } from "../../components/aws/rbac";
 import { LABELS } from "../../infra/names";
-import { applyDevDbAccess, destroyDevDbAccess } from "./cluster";
-import { enginePath, requireKubernetes, requirePulumi } from "./engine";
+import { applyDevDbAccess, destroyDevDbAccess, kubectl } from "./cluster";
+import { requireKubernetes, requirePulumi } from "./engine";
 
 const missing = requirePulumi() ?? requireKubernetes();
 let tmp: string;
 let devdbKubeconfig: string;
 
-function run(cmd: string, args: string[], opts: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): { status: number | null; stdout: string; stderr: string } {
-    const r = spawnSync(cmd, args, { cwd: opts.cwd ?? tmp, encoding: "utf8", input: opts.input, timeout: 300_000, env: { ...process.env, PATH: enginePath(), ...opts.env } });
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
 /** kubectl as the devdb ServiceAccount (its token, from the stack's secret output). */
 function asDevdb(args: string[], input?: string) {
-    return run("kubectl", ["--kubeconfig", devdbKubeconfig, ...args], input === undefined ? {} : { input });
+    return kubectl(args, { kubeconfig: devdbKubeconfig, ...(input === undefined ? {} : { input }) });
 }
 function canI(verb: string, resource: string, namespace?: string): boolean {
     const r = asDevdb(["auth", "can-i", verb, resource, ...(namespace === undefined ? [] : ["-n", namespace])]);

@@ -16,6 +16,23 @@ export function enginePath(): string {
     return (process.env.PATH ?? "").split(path.delimiter).filter((d) => !d.split(path.sep).includes("node_modules")).join(path.delimiter);
 }
 
+/**
+ * The environment of a `pulumi` run in the e2e tests: the engines' PATH, a
+ * file backend in `backendDir`, a fixed passphrase (test stacks only), no
+ * update check and no plugin download.
+ */
+export function pulumiEnv(backendDir: string): NodeJS.ProcessEnv {
+    return {
+        ...process.env,
+        PATH: enginePath(),
+        PULUMI_BACKEND_URL: `file://${backendDir}`,
+        PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase",
+        PULUMI_CONFIG_PASSPHRASE_FILE: "",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    };
+}
+
 /** The `pulumi` the e2e environment put first on PATH (see enginePath), and its version. */
 export function pulumiCli(): { path: string; version: string } | undefined {
     const dir = enginePath().split(path.delimiter).find((d) => d !== "" && fs.existsSync(path.join(d, "pulumi")));

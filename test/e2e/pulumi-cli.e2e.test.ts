@@ -13,22 +13,14 @@ import { parse as parseYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parsePlatformConfig } from "../../infra/configSchema";
 import { selfSignedCertificate } from "../support/tls";
-import { enginePath, pulumiCli, requirePulumi } from "./engine";
+import { pulumiCli, pulumiEnv, requirePulumi } from "./engine";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const missing = requirePulumi();
 let dir: string;
 
 function cliEnv(): NodeJS.ProcessEnv {
-    return {
-        ...process.env,
-        PATH: enginePath(),
-        PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
-        PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase",
-        PULUMI_CONFIG_PASSPHRASE_FILE: "",
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    };
+    return pulumiEnv(path.join(dir, "state"));
 }
 
 function pulumi(args: string[], input?: string): string {
