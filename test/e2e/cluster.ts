@@ -74,12 +74,27 @@ export function simulateCloud(prefix: string, adminKubeconfig: string, everyMs =
     return { stop: () => { stopped = true; } };
 }
 
-/** `pulumi ...` in the DevDbAccess fixture program, with its own backend under `stateDir`. */
-export function devDbAccessPulumi(stateDir: string, args: string[]): string {
+const PROGRAM = path.join(__dirname, "programs", "devdb-access");
+
+/**
+ * `pulumi ...` in a run's own copy of the DevDbAccess fixture program (the CLI
+ * writes the stack's config file, with its encryption salt, beside Pulumi.yaml:
+ * not into the source tree), with its backend in `dir/access-state`.
+ */
+export function devDbAccessPulumi(dir: string, args: string[]): string {
+    const cwd = path.join(dir, "devdb-access");
+    if (!fs.existsSync(cwd)) {
+        fs.mkdirSync(cwd, { recursive: true });
+        // The project file only, its `main` pointing back at the program (as the engine does for work dirs).
+        const project = fs.readFileSync(path.join(PROGRAM, "Pulumi.yaml"), "utf8");
+        fs.writeFileSync(path.join(cwd, "Pulumi.yaml"), `${project}main: ${path.relative(cwd, PROGRAM)}\n`);
+    }
+    const state = path.join(dir, "access-state");
+    fs.mkdirSync(state, { recursive: true });
     const r = spawnSync("pulumi", args, {
-        cwd: path.join(__dirname, "programs", "devdb-access"), encoding: "utf8", timeout: 300_000,
+        cwd, encoding: "utf8", timeout: 300_000,
         env: {
-            ...pulumiEnv(stateDir),
+            ...pulumiEnv(state),
             PULUMI_NODEJS_TSCONFIG_PATH: path.join(ROOT, "tsconfig.json"),
             PULUMI_NODEJS_TRANSPILE_ONLY: "true",
         },
@@ -90,22 +105,20 @@ export function devDbAccessPulumi(stateDir: string, args: string[]): string {
 
 /** Applies DevDbAccess with the real CLI; returns the devdb ServiceAccount's kubeconfig file (0600). */
 export function applyDevDbAccess(dir: string): string {
-    const state = path.join(dir, "access-state");
-    fs.mkdirSync(state, { recursive: true });
-    devDbAccessPulumi(state, ["stack", "init", "e2e"]);
-    devDbAccessPulumi(state, ["up", "--yes", "--skip-preview", "--stack", "e2e", "--color", "never"]);
+    devDbAccessPulumi(dir, ["stack", "init", "e2e"]);
+    devDbAccessPulumi(dir, ["up", "--yes", "--skip-preview", "--stack", "e2e", "--color", "never"]);
     const file = path.join(dir, "devdb.kubeconfig");
     // The controller-manager fills the token Secret asynchronously; a token read before that is
     // empty, so read it again (after a refresh) until the kubeconfig authenticates.
     for (let attempt = 1; ; attempt++) {
-        fs.writeFileSync(file, devDbAccessPulumi(state, ["stack", "output", "apiKubeconfig", "--show-secrets", "--stack", "e2e"]), { mode: 0o600 });
+        fs.writeFileSync(file, devDbAccessPulumi(dir, ["stack", "output", "apiKubeconfig", "--show-secrets", "--stack", "e2e"]), { mode: 0o600 });
         const who = kubectl(["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"], { kubeconfig: file });
         if (who.stdout === "system:serviceaccount:devdb:devdb") return file;
         if (attempt === 5) throw new Error(`the devdb kubeconfig does not authenticate after ${attempt} reads: ${who.stderr}`);
-        devDbAccessPulumi(state, ["refresh", "--yes", "--skip-preview", "--stack", "e2e", "--color", "never"]);
+        devDbAccessPulumi(dir, ["refresh", "--yes", "--skip-preview", "--stack", "e2e", "--color", "never"]);
     }
 }
 
 export function destroyDevDbAccess(dir: string): void {
-    devDbAccessPulumi(path.join(dir, "access-state"), ["destroy", "--yes", "--skip-preview", "--stack", "e2e", "--color", "never"]);
+    devDbAccessPulumi(dir, ["destroy", "--yes", "--skip-preview", "--stack", "e2e", "--color", "never"]);
 }
