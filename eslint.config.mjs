@@ -5,7 +5,7 @@ import tseslint from "typescript-eslint";
 import pulumi from "@pulumi/eslint-plugin";
 
 export default tseslint.config(
-    { ignores: ["node_modules/", "dist/", "web/dist/", "**/*.mjs", "**/*.js"] },
+    { ignores: ["node_modules/", "dist/", "dashboard/dist/", "**/*.mjs", "**/*.js"] },
     js.configs.recommended,
     ...tseslint.configs.recommendedTypeChecked,
     {

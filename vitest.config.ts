@@ -9,24 +9,24 @@ import { defineConfig } from "vitest/config";
  * with a message naming this list (see test/support/postgres.ts).
  */
 const INTEGRATION = [
-    "test/api/auth.test.ts", // runs scripts/token.ts in a child process
+    "test/api/http/auth.test.ts", // runs scripts/token.ts in a child process
     "test/api/createBatch.test.ts", // PostgreSQL
     "test/api/freshStart.test.ts", // PostgreSQL, the API as a child process
-    "test/api/http.test.ts", // PostgreSQL
+    "test/api/http/http.test.ts", // PostgreSQL
     "test/api/lifecycle.test.ts", // PostgreSQL
     "test/api/property.test.ts", // PostgreSQL
     "test/api/restart.test.ts", // PostgreSQL, the API as a child process it kills
     "test/dashboard/dashboard.test.ts", // Chromium, PostgreSQL, a vite build
-    "test/engine/api.test.ts", // PostgreSQL, the fake Pulumi CLI
-    "test/engine/automation.test.ts", // the fake Pulumi CLI
-    "test/engine/integration.test.ts", // a real Pulumi CLI and Docker (skips without them, even in CI)
-    "test/ondemand/decisions.test.ts", // sh, shellcheck
-    "test/pginstance/server.test.ts", // PostgreSQL 15-18
+    "test/api/engine/api.test.ts", // PostgreSQL, the fake Pulumi CLI
+    "test/api/engine/automation.test.ts", // the fake Pulumi CLI
+    "test/api/engine/integration.test.ts", // a real Pulumi CLI and Docker (skips without them, even in CI)
+    "test/components/ondemand/decisions.test.ts", // sh, shellcheck
+    "test/components/postgres/server.test.ts", // PostgreSQL 15-18
     "test/policies/docs.test.ts", // tsx child processes
     "test/policies/pack.test.ts", // the policy pack's gRPC server as a child process
-    "test/restore/restore.test.ts", // PostgreSQL 15-18, the restore script, an HTTPS server
-    "test/restore/script.test.ts", // the restore script, shellcheck
-    "test/web/nginx.test.ts", // nginx
+    "test/ondemand/restore/restore.test.ts", // PostgreSQL 15-18, the restore script, an HTTPS server
+    "test/ondemand/restore/script.test.ts", // the restore script, shellcheck
+    "test/components/proxy/nginx.test.ts", // nginx
 ];
 
 /** Owned by the e2e config (real engines), never run by `npm test`. */

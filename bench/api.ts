@@ -13,9 +13,9 @@ import * as os from "node:os";
 import * as readline from "node:readline";
 import autocannon from "autocannon";
 import pino from "pino";
-import { StaticTokens, tokenLine } from "../infra/api/auth";
-import { loadApiConfig } from "../infra/api/config";
-import { startApi } from "../infra/api/start";
+import { StaticTokens, tokenLine } from "../api/http/auth";
+import { loadApiConfig } from "../api/config";
+import { startApi } from "../api/start";
 import { FakeStackEngine } from "../test/support/fakeEngine";
 import { startPostgres } from "../test/support/postgres";
 

@@ -23,7 +23,7 @@ import { execFile, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { RESTORE_SCRIPT_PATH } from "../infra/ondemand/restore";
+import { RESTORE_SCRIPT_PATH } from "../ondemand/restore";
 import { startPostgres, type PostgresServer } from "../test/support/postgres";
 import { startBackupServer } from "../test/support/restore";
 

@@ -4,9 +4,9 @@
  * naming the key, the value, what was expected and the command that fixes it.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_KEYS, ConfigError, parsePlatformConfig, PROJECT, SECRET_KEYS, type PlatformConfig } from "./configSchema";
+import { CONFIG_KEYS, ConfigError, parsePlatformConfig, PROJECT, SECRET_KEYS, type PlatformConfig } from "../contracts/stackConfig";
 
-export * from "./configSchema";
+export * from "../contracts/stackConfig";
 
 /** Stack config values are strings; structured values (objects, arrays, numbers, booleans) arrive as JSON. */
 function decode(key: string, text: string): unknown {

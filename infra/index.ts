@@ -9,9 +9,10 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DevDbAccess, EcrRepositories, eksConnection } from "../components/aws";
 import { CatalogImages, PostgresInstance } from "../components/postgres";
-import { ApiService, Certificates, contentTag, NginxProxy, readSourceFiles } from "../components/web";
-import { StackCa } from "../components/tls";
-import { defaultVersion, findVersion } from "./catalog";
+import { ApiService, contentTag, readSourceFiles } from "../components/api";
+import { NginxProxy } from "../components/proxy";
+import { Certificates, StackCa } from "../components/tls";
+import { defaultVersion, findVersion } from "../contracts/catalog";
 import { loadConfig } from "./config";
 
 const config = loadConfig();

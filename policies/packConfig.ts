@@ -14,7 +14,7 @@ export function policyPackConfigFromStackFile(stackFile: string): PolicyPackConf
     const config = readStackFileConfig(stackFile);
     const allowedImages = catalogOfStackConfig(config);
     if (!allowedImages) {
-        throw new Error(`${stackFile} has no valid dbaas:postgres.versions catalog; fix it first (see infra/catalog.ts).`);
+        throw new Error(`${stackFile} has no valid dbaas:postgres.versions catalog; fix it first (see contracts/catalog.ts).`);
     }
     return {
         [postgresImageFromCatalog.name]: { allowedImages },

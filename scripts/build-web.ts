@@ -1,18 +1,18 @@
 /**
- * `npm run build:web`: builds the dashboard into web/dist the way `npm start`
- * does when the page is stale (infra/api/dashboardBuild.ts), so both leave the
+ * `npm run build:web`: builds the dashboard into dashboard/dist the way `npm start`
+ * does when the page is stale (api/dashboardBuild.ts), so both leave the
  * same record of the sources and a later start does not build it again.
  */
 import * as path from "node:path";
-import { DEFAULT_DASHBOARD_DIR } from "../infra/api/dashboard";
-import { ensureDashboard } from "../infra/api/dashboardBuild";
+import { DEFAULT_DASHBOARD_DIR } from "../api/http/dashboard";
+import { ensureDashboard } from "../api/dashboardBuild";
 
 const ROOT = path.resolve(__dirname, "..");
 
 ensureDashboard({
-    configFile: path.join(ROOT, "web", "vite.config.ts"),
+    configFile: path.join(ROOT, "dashboard", "vite.config.ts"),
     outDir: DEFAULT_DASHBOARD_DIR,
-    srcDir: path.join(ROOT, "web", "src"),
+    srcDir: path.join(ROOT, "dashboard", "src"),
     log: (m) => process.stdout.write(`${m}\n`),
     force: true,
 }).catch((e: Error) => {

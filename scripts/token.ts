@@ -4,7 +4,7 @@
  * (DBAAS_TOKENS_FILE, default .dbaas-data/tokens), which holds only its
  * SHA-256. The API re-reads the file when it changes.
  */
-import { generateToken, ROLES, tokenLine, type Role } from "../infra/api/auth";
+import { generateToken, ROLES, tokenLine, type Role } from "../api/http/auth";
 
 function usage(problem: string): never {
     process.stderr.write(`${problem}\nusage: npm run token -- <subject> <role>   (role: ${ROLES.join(" or ")})\n`);

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DEVDB_CLUSTER_ROLE, DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT, LABELS, MANAGED_BY } from "../../infra/names";
+import { DEVDB_CLUSTER_ROLE, DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT, LABELS, MANAGED_BY } from "../../contracts/names";
 import {
     admissionResourceRules,
     DEVDB_ADMISSION_POLICY,

@@ -5,9 +5,9 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { POSTGRES_PORT } from "../../infra/names";
+import { POSTGRES_PORT } from "../../contracts/names";
 import { SERVICE_NAME } from "./naming";
-import { serviceAnnotations, serviceSpec } from "./service";
+import { serviceAnnotations, serviceSpec } from "./serviceSpec";
 
 export interface DatabaseServiceArgs {
     /** Namespace the Service lives in. Required. */

@@ -8,12 +8,12 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { POSTGRES_PORT } from "../../infra/names";
+import { POSTGRES_PORT } from "../../contracts/names";
 import { DATABASE_USER, SERVICE_NAME } from "./naming";
 import {
     DATA_MOUNT, fetchEnv, fetchScript, INITDB_DIR, INITDB_FILE, initdbScript, PGDATA, readinessCommand,
     RestoreLimits, restoreEnv, SCRIPT_DIR, SCRIPT_FILE, WRITABLE_DIRS,
-} from "./restore";
+} from "../../contracts/restore";
 import { fetchResources, guaranteedResources } from "./resources";
 import { containerSecurityContext, podSecurityContext } from "./security";
 

@@ -7,6 +7,6 @@ export * from "./PostgresWorkload";
 export * from "./naming";
 export * from "./networkPolicy";
 export * from "./resources";
-export * from "./restore";
+export * from "../../contracts/restore";
 export * from "./security";
-export * from "./service";
+export * from "./serviceSpec";

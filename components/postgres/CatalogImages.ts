@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { VersionCatalog } from "../../infra/catalog";
+import type { VersionCatalog } from "../../contracts/catalog";
 import { catalogImageNames } from "./images";
 
 /**

@@ -2,8 +2,8 @@ import * as docker from "@pulumi/docker";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { defaultVersion, findVersion, postgresMajor, type VersionCatalog } from "../../infra/catalog";
-import { MANAGED_BY, POSTGRES_PORT, POSTGRES_UID } from "../../infra/names";
+import { defaultVersion, findVersion, postgresMajor, type VersionCatalog } from "../../contracts/catalog";
+import { MANAGED_BY, POSTGRES_PORT, POSTGRES_UID } from "../../contracts/names";
 import { ServerCertificate, type StackCa } from "../tls";
 import {
     CONTAINER_PATHS, connectionUrl, dataLayout, healthcheckCommand, postgresCommand, renderPgHba, renderPostgresqlConf,

@@ -4,7 +4,7 @@
  * resource and removing one removes exactly that one (an index-based name
  * would rename every later entry). No Pulumi imports.
  */
-import { catalogImages, type VersionCatalog } from "../../infra/catalog";
+import { catalogImages, type VersionCatalog } from "../../contracts/catalog";
 
 /** `postgres:17.2` → `pg-image-postgres-17.2`; a digest is shortened to 12 hex digits. */
 export function imageResourceName(ref: string): string {

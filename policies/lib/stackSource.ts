@@ -15,9 +15,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
-import { catalogImages, versionCatalogSchema } from "../../infra/catalog";
-import { platformConfigSchema, PROJECT } from "../../infra/configSchema";
-import { ONDEMAND_SPEC_KEY } from "../../infra/names";
+import { catalogImages, versionCatalogSchema } from "../../contracts/catalog";
+import { platformConfigSchema, PROJECT } from "../../contracts/stackConfig";
+import { ONDEMAND_SPEC_KEY } from "../../contracts/names";
 import { asRecord, asString } from "./values";
 
 /** The repository root (policies/lib/ is two levels down). */

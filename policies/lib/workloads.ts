@@ -4,7 +4,7 @@
  * Rules ask "which containers does this resource run" here, so a new
  * workload kind is added in one place. No Pulumi imports.
  */
-import { POSTGRES_PORT } from "../../infra/names";
+import { POSTGRES_PORT } from "../../contracts/names";
 import { isPostgresImage } from "./imageRef";
 import { asArray, asNumber, asRecord, asString, get, type Props } from "./values";
 

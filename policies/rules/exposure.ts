@@ -6,7 +6,7 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
-import { API_PORT, POSTGRES_PORT } from "../../infra/names";
+import { API_PORT, POSTGRES_PORT } from "../../contracts/names";
 import { isNginxImage } from "../lib/imageRef";
 import { configOf, configSchemaOf, forTypes } from "../lib/policyKit";
 import { ondemandPublishIp, stackEnvironment } from "../lib/stackSource";

@@ -1,11 +1,11 @@
 /**
  * Label rules: an on-demand database's namespace says who owns it and when
  * it expires, so the reaper and the admission policy can act on it and a
- * person can tell whom to ask. Keys come from infra/names.ts (LABELS).
+ * person can tell whom to ask. Keys come from contracts/names.ts (LABELS).
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { z } from "zod";
-import { LABELS } from "../../infra/names";
+import { LABELS } from "../../contracts/names";
 import { configOf, configSchemaOf, forTypes } from "../lib/policyKit";
 import { DEFAULT_NAMESPACE_PREFIX } from "../lib/stackSource";
 import { asRecord, asString, get } from "../lib/values";

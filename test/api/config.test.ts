@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { catalogFromStackFile, loadApiConfig, REPO_ROOT } from "../../infra/api/config";
+import { catalogFromStackFile, loadApiConfig, REPO_ROOT } from "../../api/config";
 
 describe("API configuration from the environment", () => {
     it("has documented defaults and the dev stack's catalog", () => {

@@ -5,9 +5,9 @@
  * and event; taken names and a faulty row fail alone).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Batcher } from "../../infra/api/store/batch";
-import { AdminStore, type NewDatabase } from "../../infra/api/store/store";
-import type { DatabaseSpec } from "../../infra/ondemand/spec";
+import { Batcher } from "../../api/store/batch";
+import { AdminStore, type NewDatabase } from "../../api/store/store";
+import type { DatabaseSpec } from "../../contracts/database";
 import { sharedPostgres, type PostgresServer } from "../support/postgres";
 import { freshDatabaseUrl, sqlIn } from "../support/testApi";
 

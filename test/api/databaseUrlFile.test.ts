@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ApiConfigError, loadApiConfig } from "../../infra/api/config";
+import { ApiConfigError, loadApiConfig } from "../../api/config";
 
 // The platform program (ApiService) hands the admin database URL over as a
 // secret file named by DATABASE_URL_FILE, never as a plain env value.

@@ -1,6 +1,6 @@
 /**
  * A fresh machine, as a new user meets it:
- * - `npm start`'s real entry point (infra/api/main.ts, the real Automation
+ * - `npm start`'s real entry point (api/main.ts, the real Automation
  *   API engine, an embedded PostgreSQL) on an empty data directory prints an
  *   admin token once, keeps its files private, and a second start reuses them;
  * - where the engine cannot run, /readyz names each missing part and its fix,
@@ -16,10 +16,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../../infra/api/config";
-import { ensureDashboard, SOURCES_MANIFEST, staleReason } from "../../infra/api/dashboardBuild";
-import { loadEngine } from "../../infra/api/engine/load";
-import { PROBLEM_CONTENT_TYPE } from "../../infra/api/problems";
+import { REPO_ROOT } from "../../api/config";
+import { ensureDashboard, SOURCES_MANIFEST, staleReason } from "../../api/dashboardBuild";
+import { loadEngine } from "../../api/engine/load";
+import { PROBLEM_CONTENT_TYPE } from "../../api/http/problems";
 import { startPostgres, type PostgresServer } from "../support/postgres";
 import { CATALOG, createBody, startTestApi, testConfig, waitFor } from "../support/testApi";
 
@@ -127,7 +127,7 @@ async function npmStart(dataDir: string): Promise<Started> {
             DBAAS_PULUMI_ROOT: path.join(tmp, "no-cli"),
             DBAAS_DOCKER_HOST: `unix://${path.join(tmp, "absent.sock")}`,
             // The page is built by the test below; this start serves an existing one.
-            DBAAS_DASHBOARD_DIR: path.join(REPO_ROOT, "web", "dist"),
+            DBAAS_DASHBOARD_DIR: path.join(REPO_ROOT, "dashboard", "dist"),
         },
         stdio: ["ignore", "pipe", "pipe"],
     });
@@ -200,16 +200,16 @@ describe("npm start on an empty data directory", () => {
 describe("the dashboard is built on start when missing or stale (real vite build)", () => {
     it("builds a missing page, leaves a current one alone, and rebuilds after a source changes", async () => {
         const outDir = path.join(tmp, "dist");
-        const o = { configFile: path.join(REPO_ROOT, "web", "vite.config.ts"), outDir, srcDir: path.join(REPO_ROOT, "web", "src"), log: () => undefined };
+        const o = { configFile: path.join(REPO_ROOT, "dashboard", "vite.config.ts"), outDir, srcDir: path.join(REPO_ROOT, "dashboard", "src"), log: () => undefined };
         expect(staleReason(outDir, o.srcDir)).toBe("not built yet");
         expect(await ensureDashboard(o)).toBe("built");
         expect(fs.readFileSync(path.join(outDir, "index.html"), "utf8")).toContain("/assets/");
         const manifest = JSON.parse(fs.readFileSync(path.join(outDir, SOURCES_MANIFEST), "utf8")) as { builtAt: number; files: string[] };
-        expect(manifest.files).toContain(path.join(REPO_ROOT, "web", "src", "main.ts"));
+        expect(manifest.files).toContain(path.join(REPO_ROOT, "dashboard", "src", "main.ts"));
         expect(await ensureDashboard(o)).toBe("current");
 
         // A source newer than the build (its mtime as seen by the check) makes it stale.
-        const changed = path.join(REPO_ROOT, "web", "src", "main.ts");
+        const changed = path.join(REPO_ROOT, "dashboard", "src", "main.ts");
         const mtimes = (f: string) => (f === changed ? manifest.builtAt + 1000 : fs.existsSync(f) ? fs.statSync(f).mtimeMs : undefined);
         expect(staleReason(outDir, o.srcDir, mtimes)).toBe(`${changed} changed`);
         // As does a build older than its sources on disk.
@@ -222,6 +222,6 @@ describe("the dashboard is built on start when missing or stale (real vite build
         const outDir = path.join(tmp, "other-dist");
         fs.mkdirSync(outDir);
         fs.writeFileSync(path.join(outDir, "index.html"), "<!doctype html>");
-        expect(staleReason(outDir, path.join(REPO_ROOT, "web", "src"))).toMatch(/no \.sources\.json/);
+        expect(staleReason(outDir, path.join(REPO_ROOT, "dashboard", "src"))).toMatch(/no \.sources\.json/);
     });
 });

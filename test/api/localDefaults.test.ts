@@ -7,8 +7,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { parseTokensFile, verifyToken } from "../../infra/api/auth";
-import { ensureLocalDefaults, firstStartBanner } from "../../infra/api/localDefaults";
+import { parseTokensFile, verifyToken } from "../../api/http/auth";
+import { ensureLocalDefaults, firstStartBanner } from "../../api/localDefaults";
 
 const dirs: string[] = [];
 function tmpDir(): string {

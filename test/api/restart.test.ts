@@ -13,8 +13,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as readline from "node:readline";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { tokenLine } from "../../infra/api/auth";
-import { REPO_ROOT } from "../../infra/api/config";
+import { tokenLine } from "../../api/http/auth";
+import { REPO_ROOT } from "../../api/config";
 import { sharedPostgres, type PostgresServer } from "../support/postgres";
 import { CATALOG, createBody, freshDatabaseUrl, sqlIn, TOKENS, waitFor } from "../support/testApi";
 

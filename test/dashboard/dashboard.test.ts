@@ -17,7 +17,7 @@ import * as path from "node:path";
 import { chromium, type Browser, type Page, type Request } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MASK } from "../../web/src/mask";
+import { MASK } from "../../dashboard/src/mask";
 import { FakeStackEngine } from "../support/fakeEngine";
 import { createBody, startTestApi, TOKENS, waitFor, waitForState, type TestApi } from "../support/testApi";
 import { sharedPostgres, type PostgresServer } from "../support/postgres";
@@ -74,7 +74,7 @@ describe.skipIf(missing)("dashboard in chromium against the real API", () => {
     beforeAll(async () => {
         // The build and the database server start side by side; both take seconds.
         const [, server] = await Promise.all([
-            build({ configFile: path.join(ROOT, "web/vite.config.ts"), logLevel: "error" }),
+            build({ configFile: path.join(ROOT, "dashboard/vite.config.ts"), logLevel: "error" }),
             sharedPostgres(),
         ]);
         pg = server;

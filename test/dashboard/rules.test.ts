@@ -5,12 +5,12 @@
  * list sorts and filters as the user asked.
  */
 import { describe, expect, it } from "vitest";
-import { DATABASE_NAME_MAX_LENGTH } from "../../infra/names";
-import { createDatabaseBody } from "../../infra/api/schemas";
-import type { DatabaseView } from "../../web/src/api";
-import { arrange } from "../../web/src/list";
-import { parseSseFrames } from "../../web/src/sse";
-import { checkCreateForm, formFieldOf, splitRanges, toBody, type FormValues } from "../../web/src/validate";
+import { DATABASE_NAME_MAX_LENGTH } from "../../contracts/names";
+import { createDatabaseBody } from "../../contracts/api";
+import type { DatabaseView } from "../../dashboard/src/api";
+import { arrange } from "../../dashboard/src/list";
+import { parseSseFrames } from "../../dashboard/src/sse";
+import { checkCreateForm, formFieldOf, splitRanges, toBody, type FormValues } from "../../dashboard/src/validate";
 
 const good: FormValues = {
     project_id: "proj-1", owner: "alice", name: "app-db", version: "PostgreSQL 17",

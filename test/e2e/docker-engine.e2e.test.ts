@@ -20,8 +20,8 @@ import { promisify } from "node:util";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataLayout, healthcheckCommand } from "../../components/postgres/pgConf";
-import { renderNginxConf } from "../../components/web/nginxConf";
-import { NGINX_PATHS, nginxHealthcheck } from "../../components/web/nginxContainer";
+import { renderNginxConf } from "../../components/proxy/nginxConf";
+import { NGINX_PATHS, nginxHealthcheck } from "../../components/proxy/nginxContainer";
 import { selfSignedCertificate } from "../support/tls";
 import { engineMissing } from "./engine";
 

@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parsePlatformConfig } from "../../infra/configSchema";
+import { parsePlatformConfig } from "../../contracts/stackConfig";
 import { selfSignedCertificate } from "../support/tls";
 import { pulumiCli, pulumiEnv, requirePulumi } from "./engine";
 

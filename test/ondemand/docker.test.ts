@@ -6,8 +6,8 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { isSecretOutput, promiseOf, type RecordedResource } from "../support/harness";
-import { LABELS } from "../../infra/names";
-import { RESTORE_MARKER } from "../../infra/ondemand/restore";
+import { LABELS } from "../../contracts/names";
+import { RESTORE_MARKER } from "../../ondemand/restore";
 import { BACKUP_URL, CONFIGURED_PASSWORD, DOCKER_HOST_PORT, dockerSpec, runProgram, unwrapSecret } from "./fixtures";
 
 const CONTAINER = "docker:index/container:Container";

@@ -5,8 +5,8 @@
  */
 import { vi } from "vitest";
 import { installMocks, settle, type Recorder, type ResourceOutputs } from "../support/harness";
-import { ONDEMAND_PASSWORD_KEY, ONDEMAND_PROJECT, ONDEMAND_SPEC_KEY } from "../../infra/names";
-import type { DatabaseSpecInput } from "../../infra/ondemand/spec";
+import { ONDEMAND_PASSWORD_KEY, ONDEMAND_PROJECT, ONDEMAND_SPEC_KEY } from "../../contracts/names";
+import type { DatabaseSpecInput } from "../../contracts/database";
 
 export const BACKUP_URL = "https://backups.example.com/orders/2026-11-01.dump";
 export const LB_HOSTNAME = "k8s-devdbord-postgres-0123456789.elb.eu-west-1.amazonaws.com";
@@ -67,7 +67,7 @@ export async function runProgram(spec: unknown, preview = false, extraOutputs?: 
         preview,
         outputs: (args) => ({ ...(outputs(args) ?? {}), ...(extraOutputs?.(args) ?? {}) }),
     });
-    const mod = (await import("../../infra/ondemand/index")) as Record<string, unknown>;
+    const mod = (await import("../../ondemand")) as Record<string, unknown>;
     await settle();
     return { rec, mod };
 }

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { catalogImages, versionCatalogSchema } from "../../infra/catalog";
+import { catalogImages, versionCatalogSchema } from "../../contracts/catalog";
 import { policies } from "../../policies/rules";
 import { ROOT, stackConfig } from "../support/harness";
 

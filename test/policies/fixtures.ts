@@ -2,7 +2,7 @@
  * Resources that pass every mandatory policy, and helpers to break one field
  * at a time. Each builder returns a fresh object; `patch` deep-merges a change.
  */
-import { LABELS, POSTGRES_PORT, POSTGRES_UID } from "../../infra/names";
+import { LABELS, POSTGRES_PORT, POSTGRES_UID } from "../../contracts/names";
 import type { TestResource } from "./policyHarness";
 
 type Json = Record<string, unknown>;

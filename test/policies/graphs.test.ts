@@ -13,8 +13,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { PolicyPackConfig } from "@pulumi/policy";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { resetConfigCache } from "../../infra/config";
-import { ONDEMAND_PASSWORD_KEY, ONDEMAND_PROJECT, ONDEMAND_SPEC_KEY } from "../../infra/names";
-import type { DatabaseSpecInput } from "../../infra/ondemand/spec";
+import { ONDEMAND_PASSWORD_KEY, ONDEMAND_PROJECT, ONDEMAND_SPEC_KEY } from "../../contracts/names";
+import type { DatabaseSpecInput } from "../../contracts/database";
 import { policyPackConfigFromStackFile } from "../../policies/packConfig";
 import { policies } from "../../policies/rules";
 import { catalogOfStackConfig, readStackFileConfig } from "../../policies/lib/stackSource";
@@ -119,7 +119,7 @@ async function ondemandGraph(spec: DatabaseSpecInput): Promise<TestResource[]> {
     vi.resetModules();
     const config = { [ONDEMAND_SPEC_KEY]: JSON.stringify(spec), [ONDEMAND_PASSWORD_KEY]: "graph-test-password" };
     const rec = await installMocks({ project: ONDEMAND_PROJECT, stack: spec.name, preview: false, outputs, config, secretKeys: [ONDEMAND_PASSWORD_KEY] });
-    await import("../../infra/ondemand/index");
+    await import("../../ondemand");
     await settle();
     // What the CLI hands a policy pack about this stack (lib/stackSource.ts reads it).
     vi.stubEnv("PULUMI_PROJECT", ONDEMAND_PROJECT);

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { PolicyPackConfig } from "@pulumi/policy";
-import { LABELS } from "../../infra/names";
+import { LABELS } from "../../contracts/names";
 import { policies } from "../../policies/rules";
 import {
     CATALOG, configMap, dockerApi, dockerNginx, dockerPostgres, ecrLifecycle, ecrRepository, ID_A, ID_B, LEAST_RULES,

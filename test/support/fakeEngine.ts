@@ -1,5 +1,5 @@
 /**
- * TEST DOUBLE of the StackEngine (infra/api/engine/types.ts): no Pulumi, no
+ * TEST DOUBLE of the StackEngine (api/engine/types.ts): no Pulumi, no
  * Docker. Operations take scripted time, emit scripted progress events, fail
  * as scripted (transient, stack locked, program error, or an unknown error
  * whose text contains a fake secret, to prove it never reaches clients), and
@@ -7,11 +7,11 @@
  * tests, the benchmark (bench/api.ts) and the dashboard's tests.
  */
 import { randomBytes } from "node:crypto";
-import type { DatabaseSpec } from "../../infra/ondemand/spec";
+import type { DatabaseSpec } from "../../contracts/database";
 import {
     ConcurrentUpdateError, EngineUnavailableError, OperationAbortedError, ProgramError, StackNotFoundError,
     type DatabaseOutputs, type EngineEvent, type EngineReadiness, type OperationOptions, type StackEngine,
-} from "../../infra/api/engine/types";
+} from "../../api/engine/types";
 
 export type FakeMethod = "up" | "destroy" | "restart";
 

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import pg from "pg";
-import { freePort } from "../../infra/net";
+import { freePort } from "../../api/freePort";
 export { freePort };
 
 export const MAJORS = [15, 16, 17, 18] as const;

@@ -8,11 +8,11 @@ import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
 import pgClient from "pg";
 import pino from "pino";
-import { StaticTokens, tokenLine } from "../../infra/api/auth";
-import { loadApiConfig, type ApiConfig } from "../../infra/api/config";
-import type { StackEngine } from "../../infra/api/engine/types";
-import type { Resolver } from "../../infra/api/ssrf";
-import { startApi, type RunningApi } from "../../infra/api/start";
+import { StaticTokens, tokenLine } from "../../api/http/auth";
+import { loadApiConfig, type ApiConfig } from "../../api/config";
+import type { StackEngine } from "../../api/engine/types";
+import type { Resolver } from "../../api/domain/ssrf";
+import { startApi, type RunningApi } from "../../api/start";
 import type { PostgresServer } from "./postgres";
 import { FakeStackEngine } from "./fakeEngine";
 

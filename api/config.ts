@@ -1,0 +1,204 @@
+/**
+ * The API's configuration, read once from the environment and validated; a
+ * bad value stops the process with a message naming the variable, the value
+ * and what was expected. Every default is stated here and in
+ * docs/api.md. No Pulumi imports.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { parseCatalogJson, versionCatalogSchema, type VersionCatalog } from "../contracts/catalog";
+import { isCidr } from "../contracts/stackConfig";
+import { API_PORT } from "../contracts/names";
+import { dockerTargetSchema, kubernetesTargetSchema } from "../contracts/database";
+
+/** Root of the repository (api/ is one level down). */
+export const REPO_ROOT = path.resolve(__dirname, "..");
+
+const int = (min: number, max: number) => z.coerce.number().int("a whole number").min(min, `at least ${min}`).max(max, `at most ${max}`);
+const bool = z.enum(["true", "false", "1", "0"], { message: '"true" or "false"' }).transform((v) => v === "true" || v === "1");
+const list = z.string().transform((s) => s.split(",").map((x) => x.trim()).filter((x) => x.length > 0));
+const hostName = z.string().regex(/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "lowercase DNS names such as backups.example.com");
+
+/** Environment variables, their defaults and rules. */
+const envSchema = z.object({
+    PORT: int(0, 65535).default(API_PORT),
+    HOST: z.string().min(1).default("127.0.0.1"),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "a postgresql:// URL").optional(),
+    // The platform program hands the URL over as a secret file (never as a plain env value).
+    DATABASE_URL_FILE: z.string().min(1).optional(),
+    DBAAS_DATA_DIR: z.string().min(1).default(path.join(REPO_ROOT, ".dbaas-data")),
+    DBAAS_TOKENS_FILE: z.string().min(1).optional(),
+    DBAAS_CATALOG: z.string().optional(),
+    DBAAS_CATALOG_FILE: z.string().optional(),
+    DBAAS_BACKUP_HOSTS: list.pipe(z.array(hostName)).default([]),
+    DBAAS_TTL_HOURS_DEFAULT: int(1, 8760).default(24),
+    DBAAS_TTL_HOURS_MAX: int(1, 8760).default(168),
+    DBAAS_ALLOW_OPEN_SOURCE_RANGES: bool.default(false),
+    DBAAS_DEFAULT_SOURCE_RANGES: list.pipe(z.array(z.string().refine(isCidr, "CIDRs such as 203.0.113.0/24"))).default([]),
+    DBAAS_MAX_CONCURRENT_OPERATIONS: int(1, 64).default(4),
+    DBAAS_OPERATION_TIMEOUT_SECONDS: int(1, 86400).default(1800),
+    DBAAS_OPERATION_MAX_ATTEMPTS: int(1, 20).default(5),
+    DBAAS_RETRY_BASE_SECONDS: z.coerce.number().min(0.01).max(3600).default(5),
+    DBAAS_RETRY_MAX_SECONDS: z.coerce.number().min(0.01).max(86400).default(300),
+    DBAAS_JOB_LEASE_SECONDS: z.coerce.number().min(0.5).max(3600).default(30),
+    DBAAS_JOB_POLL_MS: int(10, 60000).default(1000),
+    DBAAS_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(3600).default(20),
+    DBAAS_REAPER_INTERVAL_SECONDS: z.coerce.number().min(0).max(86400).default(60),
+    DBAAS_RATE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(600),
+    DBAAS_BODY_LIMIT_BYTES: int(256, 10 * 1024 * 1024).default(64 * 1024),
+    DBAAS_TRUST_PROXY: bool.default(false),
+    DBAAS_TARGET: z.enum(["docker", "kubernetes"], { message: '"docker" or "kubernetes"' }).default("docker"),
+    // Default: DOCKER_HOST (as the docker CLI reads it), else the local engine's socket.
+    DBAAS_DOCKER_HOST: z.string().regex(/^(unix|tcp|ssh):\/\/.+/, "a Docker host URL such as unix:///var/run/docker.sock").optional(),
+    DOCKER_HOST: z.string().regex(/^(unix|tcp|ssh):\/\/.+/, "a Docker host URL such as unix:///var/run/docker.sock").optional(),
+    DBAAS_PUBLISH_IP: z.string().min(1).default("127.0.0.1"),
+    DBAAS_DB_MEMORY_MB: int(128, 262144).default(1024),
+    DBAAS_NAMESPACE_PREFIX: z.string().regex(/^[a-z]([-a-z0-9]*[a-z0-9])?-$/, "a lowercase prefix ending in a hyphen, such as devdb-").default("devdb-"),
+    DBAAS_DB_CPU_MILLICORES: int(100, 64000).default(1000),
+    DBAAS_DB_STORAGE_GB: int(1, 1000).default(10),
+    DBAAS_STORAGE_CLASS: z.string().min(1).optional(),
+});
+
+export type Target = z.output<typeof dockerTargetSchema> | z.output<typeof kubernetesTargetSchema>;
+
+export interface ApiConfig {
+    readonly port: number;
+    readonly host: string;
+    readonly logLevel: string;
+    /** Unset: an embedded PostgreSQL is started in `dataDir`. */
+    readonly databaseUrl?: string;
+    readonly dataDir: string;
+    readonly tokensFile: string;
+    readonly catalog: VersionCatalog;
+    readonly backupHosts: readonly string[];
+    readonly ttlHoursDefault: number;
+    readonly ttlHoursMax: number;
+    readonly allowOpenSourceRanges: boolean;
+    readonly defaultSourceRanges: readonly string[];
+    readonly maxConcurrentOperations: number;
+    readonly operationTimeoutMs: number;
+    readonly maxAttempts: number;
+    readonly retryBaseMs: number;
+    readonly retryMaxMs: number;
+    readonly leaseMs: number;
+    readonly pollMs: number;
+    readonly shutdownGraceMs: number;
+    /** 0 disables the reaper. */
+    readonly reaperIntervalMs: number;
+    readonly rateLimitPerMinute: number;
+    readonly bodyLimitBytes: number;
+    readonly trustProxy: boolean;
+    /** The target block of every spec the API builds. */
+    readonly target: Target;
+}
+
+export class ApiConfigError extends Error {
+    constructor(readonly problems: readonly string[]) {
+        super(`Invalid API configuration:\n  - ${problems.join("\n  - ")}`);
+        this.name = "ApiConfigError";
+    }
+}
+
+/** The catalog of the dev stack (Pulumi.dev.yaml), so a local `npm start` offers the same versions. */
+export function catalogFromStackFile(file: string): VersionCatalog {
+    const doc = parseYaml(fs.readFileSync(file, "utf8")) as { config?: Record<string, { versions?: unknown } | undefined> } | null;
+    const versions = doc?.config?.["dbaas:postgres"]?.versions;
+    return versionCatalogSchema.parse(versions);
+}
+
+function readCatalog(env: z.output<typeof envSchema>): VersionCatalog {
+    if (env.DBAAS_CATALOG !== undefined) return parseCatalogJson(env.DBAAS_CATALOG);
+    if (env.DBAAS_CATALOG_FILE !== undefined) return parseCatalogJson(fs.readFileSync(env.DBAAS_CATALOG_FILE, "utf8"));
+    return catalogFromStackFile(path.join(REPO_ROOT, "Pulumi.dev.yaml"));
+}
+
+/**
+ * DATABASE_URL, or the content of the file DATABASE_URL_FILE names. The
+ * value is a secret: a problem names the variable and the file, never the URL.
+ */
+function readDatabaseUrl(env: z.output<typeof envSchema>, problems: string[]): string | undefined {
+    if (env.DATABASE_URL !== undefined && env.DATABASE_URL_FILE !== undefined) {
+        problems.push("DATABASE_URL and DATABASE_URL_FILE are both set: expected only one of them");
+        return undefined;
+    }
+    if (env.DATABASE_URL_FILE === undefined) return env.DATABASE_URL;
+    let text: string;
+    try {
+        text = fs.readFileSync(env.DATABASE_URL_FILE, "utf8").trim();
+    } catch (e) {
+        problems.push(`DATABASE_URL_FILE = ${JSON.stringify(env.DATABASE_URL_FILE)}: expected a readable file (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`);
+        return undefined;
+    }
+    if (!/^postgres(ql)?:\/\//.test(text)) {
+        problems.push(`DATABASE_URL_FILE = ${JSON.stringify(env.DATABASE_URL_FILE)}: expected the file to hold a postgresql:// URL`);
+        return undefined;
+    }
+    return text;
+}
+
+/** Parses the environment (pure apart from reading the catalog and secret files). Throws `ApiConfigError`. */
+export function loadApiConfig(environment: Readonly<Record<string, string | undefined>>): ApiConfig {
+    // Empty values count as unset, as in most shells' `VAR= cmd`.
+    const raw = Object.fromEntries(Object.entries(environment).filter(([, v]) => v !== undefined && v !== ""));
+    const parsed = envSchema.safeParse(raw);
+    if (!parsed.success) {
+        throw new ApiConfigError(parsed.error.issues.map((i) => {
+            const key = String(i.path[0] ?? "(env)");
+            const value = raw[key] === undefined ? "(not set)" : JSON.stringify(raw[key]);
+            return `${key} = ${value}: expected ${i.code === "invalid_type" ? `a ${i.expected}` : i.message}`;
+        }));
+    }
+    const env = parsed.data;
+    const problems: string[] = [];
+    if (env.DBAAS_TTL_HOURS_DEFAULT > env.DBAAS_TTL_HOURS_MAX) {
+        problems.push(`DBAAS_TTL_HOURS_DEFAULT = ${env.DBAAS_TTL_HOURS_DEFAULT}: expected at most DBAAS_TTL_HOURS_MAX (${env.DBAAS_TTL_HOURS_MAX})`);
+    }
+    let catalog: VersionCatalog | undefined;
+    try {
+        catalog = readCatalog(env);
+    } catch (e) {
+        problems.push(`DBAAS_CATALOG / DBAAS_CATALOG_FILE: ${(e as Error).message.split("\n")[0]}`);
+    }
+    const databaseUrl = readDatabaseUrl(env, problems);
+    if (problems.length > 0 || catalog === undefined) throw new ApiConfigError(problems);
+    const target: Target = env.DBAAS_TARGET === "docker"
+        ? dockerTargetSchema.parse({ kind: "docker", docker_host: env.DBAAS_DOCKER_HOST ?? env.DOCKER_HOST ?? "unix:///var/run/docker.sock", memory_mb: env.DBAAS_DB_MEMORY_MB, publish_ip: env.DBAAS_PUBLISH_IP })
+        : kubernetesTargetSchema.parse({
+            kind: "kubernetes",
+            namespace_prefix: env.DBAAS_NAMESPACE_PREFIX,
+            memory_mb: env.DBAAS_DB_MEMORY_MB,
+            cpu_millicores: env.DBAAS_DB_CPU_MILLICORES,
+            storage_gb: env.DBAAS_DB_STORAGE_GB,
+            ...(env.DBAAS_STORAGE_CLASS === undefined ? {} : { storage_class: env.DBAAS_STORAGE_CLASS }),
+        });
+    return Object.freeze({
+        port: env.PORT,
+        host: env.HOST,
+        logLevel: env.LOG_LEVEL,
+        ...(databaseUrl === undefined ? {} : { databaseUrl }),
+        dataDir: path.resolve(env.DBAAS_DATA_DIR),
+        tokensFile: path.resolve(env.DBAAS_TOKENS_FILE ?? path.join(env.DBAAS_DATA_DIR, "tokens")),
+        catalog,
+        backupHosts: env.DBAAS_BACKUP_HOSTS,
+        ttlHoursDefault: env.DBAAS_TTL_HOURS_DEFAULT,
+        ttlHoursMax: env.DBAAS_TTL_HOURS_MAX,
+        allowOpenSourceRanges: env.DBAAS_ALLOW_OPEN_SOURCE_RANGES,
+        defaultSourceRanges: env.DBAAS_DEFAULT_SOURCE_RANGES,
+        maxConcurrentOperations: env.DBAAS_MAX_CONCURRENT_OPERATIONS,
+        operationTimeoutMs: env.DBAAS_OPERATION_TIMEOUT_SECONDS * 1000,
+        maxAttempts: env.DBAAS_OPERATION_MAX_ATTEMPTS,
+        retryBaseMs: env.DBAAS_RETRY_BASE_SECONDS * 1000,
+        retryMaxMs: env.DBAAS_RETRY_MAX_SECONDS * 1000,
+        leaseMs: env.DBAAS_JOB_LEASE_SECONDS * 1000,
+        pollMs: env.DBAAS_JOB_POLL_MS,
+        shutdownGraceMs: env.DBAAS_SHUTDOWN_GRACE_SECONDS * 1000,
+        reaperIntervalMs: env.DBAAS_REAPER_INTERVAL_SECONDS * 1000,
+        rateLimitPerMinute: env.DBAAS_RATE_LIMIT_PER_MINUTE,
+        bodyLimitBytes: env.DBAAS_BODY_LIMIT_BYTES,
+        trustProxy: env.DBAAS_TRUST_PROXY,
+        target,
+    });
+}

@@ -1,0 +1,104 @@
+/**
+ * Wires a running API: admin store (migrated), LISTEN hub, HTTP server, job
+ * runner and expiry reaper, and the orderly shutdown of all of them. main.ts,
+ * the tests and the benchmark all start the API through `startApi`.
+ */
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import { buildServer } from "./http/app";
+import { TokensFile, type TokenSource } from "./http/auth";
+import type { ApiConfig } from "./config";
+import type { StackEngine } from "./engine/types";
+import { JobRunner } from "./jobs/runner";
+import { DatabaseService } from "./domain/databases";
+import { systemResolver, type Resolver } from "./domain/ssrf";
+import { NotificationHub } from "./store/notifications";
+import { AdminStore } from "./store/store";
+
+export interface StartApiOptions {
+    readonly config: ApiConfig;
+    readonly engine: StackEngine;
+    /** postgresql:// URL of the admin database (main.ts resolves the embedded one). */
+    readonly databaseUrl: string;
+    /** Default: the tokens file of the config, re-read when it changes. */
+    readonly tokens?: TokenSource;
+    readonly resolver?: Resolver;
+    readonly logger?: FastifyBaseLogger;
+    /** Default true; false builds an API that only accepts work (e.g. a benchmark of the HTTP layer alone). */
+    readonly runJobs?: boolean;
+    readonly sseHeartbeatMs?: number;
+    /** Connections of the request pool (default 10). */
+    readonly poolSize?: number;
+    /** Check every response against its schema (tests; default false). */
+    readonly validateResponses?: boolean;
+}
+
+export interface RunningApi {
+    readonly app: FastifyInstance;
+    /** `http://127.0.0.1:<port>` */
+    readonly url: string;
+    readonly store: AdminStore;
+    readonly runner: JobRunner | undefined;
+    readonly service: DatabaseService;
+    /** Stops accepting, lets jobs finish for `graceMs` (default from config), hands the rest back, closes connections. */
+    close(graceMs?: number): Promise<void>;
+}
+
+export async function startApi(o: StartApiOptions): Promise<RunningApi> {
+    const store = new AdminStore(o.databaseUrl, o.poolSize ?? 10);
+    const hub = new NotificationHub(o.databaseUrl, (m) => o.logger?.warn(m));
+    try {
+        await store.migrate();
+        await hub.start();
+    } catch (e) {
+        await hub.close();
+        await store.close();
+        throw e;
+    }
+    const tokens = o.tokens ?? new TokensFile(o.config.tokensFile, (m) => o.logger?.warn(m));
+    const resolver = o.resolver ?? systemResolver;
+    const app = await buildServer({
+        config: o.config, store, engine: o.engine, tokens, resolver, hub,
+        ...(o.logger ? { logger: o.logger } : { logLevel: o.config.logLevel }),
+        ...(o.sseHeartbeatMs === undefined ? {} : { sseHeartbeatMs: o.sseHeartbeatMs }),
+        validateResponses: o.validateResponses === true,
+    });
+    const log = app.log;
+    const service = new DatabaseService(store, o.engine, o.config, resolver);
+    const runner = o.runJobs === false ? undefined : new JobRunner({
+        store, engine: o.engine, hub, log,
+        maxConcurrent: o.config.maxConcurrentOperations,
+        leaseMs: o.config.leaseMs,
+        pollMs: o.config.pollMs,
+        operationTimeoutMs: o.config.operationTimeoutMs,
+        maxAttempts: o.config.maxAttempts,
+        retryBaseMs: o.config.retryBaseMs,
+        retryMaxMs: o.config.retryMaxMs,
+    });
+    await app.listen({ host: o.config.host, port: o.config.port });
+    await runner?.start();
+    const reaper = o.config.reaperIntervalMs > 0 && runner !== undefined
+        ? setInterval(() => {
+            service.reapExpired().then((names) => {
+                if (names.length > 0) log.info({ databases: names }, "expired databases queued for deletion");
+            }).catch((e: Error) => log.error({ err: e.message }, "reaper failed"));
+        }, o.config.reaperIntervalMs)
+        : undefined;
+    const address = app.server.address();
+    const port = typeof address === "object" && address !== null ? address.port : o.config.port;
+    const host = o.config.host === "0.0.0.0" || o.config.host === "::" ? "127.0.0.1" : o.config.host;
+    let closing: Promise<void> | undefined;
+    return {
+        app, store, runner, service,
+        url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+        close(graceMs = o.config.shutdownGraceMs) {
+            closing ??= (async () => {
+                if (reaper) clearInterval(reaper);
+                await app.close();
+                await runner?.stop(graceMs);
+                await hub.close();
+                await store.close();
+            })();
+            return closing;
+        },
+    };
+}

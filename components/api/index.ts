@@ -1,0 +1,2 @@
+export { ApiService, type ApiServiceArgs } from "./ApiService";
+export * from "./imageTag";

@@ -1,0 +1,3 @@
+export { NginxProxy, type NginxProxyArgs } from "./NginxProxy";
+export * from "./nginxConf";
+export * from "./nginxContainer";

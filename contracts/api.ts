@@ -1,0 +1,132 @@
+/**
+ * Request and response schemas of the HTTP API. The same zod schemas
+ * validate requests, serialise responses and produce /openapi.json. Request
+ * fields come from the shared spec module so the API and the on-demand
+ * program agree on them.
+ */
+import { z } from "zod";
+import { createDatabaseFields, databaseNameSchema } from "./database";
+import { ROLES } from "../api/http/auth";
+import { DATABASE_STATES } from "../api/domain/stateMachine";
+
+export const createDatabaseBody = z.object(createDatabaseFields).strict().meta({ id: "CreateDatabase" });
+export type CreateDatabaseBody = z.output<typeof createDatabaseBody>;
+
+export const nameParams = z.object({ name: databaseNameSchema }).strict();
+
+export const patchDatabaseBody = z.object({
+    ttl_hours: createDatabaseFields.ttl_hours.unwrap(),
+}).strict().meta({ id: "PatchDatabase" });
+
+const cursor = z.string().regex(/^[a-z][-a-z0-9]{0,39}\.\d{1,15}$/, "a cursor from a previous page's next field");
+const limit = (max: number, dflt: number) => z.coerce.number().int("a whole number").min(1, "at least 1").max(max, `at most ${max}`).default(dflt);
+
+export const listQuery = z.object({
+    owner: createDatabaseFields.owner.optional(),
+    project_id: createDatabaseFields.project_id.optional(),
+    state: z.enum(DATABASE_STATES, { message: `one of ${DATABASE_STATES.join(", ")}` }).optional(),
+    limit: limit(500, 20),
+    after: cursor.optional(),
+}).strict();
+
+export const getQuery = z.object({
+    include: z.literal("password", { message: '"password" (the only value)' }).optional(),
+}).strict();
+
+export const eventsQuery = z.object({
+    operation: z.coerce.number().int("a whole number").min(1, "an operation id").max(Number.MAX_SAFE_INTEGER).optional(),
+}).strict();
+
+export const auditQuery = z.object({
+    database: databaseNameSchema.optional(),
+    actor: z.string().min(1).max(128).optional(),
+    action: z.string().regex(/^[a-z]+\.[a-z]+$/, "an action such as database.create").optional(),
+    before: z.coerce.number().int("a whole number").min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+    limit: limit(1000, 100),
+}).strict();
+
+export const operationView = z.object({
+    id: z.number().int(),
+    kind: z.enum(["create", "restart", "delete"]),
+    status: z.enum(["queued", "running", "succeeded", "failed", "cancelled"]),
+    attempts: z.number().int(),
+    error: z.string().nullable(),
+    requested_by: z.string(),
+    created_at: z.string(),
+    started_at: z.string().nullable(),
+    finished_at: z.string().nullable(),
+}).meta({ id: "Operation" });
+
+export const endpointView = z.object({
+    host: z.string(),
+    port: z.number().int(),
+    database: z.string(),
+    user: z.string(),
+}).meta({ id: "Endpoint" });
+
+export const databaseView = z.object({
+    name: z.string(),
+    owner: z.string(),
+    project_id: z.string(),
+    db_type: z.string(),
+    version: z.string(),
+    state: z.enum(DATABASE_STATES),
+    endpoint: endpointView.nullable(),
+    source_ranges: z.array(z.string()),
+    backup_location: z.string().nullable(),
+    ttl_hours: z.number().int(),
+    expires_at: z.string(),
+    failure_reason: z.string().nullable(),
+    created_by: z.string(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    last_operation: operationView.nullable(),
+    /** Only with ?include=password, only for the owner. */
+    credentials: z.object({ password: z.string(), uri: z.string() }).optional(),
+    links: z.object({ self: z.string(), events: z.string() }),
+}).meta({ id: "Database" });
+
+export const acceptedView = z.object({
+    database: databaseView,
+    operation: operationView,
+}).meta({ id: "Accepted" });
+
+export const databaseListView = z.object({
+    databases: z.array(databaseView),
+    /** Pass as ?after= to get the next page; null on the last page. */
+    next: z.string().nullable(),
+}).meta({ id: "DatabaseList" });
+
+export const versionsView = z.object({
+    default: z.string(),
+    versions: z.array(z.object({ label: z.string(), image: z.string(), default: z.boolean() })),
+}).meta({ id: "Versions" });
+
+export const auditEntryView = z.object({
+    id: z.number().int(),
+    at: z.string(),
+    actor: z.string(),
+    action: z.string(),
+    database: z.string().nullable(),
+    operation_id: z.number().int().nullable(),
+    outcome: z.string(),
+    request_id: z.string().nullable(),
+    detail: z.record(z.string(), z.unknown()),
+}).meta({ id: "AuditEntry" });
+
+export const auditListView = z.object({
+    entries: z.array(auditEntryView),
+    next: z.number().int().nullable(),
+}).meta({ id: "AuditList" });
+
+/** Who the presented token belongs to; never the token or its hash. */
+export const meView = z.object({
+    subject: z.string(),
+    role: z.enum(ROLES),
+    /** Requests per minute this token's subject may make (all routes but health, readiness and the OpenAPI document). */
+    rate_limit_per_minute: z.number().int(),
+}).meta({ id: "Me" });
+export type MeView = z.output<typeof meView>;
+
+export const healthView = z.object({ status: z.literal("ok") });
+export const readyView = z.object({ status: z.literal("ready") });

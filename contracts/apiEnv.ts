@@ -1,0 +1,116 @@
+/**
+ * What the API container is told and where: plain settings as environment
+ * variables, secrets as files (uploaded with secret content) whose paths are in
+ * `*_FILE` variables. No Pulumi imports: tested directly, and the one place
+ * that decides the layout, so no secret value can end up in plain env.
+ */
+import type { VersionCatalog } from "./catalog";
+import { API_PORT } from "./names";
+
+/** Where the secret files live inside the API container (tmpfs-like, never in the image). */
+export const SECRETS_DIR = "/run/secrets/dbaas";
+/** Persistent data of the API (on-demand stacks' workdirs and state): a named volume. */
+export const API_DATA_DIR = "/data";
+/** The stack CA certificate (not secret): Node trusts it through NODE_EXTRA_CA_CERTS (admin DB with sslmode=verify-full). */
+export const STACK_CA_FILE = "/etc/dbaas/stack-ca.pem";
+/** uid/gid of the `node` user of the official node images; the API runs as it. */
+export const API_UID = 1000;
+
+/** The secret files the API may receive, with the variable naming each file's path. */
+export const SECRET_FILES = {
+    databaseUrl: { env: "DATABASE_URL_FILE", file: `${SECRETS_DIR}/database-url` },
+    kubeconfig: { env: "DBAAS_KUBECONFIG_FILE", file: `${SECRETS_DIR}/kubeconfig` },
+    tokens: { env: "DBAAS_TOKENS_FILE", file: `${SECRETS_DIR}/tokens` },
+    // The on-demand stacks' secrets provider: the engine hands this file to the
+    // Pulumi CLI as PULUMI_CONFIG_PASSPHRASE_FILE (api/engine/workspace.ts).
+    pulumiPassphrase: { env: "DBAAS_PULUMI_PASSPHRASE_FILE", file: `${SECRETS_DIR}/pulumi-passphrase` },
+} as const;
+
+export type SecretFileKey = keyof typeof SECRET_FILES;
+
+/** The non-secret settings of the API, as the platform config states them. */
+export interface ApiSettings {
+    readonly catalog: VersionCatalog;
+    readonly ttlHoursDefault: number;
+    readonly ttlHoursMax: number;
+    readonly allowedBackupHosts: readonly string[];
+    readonly allowOpenSourceRanges: boolean;
+    readonly maxConcurrentOperations: number;
+    /** Where on-demand databases go. */
+    readonly ondemand: {
+        readonly target: "docker" | "kubernetes";
+        readonly namespacePrefix: string;
+        readonly memoryMb: number;
+        readonly cpuMillicores: number;
+        readonly storageGb: number;
+        readonly defaultSourceRanges: readonly string[];
+    };
+    /** Docker host of the docker target (dev). */
+    readonly dockerHost: string;
+    /** Which secret files will be present (the others are not announced). */
+    readonly secrets: ReadonlySet<SecretFileKey>;
+    /** Whether the stack CA file is uploaded (then NODE_EXTRA_CA_CERTS names it). Default: false. */
+    readonly trustStackCa?: boolean;
+    /** Default: "info". */
+    readonly logLevel?: string;
+}
+
+/** The container's environment as `NAME=value` strings; only non-secret values and file paths. */
+export function apiEnvironment(s: ApiSettings): string[] {
+    const env: Record<string, string> = {
+        NODE_ENV: "production",
+        // Inside the container the API must listen on the network, not loopback.
+        HOST: "0.0.0.0",
+        PORT: String(API_PORT),
+        LOG_LEVEL: s.logLevel ?? "info",
+        // nginx is the only client; it sets X-Forwarded-For/-Proto.
+        DBAAS_TRUST_PROXY: "true",
+        DBAAS_DATA_DIR: API_DATA_DIR,
+        PULUMI_BACKEND_URL: `file://${API_DATA_DIR}/state`,
+        DBAAS_CATALOG: JSON.stringify(s.catalog),
+        DBAAS_TTL_HOURS_DEFAULT: String(s.ttlHoursDefault),
+        DBAAS_TTL_HOURS_MAX: String(s.ttlHoursMax),
+        DBAAS_BACKUP_HOSTS: s.allowedBackupHosts.join(","),
+        DBAAS_ALLOW_OPEN_SOURCE_RANGES: String(s.allowOpenSourceRanges),
+        DBAAS_MAX_CONCURRENT_OPERATIONS: String(s.maxConcurrentOperations),
+        DBAAS_TARGET: s.ondemand.target,
+        DBAAS_DOCKER_HOST: s.dockerHost,
+        DBAAS_NAMESPACE_PREFIX: s.ondemand.namespacePrefix,
+        DBAAS_DB_MEMORY_MB: String(s.ondemand.memoryMb),
+        DBAAS_DB_CPU_MILLICORES: String(s.ondemand.cpuMillicores),
+        DBAAS_DB_STORAGE_GB: String(s.ondemand.storageGb),
+        DBAAS_DEFAULT_SOURCE_RANGES: s.ondemand.defaultSourceRanges.join(","),
+    };
+    if (s.trustStackCa === true) env.NODE_EXTRA_CA_CERTS = STACK_CA_FILE;
+    for (const key of [...s.secrets].sort()) {
+        const f = SECRET_FILES[key];
+        env[f.env] = f.file;
+        // The Kubernetes client libraries and kubectl find the file through KUBECONFIG.
+        if (key === "kubeconfig") env.KUBECONFIG = f.file;
+    }
+    return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+}
+
+/** The Docker socket path when the docker target talks to a local socket (it is then mounted into the API). */
+export function dockerSocketPath(dockerHost: string): string | undefined {
+    return dockerHost.startsWith("unix://") ? dockerHost.slice("unix://".length) : undefined;
+}
+
+/**
+ * The socket ApiService mounts into the API: only for the docker target on a
+ * local (unix://) Docker host. The API runs as API_UID, so it then also needs
+ * the socket's group (`dbaas:api.dockerSocketGroupId`).
+ */
+export function mountedDockerSocket(target: "docker" | "kubernetes", dockerHost: string): string | undefined {
+    return target === "docker" ? dockerSocketPath(dockerHost) : undefined;
+}
+
+/** Network alias of replica `i` (what the nginx upstream lists). */
+export function apiReplicaAlias(i: number): string {
+    return `api-${i}`;
+}
+
+/** The nginx upstream entries for `replicas` API containers. */
+export function apiUpstreams(replicas: number): string[] {
+    return Array.from({ length: replicas }, (_, i) => `${apiReplicaAlias(i)}:${API_PORT}`);
+}

@@ -1,0 +1,97 @@
+/**
+ * The spec of one on-demand database, shared by the API (which validates the
+ * request and builds the spec) and the on-demand program (which reads it from
+ * stack config `dbaas-db:database` and validates it again). Field names are
+ * the API's request names (snake_case) plus the resolved target settings.
+ * No Pulumi imports.
+ */
+import { z } from "zod";
+import { isValidImageReference, IMAGE_REFERENCE_HINT } from "./catalog";
+import { isCidr } from "./stackConfig";
+import { DATABASE_NAME_MAX_LENGTH, DATABASE_NAME_PATTERN } from "./names";
+import { RESTORE_DEFAULTS } from "../ondemand/restore";
+
+export const databaseNameSchema = z
+    .string()
+    .max(DATABASE_NAME_MAX_LENGTH, `at most ${DATABASE_NAME_MAX_LENGTH} characters`)
+    .regex(DATABASE_NAME_PATTERN, "a DNS-1035 label: a lowercase letter first, then lowercase letters, digits and hyphens, ending in a letter or digit");
+
+export const cidrSchema = z.string().refine(isCidr, { message: "a CIDR such as 203.0.113.0/24 or 2001:db8::/48" });
+
+/** The request fields of `POST /databases` (as the existing DevDB API, plus version, ttl_hours, source_ranges). */
+export const createDatabaseFields = {
+    project_id: z.string().min(1, "a project id").max(63, "at most 63 characters").regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "letters, digits, '.', '_' and '-'"),
+    owner: z.string().min(1, "an owner").max(128, "at most 128 characters"),
+    name: databaseNameSchema,
+    db_type: z.literal("postgres", { message: 'db_type "postgres" (the only type offered)' }),
+    backup_location: z.string().max(2048, "at most 2048 characters").optional(),
+    version: z.string().min(1).max(64).optional(),
+    ttl_hours: z.number().int("a whole number of hours").positive("a positive number of hours").optional(),
+    source_ranges: z.array(cidrSchema).max(32, "at most 32 ranges").optional(),
+} as const;
+
+/** Image of the one-shot step that downloads backup_location (needs curl and a POSIX shell; pinned). */
+export const DEFAULT_FETCH_IMAGE = "curlimages/curl:8.11.1";
+
+/** Restore settings shared by both targets; every field has a default, so older specs stay valid. */
+export const restoreSettingsFields = {
+    /** Image of the download step. */
+    fetch_image: z.string().refine(isValidImageReference, { message: IMAGE_REFERENCE_HINT }).default(DEFAULT_FETCH_IMAGE),
+    /** Parallel jobs of pg_restore for custom-format dumps (default: the script's, 2). */
+    restore_jobs: z.number().int().min(1).max(16).default(Number(RESTORE_DEFAULTS.RESTORE_JOBS)),
+    /** Largest backup download accepted, in bytes (default: the script's, 10 GiB). */
+    restore_max_bytes: z.number().int().positive().default(Number(RESTORE_DEFAULTS.RESTORE_MAX_BYTES)),
+    /** Longest the download and the restore may each take, in seconds (default: the script's, 1 hour). */
+    restore_max_seconds: z.number().int().min(30).max(86_400).default(Number(RESTORE_DEFAULTS.RESTORE_MAX_SECONDS)),
+} as const;
+
+export const dockerTargetSchema = z.object({
+    kind: z.literal("docker"),
+    /** Docker engine URL, e.g. unix:///var/run/docker.sock */
+    docker_host: z.string().min(1),
+    memory_mb: z.number().int().min(128),
+    /** Host address the Postgres port is published on (127.0.0.1 keeps it local). */
+    publish_ip: z.string().default("127.0.0.1"),
+    ...restoreSettingsFields,
+}).strict();
+
+export const kubernetesTargetSchema = z.object({
+    kind: z.literal("kubernetes"),
+    namespace_prefix: z.string().regex(/^[a-z]([-a-z0-9]*[a-z0-9])?-$/),
+    memory_mb: z.number().int().min(128),
+    cpu_millicores: z.number().int().min(100),
+    storage_gb: z.number().int().min(1),
+    storage_class: z.string().optional(),
+    ...restoreSettingsFields,
+}).strict();
+
+export const databaseSpecSchema = z.object({
+    name: databaseNameSchema,
+    owner: createDatabaseFields.owner,
+    project_id: createDatabaseFields.project_id,
+    db_type: createDatabaseFields.db_type,
+    /** Catalog label, e.g. "PostgreSQL 17". */
+    version: z.string().min(1),
+    /** The catalog image for that label, resolved by the API. */
+    image: z.string().refine(isValidImageReference, { message: IMAGE_REFERENCE_HINT }),
+    backup_location: z.string().url().startsWith("https://", "an https:// URL").optional(),
+    /** ISO-8601 instant after which the reaper destroys the database. */
+    expires_at: z.iso.datetime(),
+    source_ranges: z.array(cidrSchema).default([]),
+    target: z.discriminatedUnion("kind", [dockerTargetSchema, kubernetesTargetSchema]),
+}).strict();
+
+export type DatabaseSpec = z.output<typeof databaseSpecSchema>;
+export type DatabaseSpecInput = z.input<typeof databaseSpecSchema>;
+export type DockerTarget = z.output<typeof dockerTargetSchema>;
+export type KubernetesTarget = z.output<typeof kubernetesTargetSchema>;
+
+/** Validates a spec; the error names the field and the rule. */
+export function parseDatabaseSpec(raw: unknown): DatabaseSpec {
+    const result = databaseSpecSchema.safeParse(raw);
+    if (!result.success) {
+        const lines = result.error.issues.map((i) => `${i.path.join(".") || "(spec)"}: expected ${i.message}`);
+        throw new Error(`invalid database spec (stack config dbaas-db:database):\n  - ${lines.join("\n  - ")}`);
+    }
+    return result.data;
+}

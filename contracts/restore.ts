@@ -1,0 +1,125 @@
+/**
+ * How a backup reaches a new database, on both targets, in two steps:
+ *
+ * 1. fetch: a one-shot container of a small image with curl (the Postgres
+ *    images have no curl) runs `restore.sh fetch`, which downloads
+ *    `backup_location` into the data volume, beside (not inside) PGDATA. It
+ *    does nothing once the database exists, so a restarted pod does not
+ *    download again.
+ * 2. restore: the official image runs `/docker-entrypoint-initdb.d/` scripts
+ *    once, on first initialisation, against a temporary server listening only
+ *    on the unix socket. Our init script there runs the restore script on the
+ *    downloaded file; the script writes its marker only on success.
+ *
+ * The server is handed out (Kubernetes readiness, Docker health) only when the
+ * marker exists and `pg_isready` answers over TCP — which the temporary server
+ * never does. No Pulumi imports.
+ */
+import { POSTGRES_PORT } from "./names";
+
+/** Where the data volume is mounted (the images' declared VOLUME). */
+export const DATA_MOUNT = "/var/lib/postgresql/data";
+/** initdb wants an empty directory; a subdirectory also keeps lost+found and the backup out of it. */
+export const PGDATA = `${DATA_MOUNT}/pgdata`;
+/** Downloaded backup and completion marker live on the volume, outside PGDATA. */
+export const RESTORE_DIR = `${DATA_MOUNT}/restore`;
+export const BACKUP_FILE = `${RESTORE_DIR}/backup`;
+/** Where the restore script (ConfigMap / upload) is mounted in the Postgres container. */
+export const SCRIPT_DIR = "/opt/dbaas/restore";
+export const SCRIPT_FILE = "restore.sh";
+/** The entrypoint's init directory and our script in it. */
+export const INITDB_DIR = "/docker-entrypoint-initdb.d";
+export const INITDB_FILE = "50-dbaas-restore.sh";
+/** Where Postgres writes besides PGDATA (socket, lock file) and scratch space; emptyDir/tmpfs. */
+export const WRITABLE_DIRS = { socket: "/var/run/postgresql", tmp: "/tmp" } as const;
+
+export interface RestoreLimits {
+    readonly restore_jobs: number;
+    readonly restore_max_bytes: number;
+    readonly restore_max_seconds: number;
+}
+
+/** Environment of the fetch step: the URL travels as a variable, never inside the command text. */
+export function fetchEnv(backupUrl: string, markerName: string, limits: RestoreLimits): Record<string, string> {
+    return {
+        BACKUP_URL: backupUrl,
+        // Not BACKUP_FILE: the script refuses BACKUP_URL and BACKUP_FILE together.
+        FETCH_TO: BACKUP_FILE,
+        PGDATA,
+        RESTORE_MARKER_DIR: RESTORE_DIR,
+        RESTORE_MARKER: markerName,
+        RESTORE_MAX_BYTES: String(limits.restore_max_bytes),
+        RESTORE_MAX_SECONDS: String(limits.restore_max_seconds),
+        RESTORE_WORK_DIR: WRITABLE_DIRS.tmp,
+    };
+}
+
+/**
+ * The fetch step's program (`sh -c`): the restore script's own `fetch` mode
+ * (https only, host resolved, refused when not public, pinned, size and time
+ * capped, format checked, written via a `.part` file). Skipped once the
+ * database exists, so a restarted pod does not download again.
+ *
+ * `chownTo`: a fresh Docker volume belongs to root, so the Docker fetch step
+ * runs as root (all capabilities dropped but CHOWN) and hands the restore
+ * directory to the Postgres uid afterwards. On Kubernetes `fsGroup` does that.
+ */
+export function fetchScript(chownTo?: number): string {
+    if (chownTo !== undefined && !Number.isInteger(chownTo)) throw new Error(`chownTo must be a uid, got ${chownTo}`);
+    const run = `sh ${SCRIPT_DIR}/${SCRIPT_FILE} fetch "$FETCH_TO"`;
+    return [
+        "set -eu",
+        'if [ -e "$RESTORE_MARKER_DIR/$RESTORE_MARKER" ] || [ -e "$PGDATA/PG_VERSION" ]; then',
+        '  echo "fetch: database already initialised, nothing to download"; exit 0',
+        "fi",
+        'mkdir -p "$RESTORE_MARKER_DIR"',
+        ...(chownTo === undefined ? [`exec ${run}`] : [run, `chown -R ${chownTo}:${chownTo} "$RESTORE_MARKER_DIR"`]),
+        "",
+    ].join("\n");
+}
+
+/** Environment of the Postgres container that the init script hands to the restore script. */
+export function restoreEnv(markerName: string, limits: RestoreLimits): Record<string, string> {
+    return {
+        BACKUP_FILE,
+        RESTORE_MARKER_DIR: RESTORE_DIR,
+        RESTORE_MARKER: markerName,
+        RESTORE_JOBS: String(limits.restore_jobs),
+        // gzip-compressed custom dumps are unpacked here first: the volume, not the small /tmp.
+        RESTORE_WORK_DIR: RESTORE_DIR,
+        RESTORE_MAX_BYTES: String(limits.restore_max_bytes),
+        RESTORE_MAX_SECONDS: String(limits.restore_max_seconds),
+    };
+}
+
+/**
+ * The `/docker-entrypoint-initdb.d/` script: runs the restore script against
+ * the entrypoint's temporary server (unix socket; the entrypoint exports
+ * PGPASSWORD), then frees the downloaded file. Any failure aborts the
+ * entrypoint, and no marker is written.
+ */
+export function initdbScript(): string {
+    return [
+        "#!/bin/sh",
+        "set -eu",
+        `export PGHOST=${WRITABLE_DIRS.socket} PGPORT=${POSTGRES_PORT}`,
+        'export PGUSER="${POSTGRES_USER:-postgres}" PGDATABASE="${POSTGRES_DB:-${POSTGRES_USER:-postgres}}"',
+        `sh ${SCRIPT_DIR}/${SCRIPT_FILE}`,
+        'rm -f "$BACKUP_FILE"',
+        "",
+    ].join("\n");
+}
+
+/**
+ * The readiness/health command: `pg_isready` over TCP (the temporary init
+ * server listens on the socket only), and, when a backup is restored, the
+ * script's marker.
+ */
+export function readinessCommand(markerName: string | undefined): string[] {
+    if (markerName !== undefined && !/^[A-Za-z0-9._-]+$/.test(markerName)) {
+        throw new Error(`restore marker name ${JSON.stringify(markerName)} must be a plain file name ([A-Za-z0-9._-])`);
+    }
+    const ready = `pg_isready -q -h 127.0.0.1 -p ${POSTGRES_PORT} -U "$POSTGRES_USER" -d "$POSTGRES_DB"`;
+    const check = markerName === undefined ? ready : `test -f "${RESTORE_DIR}/${markerName}" && ${ready}`;
+    return ["sh", "-c", check];
+}

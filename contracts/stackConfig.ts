@@ -1,0 +1,278 @@
+/**
+ * The platform stack's configuration: its schema and the pure parser that
+ * turns raw stack config into a typed, frozen object, or one error that names
+ * the key, the value, what was expected and the `pulumi config set` command
+ * that fixes it. Everything that once differed between the prod and dev
+ * environment switch (and its copied config files) is a key here. No Pulumi imports: tested directly.
+ */
+import ipaddr from "ipaddr.js";
+import { z } from "zod";
+import { mountedDockerSocket } from "./apiEnv";
+import { versionCatalogSchema } from "./catalog";
+
+/** The Pulumi project name; config keys are `dbaas:<key>`. */
+export const PROJECT = "dbaas";
+
+/** A secret config value. Prints as `[secret]`, so it cannot leak through logs or JSON by accident. */
+export class Secret {
+    readonly #value: string;
+    constructor(value: string) {
+        this.#value = value;
+    }
+    /** The plain value, for the one place that hands it to `pulumi.secret(...)`. */
+    reveal(): string {
+        return this.#value;
+    }
+    toString(): string {
+        return "[secret]";
+    }
+    toJSON(): string {
+        return "[secret]";
+    }
+}
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[A-Za-z0-9+/=\r\n]+-----END \1-----/g;
+
+/** The labels of the PEM blocks in a text, in order (e.g. ["CERTIFICATE", "CERTIFICATE"]). */
+export function pemBlockLabels(text: string): string[] {
+    return [...text.matchAll(PEM_BLOCK)].map((m) => m[1] ?? "");
+}
+
+const PRIVATE_KEY_LABELS = new Set(["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"]);
+
+/** A chain: one or more CERTIFICATE blocks and nothing else that looks like PEM. */
+export function isCertificateChainPem(text: string): boolean {
+    const labels = pemBlockLabels(text);
+    return labels.length > 0 && labels.every((l) => l === "CERTIFICATE");
+}
+
+/** Exactly one unencrypted private key block (PKCS#8, PKCS#1 RSA or SEC1 EC). */
+export function isPrivateKeyPem(text: string): boolean {
+    const labels = pemBlockLabels(text);
+    return labels.length === 1 && PRIVATE_KEY_LABELS.has(labels[0] ?? "");
+}
+
+const memoryMb = (min: number) => z.number().int(`a whole number of MiB`).min(min, `at least ${min} MiB`).max(262144, "at most 262144 MiB");
+const cidr = z.string().refine(isCidr, { message: "a CIDR such as 10.0.0.0/16 or 2001:db8::/48" });
+const hostname = z.string().regex(/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "a lowercase DNS name such as dbaas.example.com");
+const GROUP_ID = "a numeric group id such as 999 (`stat -c %g /var/run/docker.sock` on the Docker host prints it)";
+/** A Unix group id, as a number (999) or a string ("999"); normalised to the string docker's group_add takes. */
+const groupId = z.union([z.number(), z.string()], { message: GROUP_ID })
+    .refine((v) => /^\d{1,10}$/.test(String(v)) && Number(v) <= 4294967294, { message: GROUP_ID })
+    .transform(String);
+
+/**
+ * True for an IPv4 or IPv6 CIDR with a prefix length in range, parsed by
+ * ipaddr.js (a hand-written check accepted malformed IPv6 such as
+ * `2001:db8:::/48`). Stricter than the library where Kubernetes and iptables
+ * are: IPv4 in four decimal parts, no zone ids, the prefix without leading zeros.
+ */
+export function isCidr(value: string): boolean {
+    const m = /^([^/%]+)\/(0|[1-9]\d{0,2})$/.exec(value);
+    if (!m) return false;
+    const [, addr = ""] = m;
+    if (!addr.includes(":") && !ipaddr.IPv4.isValidFourPartDecimal(addr)) return false;
+    try {
+        ipaddr.parseCIDR(value);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+export const platformConfigSchema = z.object({
+    domain: hostname.describe("Public DNS name of the API; the certificate's subject."),
+    dockerHost: z.string().regex(/^(unix|tcp|ssh):\/\/.+/, "a Docker host URL: unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host").default("unix:///var/run/docker.sock"),
+    tls: z.object({
+        mode: z.enum(["selfSigned", "provided"], { message: 'one of "selfSigned" (dev: a CA and certificate made by Pulumi) or "provided" (prod: a chain and key in secret config)' }),
+        hstsMaxAgeSeconds: z.number().int("a whole number of seconds").min(0, "0 or more seconds").default(300),
+        acmeChallengeDir: z.string().startsWith("/", "an absolute path").default("/var/www/acme"),
+    }).strict(),
+    tlsCertificateChain: z.string().optional(),
+    tlsPrivateKey: z.string().optional(),
+    nginx: z.object({
+        image: z.string().min(1, "an nginx image such as nginx:1.27-alpine"),
+        memoryMb: memoryMb(32).default(128),
+        httpPort: z.number().int().min(1).max(65535).default(80),
+        httpsPort: z.number().int().min(1).max(65535).default(443),
+        clientMaxBodySize: z.string().regex(/^\d+[kKmM]?$/, "an nginx size such as 1m or 512k").default("1m"),
+    }).strict(),
+    api: z.object({
+        replicas: z.number().int("a whole number of replicas").min(1, "at least 1 replica").max(16, "at most 16 replicas"),
+        memoryMb: memoryMb(128).default(512),
+        imageName: z.string().min(1).default("dbaas-api"),
+        pulumiVersion: z.string().regex(/^\d+\.\d+\.\d+$/, "a Pulumi CLI version such as 3.170.0").default("3.170.0"),
+        ttlHoursDefault: z.number().int().min(1).default(24),
+        ttlHoursMax: z.number().int().min(1).default(168),
+        allowedBackupHosts: z.array(hostname).default([]),
+        allowOpenSourceRanges: z.boolean().default(false),
+        maxConcurrentOperations: z.number().int().min(1).max(64).default(4),
+        dockerSocketGroupId: groupId.optional().describe("Group that owns the Docker socket on the Docker host; added to the API replicas when the socket is mounted."),
+    }).strict(),
+    postgres: z.object({
+        versions: versionCatalogSchema,
+        memoryMb: memoryMb(128).default(1024),
+        shmSizeMb: z.number().int().min(64, "at least 64 MiB").default(256),
+        adminVersion: z.string().optional().describe("Label of the catalog version the API's admin database runs; default = the catalog default."),
+    }).strict(),
+    aws: z.object({
+        enabled: z.boolean(),
+        region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "an AWS region such as eu-west-1").optional(),
+        clusterName: z.string().min(1, "the name of the EKS cluster").optional(),
+        repositories: z.array(z.string().regex(/^[a-z0-9]+(?:[._/-][a-z0-9]+)*$/, "an ECR repository name: lowercase letters, digits, . _ - /")).min(1).default(["database-migration-anonymized-api"]),
+        keepTaggedImages: z.number().int().min(1).default(20),
+        untaggedExpiryDays: z.number().int().min(1).default(7),
+    }).strict(),
+    ondemand: z.object({
+        target: z.enum(["docker", "kubernetes"], { message: 'one of "docker" (containers on the Docker host) or "kubernetes" (namespaces on EKS)' }),
+        namespacePrefix: z.string().regex(/^[a-z]([-a-z0-9]*[a-z0-9])?-$/, "a lowercase prefix ending in a hyphen, such as devdb-").max(20, "at most 20 characters").default("devdb-"),
+        memoryMb: memoryMb(128).default(1024),
+        cpuMillicores: z.number().int().min(100).default(1000),
+        storageGb: z.number().int().min(1).max(1000).default(10),
+        defaultSourceRanges: z.array(cidr).default([]),
+    }).strict(),
+}).strict().superRefine((cfg, ctx) => {
+    if (cfg.tls.mode === "provided") {
+        for (const [key, check, what] of [
+            ["tlsCertificateChain", isCertificateChainPem, "a PEM certificate chain (one or more -----BEGIN CERTIFICATE----- blocks, server certificate first)"],
+            ["tlsPrivateKey", isPrivateKeyPem, "one unencrypted PEM private key (-----BEGIN PRIVATE KEY-----)"],
+        ] as const) {
+            const value = cfg[key];
+            if (value === undefined) {
+                ctx.addIssue({ code: "custom", path: [key], input: undefined, message: `${what}; it is required when tls.mode is "provided"` });
+            } else if (!check(value)) {
+                ctx.addIssue({ code: "custom", path: [key], input: value, message: what });
+            }
+        }
+    }
+    if (cfg.aws.enabled) {
+        if (!cfg.aws.region) ctx.addIssue({ code: "custom", path: ["aws", "region"], input: undefined, message: "an AWS region such as eu-west-1; it is required when aws.enabled is true" });
+        if (!cfg.aws.clusterName) ctx.addIssue({ code: "custom", path: ["aws", "clusterName"], input: undefined, message: "the EKS cluster name; it is required when aws.enabled is true" });
+    }
+    if (cfg.ondemand.target === "kubernetes" && !cfg.aws.enabled) {
+        ctx.addIssue({ code: "custom", path: ["ondemand", "target"], input: cfg.ondemand.target, message: '"docker", or enable aws (aws.enabled: true) so the kubernetes target has a cluster' });
+    }
+    // The API runs as uid 1000, not root: with the socket mounted it needs the socket's group, or every create fails on permissions.
+    const socket = mountedDockerSocket(cfg.ondemand.target, cfg.dockerHost);
+    if (socket !== undefined && cfg.api.dockerSocketGroupId === undefined) {
+        ctx.addIssue({
+            code: "custom", path: ["api", "dockerSocketGroupId"], input: undefined,
+            message: `the numeric group id that owns ${socket} on the Docker host (\`stat -c %g ${socket}\` there prints it); it is required when ondemand.target is "docker" on a unix:// dockerHost, because the socket is mounted into the API, which does not run as root`,
+        });
+    }
+    if (cfg.api.ttlHoursDefault > cfg.api.ttlHoursMax) {
+        ctx.addIssue({ code: "custom", path: ["api", "ttlHoursDefault"], input: cfg.api.ttlHoursDefault, message: `at most api.ttlHoursMax (${cfg.api.ttlHoursMax})` });
+    }
+    const admin = cfg.postgres.adminVersion;
+    if (admin !== undefined && !cfg.postgres.versions.some((v) => v.label === admin)) {
+        ctx.addIssue({ code: "custom", path: ["postgres", "adminVersion"], input: admin, message: `a label from postgres.versions (${cfg.postgres.versions.map((v) => JSON.stringify(v.label)).join(", ")})` });
+    }
+});
+
+type Parsed = z.output<typeof platformConfigSchema>;
+
+/** The validated platform config. Secret keys are wrapped in `Secret`. */
+export type PlatformConfig = Readonly<Omit<Parsed, "tlsCertificateChain" | "tlsPrivateKey">> & {
+    readonly tlsCertificateChain?: Secret;
+    readonly tlsPrivateKey?: Secret;
+};
+
+/** Keys whose values are secrets: never printed, set with `--secret`. */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(["tlsCertificateChain", "tlsPrivateKey"]);
+
+/** Example values used in the fix command of an error, by path with indices as `[i]`. */
+const FIX_EXAMPLES: Record<string, string> = {
+    domain: "dbaas.example.com",
+    dockerHost: "unix:///var/run/docker.sock",
+    "tls.mode": "selfSigned",
+    tlsCertificateChain: "< fullchain.pem",
+    tlsPrivateKey: "< privkey.pem",
+    "nginx.image": "nginx:1.27-alpine",
+    "api.replicas": "2",
+    "api.dockerSocketGroupId": "999",
+    "postgres.versions": "'[{\"label\":\"PostgreSQL 17\",\"image\":\"postgres:17\"}]'",
+    "postgres.versions[i].label": "'PostgreSQL 17'",
+    "postgres.versions[i].image": "postgres:17",
+    "aws.enabled": "false",
+    "aws.region": "eu-west-1",
+    "aws.clusterName": "my-eks-cluster",
+    "ondemand.target": "docker",
+};
+
+export class ConfigError extends Error {
+    constructor(readonly problems: readonly string[]) {
+        super(`Invalid stack configuration:\n  - ${problems.join("\n  - ")}`);
+        this.name = "ConfigError";
+    }
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+    return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("");
+}
+
+function fixCommand(path: readonly PropertyKey[]): string {
+    const key = formatPath(path);
+    const generic = key.replace(/\[\d+\]/g, "[i]");
+    const top = String(path[0] ?? "");
+    const secret = SECRET_KEYS.has(top) ? " --secret" : "";
+    const nested = path.length > 1 ? " --path" : "";
+    const example = FIX_EXAMPLES[generic] ?? "<value>";
+    return `pulumi config set${secret}${nested} '${PROJECT}:${key}' ${example}`;
+}
+
+function describeValue(path: readonly PropertyKey[], input: unknown): string {
+    if (SECRET_KEYS.has(String(path[0] ?? ""))) return input === undefined ? "(not set)" : "[secret, not shown]";
+    if (input === undefined) return "(not set)";
+    const text = JSON.stringify(input) ?? typeof input;
+    return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+function expectation(issue: z.core.$ZodIssue): string {
+    // zod's own wording for type errors ("Invalid input: expected number, received string")
+    // is replaced by a short one; our own messages already say what is expected.
+    if (issue.code === "invalid_type") return `a ${issue.expected}`;
+    return issue.message;
+}
+
+/** One line per problem: key, value, expectation, fix. An unknown key is named on its own line. */
+function describeIssue(issue: z.core.$ZodIssue): string[] {
+    if (issue.code === "unrecognized_keys") {
+        return issue.keys.map((k) => {
+            const path = [...issue.path, k];
+            const known = issue.path.length === 0 ? "a key declared in Pulumi.yaml" : `a key of ${PROJECT}:${formatPath(issue.path)}`;
+            const rm = `pulumi config rm${path.length > 1 ? " --path" : ""} '${PROJECT}:${formatPath(path)}'`;
+            return `${PROJECT}:${formatPath(path)} is not a known setting: expected ${known} (misspelled?). Fix: ${rm}`;
+        });
+    }
+    const input = "input" in issue ? issue.input : undefined;
+    return [`${PROJECT}:${formatPath(issue.path) || "(root)"} = ${describeValue(issue.path, input)}: expected ${expectation(issue)}. Fix: ${fixCommand(issue.path)}`];
+}
+
+/**
+ * Validates raw stack config (keys without the `dbaas:` prefix, structured
+ * values already parsed from JSON) and returns a frozen, typed config.
+ * Throws `ConfigError` listing every problem, one line each.
+ */
+export function parsePlatformConfig(raw: Readonly<Record<string, unknown>>): PlatformConfig {
+    const result = platformConfigSchema.safeParse(raw, { reportInput: true });
+    if (!result.success) {
+        throw new ConfigError(result.error.issues.flatMap(describeIssue));
+    }
+    const { tlsCertificateChain, tlsPrivateKey, ...rest } = result.data;
+    return deepFreeze({
+        ...rest,
+        ...(tlsCertificateChain === undefined ? {} : { tlsCertificateChain: new Secret(tlsCertificateChain) }),
+        ...(tlsPrivateKey === undefined ? {} : { tlsPrivateKey: new Secret(tlsPrivateKey) }),
+    });
+}
+
+function deepFreeze<T>(value: T): T {
+    if (value && typeof value === "object" && !(value instanceof Secret)) {
+        for (const v of Object.values(value)) deepFreeze(v);
+        Object.freeze(value);
+    }
+    return value;
+}
+
+/** The config keys the program reads: exactly those declared in Pulumi.yaml (checked by a test). */
+export const CONFIG_KEYS = Object.keys(platformConfigSchema.shape) as readonly string[];

@@ -1,0 +1,115 @@
+/**
+ * The docker target (dev): one Postgres container of the catalog image on the
+ * configured Docker host, a named volume, a memory limit, the password from
+ * stack config as a file (POSTGRES_PASSWORD_FILE, never an env value), the port
+ * published on `publish_ip` with a host port Docker picks, and owner/expiry
+ * labels. With a backup, a one-shot fetch container downloads it into the
+ * volume first; the Postgres container's init hook restores it, and Pulumi
+ * waits until the healthcheck (restore marker + pg_isready) passes.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import {
+    DATA_MOUNT, DatabaseEndpoint, DATABASE_USER, databaseLabels, dockerLabels, dockerObjectName, fetchEnv, fetchFailure, fetchResources,
+    fetchScript, INITDB_DIR, INITDB_FILE, initdbScript, PGDATA, publishedHost, readinessCommand, restoreEnv, SCRIPT_DIR,
+    SCRIPT_FILE,
+} from "../components/ondemand";
+import { POSTGRES_PORT, POSTGRES_UID } from "../contracts/names";
+import { readRestoreScript, RESTORE_MARKER } from "./restore";
+import { DatabaseSpec, DockerTarget } from "../contracts/database";
+
+/** Where the password file is uploaded inside the container. */
+const PASSWORD_FILE = "/run/dbaas/postgres-password";
+/** Margin on top of the restore's own time cap for initdb and the server's start. */
+const START_MARGIN_SECONDS = 300;
+
+const envList = (vars: Record<string, string>): string[] => Object.entries(vars).map(([k, v]) => `${k}=${v}`);
+
+/** `password`: the superuser password (secret stack config `dbaas-db:password`). */
+export function deployDocker(spec: DatabaseSpec, target: DockerTarget, password: pulumi.Input<string>): DatabaseEndpoint {
+    const name = spec.name;
+    const provider = new docker.Provider(`${name}-docker`, { host: target.docker_host });
+    const labels = dockerLabels(databaseLabels(spec));
+    const owner = String(POSTGRES_UID);
+
+    // keepLocally: the catalog images are shared by every database on the host.
+    const image = new docker.RemoteImage(`${name}-image`, { name: spec.image, keepLocally: true }, { provider });
+    const volume = new docker.Volume(`${name}-data`, { name: dockerObjectName(name, "data"), labels }, { provider });
+    const secretPassword = pulumi.secret(password);
+    const dataMount = { type: "volume", source: volume.name, target: DATA_MOUNT };
+    const script = spec.backup_location === undefined ? undefined : readRestoreScript();
+    const scriptUpload = script === undefined ? [] : [{ file: `${SCRIPT_DIR}/${SCRIPT_FILE}`, content: script, permissions: "0444" }];
+
+    // The fetch container runs to completion during `up` (attach); the server is
+    // only created once it exited 0, so a failed download stops the update with its reason.
+    let fetched: pulumi.Output<string[]> = pulumi.output([]);
+    if (spec.backup_location !== undefined) {
+        const fetchImage = new docker.RemoteImage(`${name}-fetch-image`, { name: target.fetch_image, keepLocally: true }, { provider });
+        const fetch = new docker.Container(`${name}-fetch`, {
+            name: dockerObjectName(name, "fetch"),
+            image: fetchImage.imageId,
+            user: "0:0",
+            capabilities: { drops: ["ALL"], adds: ["CHOWN"] },
+            securityOpts: ["no-new-privileges:true"],
+            command: ["sh", "-c", fetchScript(POSTGRES_UID)],
+            envs: envList(fetchEnv(spec.backup_location, RESTORE_MARKER, target)),
+            mounts: [dataMount],
+            uploads: scriptUpload,
+            memory: fetchResources({ memory_mb: target.memory_mb, cpu_millicores: 1000 }).memory_mb,
+            labels,
+            attach: true,
+            logs: true,
+            mustRun: false,
+        }, { provider });
+        fetched = pulumi.all([fetch.exitCode, fetch.containerLogs]).apply(([code, logs]) => {
+            const failure = fetchFailure(code, logs);
+            if (failure !== undefined) throw new Error(failure);
+            return envList(restoreEnv(RESTORE_MARKER, target));
+        });
+    }
+
+    const container = new docker.Container(name, {
+        name: dockerObjectName(name),
+        image: image.imageId,
+        restart: "unless-stopped",
+        securityOpts: ["no-new-privileges:true"],
+        memory: target.memory_mb,
+        envs: fetched.apply((restore) => [
+            `POSTGRES_USER=${DATABASE_USER}`,
+            `POSTGRES_DB=${name}`,
+            `PGDATA=${PGDATA}`,
+            `POSTGRES_PASSWORD_FILE=${PASSWORD_FILE}`,
+            ...restore,
+        ]),
+        mounts: [dataMount],
+        uploads: [
+            { file: PASSWORD_FILE, content: secretPassword, owner, group: owner, permissions: "0400" },
+            ...scriptUpload,
+            ...(script === undefined ? [] : [{ file: `${INITDB_DIR}/${INITDB_FILE}`, content: initdbScript(), permissions: "0555" }]),
+        ],
+        // Docker picks a free host port; it is read back from `ports` below.
+        ports: [{ internal: POSTGRES_PORT, ip: target.publish_ip }],
+        labels,
+        healthcheck: {
+            tests: ["CMD", ...readinessCommand(script === undefined ? undefined : RESTORE_MARKER)],
+            interval: "10s",
+            timeout: "5s",
+            retries: 3,
+            startPeriod: `${target.restore_max_seconds + START_MARGIN_SECONDS}s`,
+        },
+        wait: true,
+        waitTimeout: target.restore_max_seconds + START_MARGIN_SECONDS,
+    }, { provider, additionalSecretOutputs: ["uploads"] });
+
+    return {
+        host: pulumi.output(publishedHost(target.docker_host, target.publish_ip)),
+        port: container.ports.apply((ports) => {
+            const external = ports?.[0]?.external;
+            if (external === undefined) throw new Error(`Docker reported no published port for ${dockerObjectName(name)}; check that publish_ip ${target.publish_ip} exists on the Docker host`);
+            return external;
+        }),
+        database: name,
+        user: DATABASE_USER,
+        password: secretPassword,
+    };
+}

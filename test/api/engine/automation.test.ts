@@ -1,0 +1,422 @@
+/**
+ * The Automation API engine at the CLI boundary, against the recording fake
+ * CLI (a TEST DOUBLE in test/api/engine/fake-pulumi/bin/pulumi).
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { afterEach, describe, expect, it } from "vitest";
+import { AutomationEngine, type EngineLogger } from "../../../api/engine/automation";
+import { recoverOperation } from "../../../api/engine/recovery";
+import {
+    ConcurrentUpdateError,
+    EngineUnavailableError,
+    OperationAbortedError,
+    ProgramError,
+    StackNotFoundError,
+    type EngineEvent,
+} from "../../../api/engine/types";
+import { engineSettingsFromEnv, ONDEMAND_PROGRAM_DIR, ondemandPolicyConfig, POLICY_PACK_DIR } from "../../../api/engine/workspace";
+import { parseDatabaseSpec } from "../../../contracts/database";
+import { alive, dockerSpec, fakeCli, PASSPHRASE, waitFor, type FakeCli, type RecordedCall, type Scenario } from "./fakeCli";
+
+let cli: FakeCli | undefined;
+afterEach(() => cli?.cleanup());
+
+function setup(scenario: Scenario = {}, overrides = {}): { cli: FakeCli; engine: AutomationEngine } {
+    cli = fakeCli(scenario, overrides);
+    return { cli, engine: new AutomationEngine({ settings: cli.settings }) };
+}
+
+const noop = { signal: new AbortController().signal, onEvent: () => undefined };
+
+describe("locating the CLI", () => {
+    it("reports ready when the CLI answers `version`", async () => {
+        const { engine } = setup();
+        expect(await engine.readiness()).toEqual({ ok: true, reasons: [] });
+    });
+
+    it("reports a missing CLI through readiness and fails operations as unavailable, without crashing at start", async () => {
+        const { engine } = setup({}, { pulumiRoot: "/nonexistent/pulumi-root" });
+        const r = await engine.readiness();
+        expect(r.ok).toBe(false);
+        expect(r.reasons.join("\n")).toMatch(/pulumi CLI not found \(\/nonexistent\/pulumi-root\/bin\/pulumi\)/);
+        await expect(engine.up(dockerSpec("db1"), noop)).rejects.toBeInstanceOf(EngineUnavailableError);
+    });
+
+    it("reports an unreadable passphrase file", async () => {
+        const { engine } = setup({}, { passphraseFile: "/nonexistent/passphrase" });
+        const r = await engine.readiness();
+        expect(r.reasons.join("\n")).toMatch(/passphrase file \/nonexistent\/passphrase/);
+    });
+});
+
+describe("create (up)", () => {
+    it("creates the stack in its own work dir with the configured environment and no secret on any command line (but the password's own `config set`, below)", async () => {
+        const { cli, engine } = setup();
+        const events: EngineEvent[] = [];
+        const spec = dockerSpec("db1");
+        const outputs = await engine.up(spec, { signal: new AbortController().signal, onEvent: (e) => events.push(e) });
+        expect(outputs).toMatchObject({ host: "127.0.0.1", port: 49153, user: "app", password: "fake-secret-password" });
+
+        const workDir = path.join(cli.settings.stateRoot, "db1");
+        const calls = cli.calls().filter((c) => c.argv[0] !== "version");
+        expect(calls.map((c) => c.key)).toEqual(expect.arrayContaining(["stack select", "stack init", "up", "stack output"]));
+        for (const c of calls) {
+            expect(c.cwd).toBe(workDir);
+            expect(c.env.PULUMI_BACKEND_URL).toBe(cli.settings.backendUrl);
+            expect(c.env.PULUMI_CONFIG_PASSPHRASE_FILE).toBe(cli.settings.passphraseFile);
+            expect(c.env.PULUMI_SKIP_UPDATE_CHECK).toBe("true");
+            expect(c.env.PULUMI_CONFIG_PASSPHRASE).toBeUndefined();
+            const visible = JSON.stringify([c.argv, c.env]);
+            expect(visible).not.toContain(PASSPHRASE);
+            expect(visible).not.toContain("deadbeefsignature");
+            expect(visible).not.toContain("fake-secret-password");
+        }
+        const up = calls.find((c) => c.key === "up");
+        expect(up?.argv).toEqual(expect.arrayContaining(["--stack", "db1", "--exec-kind", "auto.local", "--event-log"]));
+
+        // The project file points at the shared program; the stack file holds the spec and keeps the salt.
+        const project = parseYaml(fs.readFileSync(path.join(workDir, "Pulumi.yaml"), "utf8")) as { name: string; main: string };
+        expect(project.name).toBe("dbaas-db");
+        expect(path.resolve(workDir, project.main)).toBe(ONDEMAND_PROGRAM_DIR);
+        const stackFile = parseYaml(fs.readFileSync(path.join(workDir, "Pulumi.db1.yaml"), "utf8")) as { encryptionsalt?: string; config: Record<string, string> };
+        expect(stackFile.encryptionsalt).toMatch(/^v1:/);
+        expect(JSON.parse(stackFile.config["dbaas-db:database"] ?? "null")).toEqual(parseDatabaseSpec(spec));
+
+        // Engine events arrive in order, compacted: the prelude and the stack resource are dropped.
+        expect(events.map((e) => `${e.kind}:${e.name ?? ""}`)).toEqual([
+            "resource-start:db1",
+            "resource-done:db1",
+            "summary:",
+        ]);
+        expect(events[2]?.message).toBe("create 1 (1s)");
+    });
+
+    it("delivers events over the gRPC event stream newer CLIs use (version > 3.205.0)", async () => {
+        const { engine } = setup({ version: "3.230.0" });
+        const events: EngineEvent[] = [];
+        await engine.up(dockerSpec("db2"), { signal: new AbortController().signal, onEvent: (e) => events.push(e) });
+        expect(events.map((e) => e.kind)).toEqual(["resource-start", "resource-done", "summary"]);
+    });
+
+    it("a retry after a failed create resumes the existing stack instead of answering 'already exists'", async () => {
+        const { cli, engine } = setup({
+            responses: { up: [{ exitCode: 255, stderr: "error: update failed" }, {}] },
+        });
+        await expect(engine.up(dockerSpec("db3"), noop)).rejects.toBeInstanceOf(ProgramError);
+        await expect(engine.up(dockerSpec("db3"), noop)).resolves.toMatchObject({ database: "app" });
+        const keys = cli.calls().map((c) => c.key).filter((k) => k !== undefined);
+        expect(keys.filter((k) => k === "stack init")).toHaveLength(1);
+        expect(keys.filter((k) => k === "up")).toHaveLength(2);
+    });
+});
+
+describe("the password config (dbaas-db:password)", () => {
+    const KEY = "dbaas-db:password";
+    const configSets = (c: FakeCli): RecordedCall[] => c.calls().filter((x) => x.key === "config set");
+    /** The value a `config set ... -- <value>` call set. */
+    const valueOf = (c: RecordedCall): string => c.argv[c.argv.indexOf("--") + 1] ?? "";
+    const stackFile = (c: FakeCli, name: string): { config: Record<string, unknown> } =>
+        parseYaml(fs.readFileSync(path.join(c.settings.stateRoot, name, `Pulumi.${name}.yaml`), "utf8")) as { config: Record<string, unknown> };
+    function capturingLogger(): { logger: EngineLogger; lines: () => string } {
+        const seen: unknown[] = [];
+        const log = (obj: object, msg?: string): void => void seen.push([obj, msg]);
+        return { logger: { info: log, warn: log, error: log }, lines: () => JSON.stringify(seen) };
+    }
+
+    it("the first up of a new stack sets a generated password once, as a secret, before the update; a second up keeps it", async () => {
+        cli = fakeCli();
+        const { logger, lines } = capturingLogger();
+        const engine = new AutomationEngine({ settings: cli.settings, logger });
+        await engine.up(dockerSpec("pw1"), noop);
+
+        const [set, ...more] = configSets(cli);
+        expect(more).toEqual([]);
+        expect(set?.argv).toEqual(expect.arrayContaining(["config", "set", KEY, "--stack", "pw1", "--secret"]));
+        expect(set?.argv).not.toContain("--plaintext");
+        const password = valueOf(set as RecordedCall);
+        expect(password).toMatch(/^[A-Za-z0-9_-]{32}$/);
+        const keys = cli.calls().map((c) => c.key);
+        expect(keys.indexOf("config set")).toBeLessThan(keys.indexOf("up"));
+        // Encrypted by the CLI in the stack file, next to the spec; nowhere else in clear.
+        const config = stackFile(cli, "pw1").config;
+        expect(config[KEY]).toEqual({ secure: expect.stringMatching(/^v1:/) as unknown });
+        expect(config["dbaas-db:database"]).toEqual(expect.any(String));
+        const stackDir = path.join(cli.settings.stateRoot, "pw1");
+        for (const file of fs.readdirSync(stackDir)) expect(fs.readFileSync(path.join(stackDir, file), "utf8"), file).not.toContain(password);
+        for (const c of cli.calls().filter((x) => x.key !== "config set")) expect(JSON.stringify([c.argv, c.env]), c.key).not.toContain(password);
+        expect(JSON.stringify(set?.env)).not.toContain(password);
+        expect(lines()).toContain("password config set");
+        expect(lines()).not.toContain(password);
+
+        await engine.up(dockerSpec("pw1"), noop);
+        expect(configSets(cli)).toHaveLength(1);
+        expect(cli.calls().filter((c) => c.key === "up")).toHaveLength(2);
+        // Writing the spec again kept the encrypted value.
+        expect(stackFile(cli, "pw1").config[KEY]).toEqual(config[KEY]);
+    });
+
+    it("an existing stack whose work dir is gone (another API replica) gets its current password back, not a new one", async () => {
+        const { cli, engine } = setup({ stacks: ["pw2"] });
+        await engine.up(dockerSpec("pw2"), noop);
+        const sets = configSets(cli);
+        expect(sets).toHaveLength(1);
+        expect(valueOf(sets[0] as RecordedCall)).toBe("fake-secret-password");
+        expect(sets[0]?.argv).toContain("--secret");
+        const keys = cli.calls().map((c) => c.key);
+        expect(keys.indexOf("stack output")).toBeLessThan(keys.indexOf("config set"));
+    });
+
+    it("a restart of a stack made before the password moved into config sets it from the password output", async () => {
+        const { cli, engine } = setup({
+            stacks: ["pw3"],
+            resources: [{ urn: "urn:pulumi:pw3::dbaas-db::docker:index/container:Container::pw3", type: "docker:index/container:Container", inputs: {} }],
+        });
+        // A work dir as an older API left it: the spec, no password key.
+        const workDir = path.join(cli.settings.stateRoot, "pw3");
+        fs.mkdirSync(workDir, { recursive: true });
+        fs.writeFileSync(path.join(workDir, "Pulumi.pw3.yaml"), `config:\n  dbaas-db:database: '${JSON.stringify(dockerSpec("pw3"))}'\n`);
+        await engine.restart("pw3", noop);
+        expect(configSets(cli).map(valueOf)).toEqual(["fake-secret-password"]);
+        await engine.restart("pw3", noop);
+        expect(configSets(cli)).toHaveLength(1);
+    });
+
+    it("a failing config set stops the up, and neither the error nor the log carries the password", async () => {
+        cli = fakeCli({ stacks: ["pw4"], responses: { "config set": { exitCode: 255, stderr: "error: could not set config" } } });
+        const { logger, lines } = capturingLogger();
+        const engine = new AutomationEngine({ settings: cli.settings, logger });
+        const err = await engine.up(dockerSpec("pw4"), noop).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ProgramError);
+        expect(cli.calls().some((c) => c.key === "up")).toBe(false);
+        const shown = JSON.stringify([(err as ProgramError).reason, (err as ProgramError).message, (err as Error).stack, ((err as Error).cause as Error | undefined)?.message, lines()]);
+        expect(shown).toContain("could not set config");
+        expect(shown).not.toContain("fake-secret-password");
+    });
+});
+
+describe("the policy pack", () => {
+    const argvOf = (c: FakeCli, key: string): string[][] => c.calls().filter((x) => x.key === key).map((x) => x.argv);
+    const flagValues = (argv: string[], flag: string): string[] => argv.flatMap((a, i) => (a === flag ? [argv[i + 1] ?? ""] : []));
+
+    it("every up (create and restart) runs under policies/ with the API's catalog as the pack config", async () => {
+        const policyConfig = ondemandPolicyConfig(["postgres:17.6"]);
+        const { cli, engine } = setup({}, { policyConfig });
+        await engine.up(dockerSpec("pol1"), noop);
+        cli.scenario({ resources: [{ urn: "urn:pulumi:pol1::dbaas-db::docker:index/container:Container::pol1", type: "docker:index/container:Container", inputs: {} }] });
+        await engine.restart("pol1", noop);
+        const ups = argvOf(cli, "up");
+        expect(ups).toHaveLength(2);
+        const configFile = path.join(cli.settings.stateRoot, "pol1", "policy-config.json");
+        for (const argv of ups) {
+            expect(flagValues(argv, "--policy-pack")).toEqual([POLICY_PACK_DIR]);
+            expect(flagValues(argv, "--policy-pack-config")).toEqual([configFile]);
+        }
+        expect(JSON.parse(fs.readFileSync(configFile, "utf8"))).toEqual(policyConfig);
+    });
+
+    it("a create previews under the pack before its up, so a violation stops it before any resource is made", async () => {
+        const { cli, engine } = setup({}, { policyConfig: ondemandPolicyConfig(["postgres:17.6"]) });
+        await engine.up(dockerSpec("pol0"), noop);
+        const keys = cli.calls().map((c) => c.key).filter((k) => k === "preview" || k === "up");
+        expect(keys).toEqual(["preview", "up"]);
+        expect(flagValues(argvOf(cli, "preview")[0] ?? [], "--policy-pack")).toEqual([POLICY_PACK_DIR]);
+    });
+
+    it("DBAAS_POLICY_PACK_DIR replaces the pack", async () => {
+        const pack = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-pack-")), "policies");
+        fs.mkdirSync(pack);
+        fs.writeFileSync(path.join(pack, "PulumiPolicy.yaml"), "runtime: nodejs\n");
+        try {
+            const { policyPackDir } = engineSettingsFromEnv({ DBAAS_PULUMI_PASSPHRASE_FILE: "/run/p", DBAAS_POLICY_PACK_DIR: pack });
+            const { cli, engine } = setup({}, { policyPackDir });
+            await engine.up(dockerSpec("pol2"), noop);
+            expect(flagValues(argvOf(cli, "up")[0] ?? [], "--policy-pack")).toEqual([pack]);
+            expect(argvOf(cli, "up")[0]).not.toContain("--policy-pack-config");
+        } finally {
+            fs.rmSync(path.dirname(pack), { recursive: true, force: true });
+        }
+    });
+
+    it("a pack directory without PulumiPolicy.yaml makes the engine not ready and runs no update without it", async () => {
+        const { cli, engine } = setup({}, { policyPackDir: "/nonexistent/policies" });
+        const r = await engine.readiness();
+        expect(r.ok).toBe(false);
+        expect(r.reasons.join("\n")).toMatch(/policy pack \/nonexistent\/policies \(DBAAS_POLICY_PACK_DIR\) has no readable PulumiPolicy.yaml/);
+        await expect(engine.up(dockerSpec("pol3"), noop)).rejects.toBeInstanceOf(EngineUnavailableError);
+        expect(argvOf(cli, "up")).toEqual([]);
+    });
+
+    it("a mandatory violation fails the up with a reason naming the policy and the resource, and is streamed as an error", async () => {
+        const containerUrn = "urn:pulumi:pol4::dbaas-db::docker:index/container:Container::pol4";
+        const { engine } = setup({
+            responses: {
+                up: {
+                    exitCode: 255,
+                    stderr: "error: update failed",
+                    stdout: "Policies:\n    ❌ dbaas@v0.1.0 (local: policies)\n        - [mandatory]  memory-limits  (docker:index/container:Container: pol4)\n          Containers set a memory limit.\n          container \"pol4\" has no memory limit\n",
+                    events: [
+                        { preludeEvent: { config: {} } },
+                        { policyEvent: { resourceUrn: containerUrn, message: "Containers set a memory limit.\ncontainer \"pol4\" has no memory limit (postgresql://app:hunter2@db/app)", color: "never", policyName: "memory-limits", policyPackName: "dbaas", policyPackVersion: "0.1.0", policyPackVersionTag: "0.1.0", enforcementLevel: "mandatory" } },
+                    ],
+                },
+            },
+        });
+        const events: EngineEvent[] = [];
+        const err = await engine.up(dockerSpec("pol4"), { signal: new AbortController().signal, onEvent: (e) => events.push(e) }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ProgramError);
+        const reason = (err as ProgramError).reason;
+        expect(reason).toMatch(/^policy memory-limits blocked the update on docker:index\/container:Container "pol4": Containers set a memory limit\. container "pol4" has no memory limit/);
+        expect(reason).not.toContain("hunter2");
+        expect(events).toContainEqual(expect.objectContaining({ kind: "diagnostic", severity: "error", name: "pol4", message: expect.stringMatching(/^\[mandatory\] memory-limits: /) as unknown }));
+        expect(JSON.stringify(events)).not.toContain("hunter2");
+    });
+});
+
+describe("cancellation and timeouts", () => {
+    it("aborting the signal interrupts the CLI and rejects with OperationAbortedError", async () => {
+        const { cli, engine } = setup({ stacks: ["db4"], responses: { up: { sleepMs: 30_000 } } });
+        const ac = new AbortController();
+        const started = Date.now();
+        const running = engine.up(dockerSpec("db4"), { signal: ac.signal, onEvent: () => undefined });
+        await waitFor(() => cli.calls().some((c) => c.key === "up"));
+        ac.abort(new Error("cancelled by alice"));
+        const err = await running.catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(OperationAbortedError);
+        expect((err as Error).message).toMatch(/cancelled by alice/);
+        expect(Date.now() - started).toBeLessThan(10_000);
+        const up = cli.calls().find((c) => c.key === "up");
+        expect(cli.calls().some((c) => c.signal === "SIGINT")).toBe(true);
+        await waitFor(() => up !== undefined && !alive(up.pid), 5000);
+    });
+
+    it("an operation longer than the timeout is interrupted and reported as timed out", async () => {
+        const { cli, engine } = setup({ stacks: ["db5"], responses: { up: { sleepMs: 30_000 } } }, { operationTimeoutMs: 5000 });
+        const started = Date.now();
+        const err = await engine.up(dockerSpec("db5"), noop).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(OperationAbortedError);
+        expect((err as Error).message).toMatch(/timed out/);
+        expect(Date.now() - started).toBeGreaterThanOrEqual(5000);
+        expect(Date.now() - started).toBeLessThan(15_000);
+        expect(cli.calls().some((c) => c.signal === "SIGINT")).toBe(true);
+    });
+
+    it("an already aborted signal runs nothing", async () => {
+        const { cli, engine } = setup();
+        const ac = new AbortController();
+        ac.abort();
+        await expect(engine.up(dockerSpec("db6"), { signal: ac.signal, onEvent: () => undefined })).rejects.toBeInstanceOf(OperationAbortedError);
+        expect(cli.calls().filter((c) => c.argv[0] !== "version")).toEqual([]);
+    });
+});
+
+describe("CLI failures map to engine errors", () => {
+    const programDiagnostic = {
+        diagnosticEvent: {
+            urn: "urn:pulumi:db7::dbaas-db::pulumi:pulumi:Stack::dbaas-db-db7",
+            message: "Error: invalid database spec (stack config dbaas-db:database):\n  - name: expected a DNS-1035 label\n",
+            color: "never",
+            severity: "error",
+        },
+    };
+    it.each([
+        ["a 409 from the service", { exitCode: 255, stderr: "error: [409] Conflict: Another update is currently in progress.\nTo learn more..." }, ConcurrentUpdateError, /being updated/],
+        ["a DIY backend lock", { exitCode: 255, stderr: "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`." }, ConcurrentUpdateError, /being updated/],
+        ["an unreadable checkpoint", { exitCode: 255, stderr: "error: failed to load checkpoint: blob (key \".pulumi/stacks/dbaas-db/db7.json\") (code=Unknown): RequestError: send request failed" }, EngineUnavailableError, /failed to load checkpoint/],
+        ["a refused connection", { exitCode: 255, stderr: "error: could not get stack: Get \"https://api.pulumi.com/api/stacks\": dial tcp 127.0.0.1:443: connect: connection refused" }, EngineUnavailableError, /connection refused/],
+        ["a Docker engine that is down", { exitCode: 255, stderr: "error: 1 error occurred:\n\t* Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" }, EngineUnavailableError, /Docker daemon/],
+        ["a program error", { exitCode: 255, events: [programDiagnostic], stderr: "error: update failed", stdout: "Diagnostics:\n  pulumi:pulumi:Stack (dbaas-db-db7):\n    error: Running program failed\n" }, ProgramError, /^invalid database spec \(stack config dbaas-db:database\):$/],
+        ["a resource error carrying a connection URI", { exitCode: 255, stderr: "error: update failed", stdout: "    error: restore failed: could not connect to postgresql://app:hunter2@10.0.0.5:5432/app\n" }, ProgramError, /^restore failed: could not connect to postgresql:\/\/\*\*\*@10\.0\.0\.5:5432\/app$/],
+    ])("%s", async (_label, response, errorClass, reason) => {
+        const { engine } = setup({ stacks: ["db7"], responses: { up: response } });
+        const err = await engine.up(dockerSpec("db7"), noop).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(errorClass);
+        const text = err instanceof ProgramError ? err.reason : (err as Error).message;
+        expect(text).toMatch(reason);
+        expect(text).not.toContain("hunter2");
+    });
+
+    it("outputs of a database without a stack reject with StackNotFoundError", async () => {
+        const { engine } = setup();
+        await expect(engine.outputs("nodb")).rejects.toBeInstanceOf(StackNotFoundError);
+    });
+});
+
+describe("delete (destroy)", () => {
+    it("destroys, removes the stack, then its work dir", async () => {
+        const { cli, engine } = setup();
+        await engine.up(dockerSpec("db8"), noop);
+        const workDir = path.join(cli.settings.stateRoot, "db8");
+        expect(fs.existsSync(workDir)).toBe(true);
+        await engine.destroy("db8", noop);
+        const keys = cli.calls().map((c) => c.key).filter((k) => k !== undefined);
+        expect(keys.slice(keys.lastIndexOf("destroy"))).toEqual(["destroy", "stack history", "stack rm"]);
+        expect(fs.existsSync(workDir)).toBe(false);
+    });
+
+    it("a database whose stack is already gone is deleted cleanly, leftover work dir included", async () => {
+        const { cli, engine } = setup();
+        const workDir = path.join(cli.settings.stateRoot, "gone");
+        fs.mkdirSync(workDir, { recursive: true });
+        await expect(engine.destroy("gone", noop)).resolves.toBeUndefined();
+        expect(fs.existsSync(workDir)).toBe(false);
+        expect(cli.calls().some((c) => c.key === "destroy")).toBe(false);
+    });
+});
+
+describe("restart", () => {
+    it("replaces only the database container (named after the database), keeping the rest of the stack", async () => {
+        const urn = (t: string, n: string) => `urn:pulumi:db9::dbaas-db::${t}::${n}`;
+        const { cli, engine } = setup({
+            resources: [
+                { urn: urn("pulumi:pulumi:Stack", "dbaas-db-db9"), type: "pulumi:pulumi:Stack" },
+                { urn: urn("docker:index/volume:Volume", "db9"), type: "docker:index/volume:Volume", inputs: {} },
+                { urn: urn("docker:index/container:Container", "db9-fetch"), type: "docker:index/container:Container", inputs: { image: "sha256:curl" } },
+                // The on-demand program runs the image by id (RemoteImage.imageId), not by its reference.
+                { urn: urn("docker:index/container:Container", "db9"), type: "docker:index/container:Container", inputs: { image: "sha256:postgres" } },
+            ],
+        });
+        await engine.up(dockerSpec("db9"), noop);
+        await engine.restart("db9", noop);
+        const ups = cli.calls().filter((c) => c.key === "up");
+        const argv = ups[ups.length - 1]?.argv ?? [];
+        const container = urn("docker:index/container:Container", "db9");
+        expect(argv).toEqual(expect.arrayContaining(["--replace", container, "--target", container, "--target-dependents"]));
+        expect(argv.join(" ")).not.toContain("db9-fetch");
+    });
+});
+
+describe("crash recovery (recoverOperation)", () => {
+    it("cancels (ignoring 'nothing to cancel'), refreshes with --clear-pending-creates, then resumes the create", async () => {
+        const { cli, engine } = setup({
+            stacks: ["db10"],
+            responses: { cancel: { exitCode: 255, stderr: "error: [409] Conflict: The Update has already completed" } },
+        });
+        const result = await recoverOperation(engine, { kind: "up", spec: dockerSpec("db10") }, noop);
+        expect(result).toMatchObject({ status: "resumed", outputs: { database: "app" } });
+        const keys = cli.calls().map((c) => c.key).filter((k) => k !== undefined);
+        const i = { cancel: keys.indexOf("cancel"), refresh: keys.indexOf("refresh"), up: keys.indexOf("up") };
+        expect(i.cancel).toBeGreaterThanOrEqual(0);
+        expect(i.refresh).toBeGreaterThan(i.cancel);
+        expect(i.up).toBeGreaterThan(i.refresh);
+        expect(cli.calls().find((c) => c.key === "refresh")?.argv).toContain("--clear-pending-creates");
+    });
+
+    it("a create that died before its stack existed resumes without a refresh", async () => {
+        const { cli, engine } = setup();
+        const result = await recoverOperation(engine, { kind: "up", spec: dockerSpec("db11") }, noop);
+        expect(result.status).toBe("resumed");
+        const keys = cli.calls().map((c) => c.key);
+        expect(keys).not.toContain("refresh");
+        expect(keys).toContain("stack init");
+    });
+
+    it("reports a failure to resume with the short reason and whether a retry may help", async () => {
+        const { engine } = setup({ stacks: ["db12"], responses: { refresh: { exitCode: 255, stderr: "error: failed to load checkpoint: connection refused" } } });
+        const result = await recoverOperation(engine, { kind: "destroy", name: "db12" }, noop);
+        expect(result).toMatchObject({ status: "failed", transient: true });
+        expect(result.status === "failed" ? result.reason : "").toMatch(/failed to load checkpoint/);
+    });
+});

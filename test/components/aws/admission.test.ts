@@ -1,0 +1,166 @@
+import { evaluate } from "@marcbachmann/cel-js";
+import { describe, expect, it } from "vitest";
+import {
+    admissionResourceRules,
+    admitNamespacedWrite,
+    admitNamespaceRequest,
+    celStringLiterals,
+    coveredResources,
+    DEVDB_USERNAME,
+    devDbMatchCondition,
+    devDbValidations,
+    EXPIRY_LABEL_PATTERN,
+    namespacePrefixProblem,
+    POD_SECURITY_ENFORCE_LABEL,
+    POD_SECURITY_LEVEL,
+    type Operation,
+} from "../../../components/aws/admission";
+import { DEVDB_ROLE_RULES, grants, qualified, WRITE_VERBS } from "../../../components/aws/rbac";
+import { DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT, expiryLabelValue, LABELS } from "../../../contracts/names";
+
+const PREFIX = "devdb-";
+const EXPIRY = expiryLabelValue(new Date("2026-11-23T16:00:00.000Z"));
+const GOOD: Record<string, string> = { [LABELS.owner]: "alice", [LABELS.expiresAt]: EXPIRY, [POD_SECURITY_ENFORCE_LABEL]: POD_SECURITY_LEVEL };
+const without = (key: string): Record<string, string> => Object.fromEntries(Object.entries(GOOD).filter(([k]) => k !== key));
+
+/** The AdmissionRequest variables Kubernetes hands a ValidatingAdmissionPolicy, for one namespace request. */
+function namespaceContext(operation: Operation, name: string, labels: Record<string, string> | undefined) {
+    const ns = { apiVersion: "v1", kind: "Namespace", metadata: { name, ...(labels ? { labels } : {}) } };
+    return {
+        request: { operation, name, namespace: "", userInfo: { username: DEVDB_USERNAME }, resource: { group: "", version: "v1", resource: "namespaces" } },
+        object: operation === "DELETE" ? null : ns,
+        oldObject: operation === "CREATE" ? null : ns,
+    };
+}
+
+/** What the API server decides: every validation true; an evaluation error fails closed (failurePolicy Fail). */
+function celAdmits(context: Record<string, unknown>, prefix = PREFIX): boolean {
+    return devDbValidations(prefix).every((v) => {
+        try {
+            return evaluate(v.expression, context) === true;
+        } catch {
+            return false;
+        }
+    });
+}
+
+describe("namespace requests by the devdb ServiceAccount", () => {
+    it.each<[string, Operation, string, Record<string, string> | undefined, boolean]>([
+        ["create with prefix and all labels", "CREATE", "devdb-orders", GOOD, true],
+        ["update with prefix and all labels", "UPDATE", "devdb-orders", GOOD, true],
+        ["delete with prefix (labels not needed)", "DELETE", "devdb-orders", undefined, true],
+        ["delete with prefix, labels already stripped", "DELETE", "devdb-x1", {}, true],
+        ["create without the prefix", "CREATE", "orders", GOOD, false],
+        ["create of the devdb namespace itself", "CREATE", DEVDB_NAMESPACE, GOOD, false],
+        ["create with the prefix only inside the name", "CREATE", "team-devdb-orders", GOOD, false],
+        ["create with a near-miss prefix", "CREATE", "devdborders", GOOD, false],
+        ["delete kube-system", "DELETE", "kube-system", undefined, false],
+        ["delete default", "DELETE", "default", undefined, false],
+        ["delete the devdb namespace", "DELETE", DEVDB_NAMESPACE, undefined, false],
+        ["update kube-public", "UPDATE", "kube-public", GOOD, false],
+        ["create without any labels", "CREATE", "devdb-orders", undefined, false],
+        ["create without the owner label", "CREATE", "devdb-orders", without(LABELS.owner), false],
+        ["create with an empty owner label", "CREATE", "devdb-orders", { ...GOOD, [LABELS.owner]: "" }, false],
+        ["create without the expiry label", "CREATE", "devdb-orders", without(LABELS.expiresAt), false],
+        ["create with an expiry that is not a timestamp", "CREATE", "devdb-orders", { ...GOOD, [LABELS.expiresAt]: "never" }, false],
+        ["create with a colon-free date only", "CREATE", "devdb-orders", { ...GOOD, [LABELS.expiresAt]: "2026-11-23" }, false],
+        ["create without Pod Security", "CREATE", "devdb-orders", without(POD_SECURITY_ENFORCE_LABEL), false],
+        ["create with Pod Security privileged", "CREATE", "devdb-orders", { ...GOOD, [POD_SECURITY_ENFORCE_LABEL]: "privileged" }, false],
+        ["create with Pod Security baseline", "CREATE", "devdb-orders", { ...GOOD, [POD_SECURITY_ENFORCE_LABEL]: "baseline" }, false],
+        ["update that removes the owner label", "UPDATE", "devdb-orders", without(LABELS.owner), false],
+        ["update that relaxes Pod Security", "UPDATE", "devdb-orders", { ...GOOD, [POD_SECURITY_ENFORCE_LABEL]: "privileged" }, false],
+    ])("%s", (_what, operation, name, labels, admitted) => {
+        expect(admitNamespaceRequest({ operation, name, ...(labels ? { labels } : {}) }, PREFIX).allowed).toBe(admitted);
+        expect(celAdmits(namespaceContext(operation, name, labels))).toBe(admitted);
+    });
+
+    it("refusals name the rule that was broken", () => {
+        expect(admitNamespaceRequest({ operation: "DELETE", name: "kube-system" }, PREFIX).reasons.join()).toContain(`starts with "${PREFIX}"`);
+        expect(admitNamespaceRequest({ operation: "CREATE", name: "devdb-a", labels: without(LABELS.expiresAt) }, PREFIX).reasons.join()).toContain(LABELS.expiresAt);
+    });
+
+    it("follows the configured prefix, not a hard-coded one", () => {
+        const ctx = namespaceContext("CREATE", "db-orders", GOOD);
+        expect(celAdmits(ctx, "db-")).toBe(true);
+        expect(celAdmits(ctx, PREFIX)).toBe(false);
+        expect(admitNamespaceRequest({ operation: "CREATE", name: "db-orders", labels: GOOD }, "db-").allowed).toBe(true);
+    });
+});
+
+describe("writes to namespaced objects by the devdb ServiceAccount", () => {
+    const writes = grants(DEVDB_ROLE_RULES).filter((g) => g.resource !== "namespaces" && g.verbs.some((v) => WRITE_VERBS.has(v)));
+
+    it.each<[string, string, boolean]>([
+        ["in a database namespace", "devdb-orders", true],
+        ["in kube-system", "kube-system", false],
+        ["in default", "default", false],
+        ["in the API's own namespace", DEVDB_NAMESPACE, false],
+        ["in a namespace merely containing the prefix", "x-devdb-orders", false],
+    ])("%s", (_what, namespace, admitted) => {
+        expect(admitNamespacedWrite({ namespace }, PREFIX).allowed).toBe(admitted);
+        for (const g of writes) {
+            const ctx = {
+                request: { operation: "CREATE", name: "x", namespace, userInfo: { username: DEVDB_USERNAME }, resource: { group: g.group, version: "v1", resource: g.resource } },
+                object: { metadata: { name: "x", namespace } },
+                oldObject: null,
+            };
+            expect(celAdmits(ctx), `${qualified(g.group, g.resource)} in ${namespace}`).toBe(admitted);
+        }
+    });
+});
+
+describe("the policy's scope", () => {
+    it("applies to the devdb ServiceAccount's requests only", () => {
+        const { expression } = devDbMatchCondition();
+        expect(DEVDB_USERNAME).toBe(`system:serviceaccount:${DEVDB_NAMESPACE}:${DEVDB_SERVICE_ACCOUNT}`);
+        expect(evaluate(expression, { request: { userInfo: { username: DEVDB_USERNAME } } })).toBe(true);
+        expect(evaluate(expression, { request: { userInfo: { username: "system:serviceaccount:kube-system:namespace-controller" } } })).toBe(false);
+        expect(evaluate(expression, { request: { userInfo: { username: "arn:aws:iam::123456789012:role/admin" } } })).toBe(false);
+    });
+
+    it("sees every write the role grants, with the operations those verbs cause", () => {
+        const rules = admissionResourceRules(DEVDB_ROLE_RULES);
+        const opOf: Record<string, string> = { create: "CREATE", patch: "UPDATE", update: "UPDATE", delete: "DELETE", deletecollection: "DELETE" };
+        for (const g of grants(DEVDB_ROLE_RULES)) {
+            for (const verb of g.verbs.filter((v) => WRITE_VERBS.has(v))) {
+                expect(coveredResources(rules, opOf[verb] ?? "?").has(qualified(g.group, g.resource)), `${verb} ${qualified(g.group, g.resource)}`).toBe(true);
+            }
+        }
+        // Read-only grants stay out of the policy.
+        expect(coveredResources(rules, "CREATE").has("endpoints")).toBe(false);
+        expect(coveredResources(rules, "DELETE").has("pods")).toBe(true);
+        expect(coveredResources(rules, "CREATE").has("pods")).toBe(false);
+    });
+
+    it("CEL strings mention exactly the prefix, the label keys and values, and the expiry pattern", () => {
+        const literals = new Set(devDbValidations(PREFIX).flatMap((v) => celStringLiterals(v.expression)));
+        expect(literals).toEqual(new Set([
+            "", "namespaces", "DELETE", PREFIX,
+            LABELS.owner, LABELS.expiresAt, EXPIRY_LABEL_PATTERN, POD_SECURITY_ENFORCE_LABEL, POD_SECURITY_LEVEL,
+        ]));
+        expect(celStringLiterals(devDbMatchCondition().expression)).toEqual([DEVDB_USERNAME]);
+    });
+
+    it("the expiry pattern accepts what expiryLabelValue produces", () => {
+        for (const d of ["2026-01-01T00:00:00.000Z", "2030-12-31T23:59:59.999Z"]) expect(new RegExp(EXPIRY_LABEL_PATTERN).test(expiryLabelValue(new Date(d)))).toBe(true);
+    });
+});
+
+describe("namespacePrefixProblem", () => {
+    it.each<[string, RegExp | undefined]>([
+        ["devdb-", undefined],
+        ["db-", undefined],
+        ["pg-team1-", undefined],
+        ["kube-", /reserves/],
+        ["kube-sys-", /reserves/],
+        ["aws-", /namespace "aws-observability"/],
+        ["dev-", undefined],
+        ["amazon-", /amazon-cloudwatch/],
+        ["devdb", /ending in "-"/],
+        ["Devdb-", /lowercase/],
+    ])("%s", (prefix, problem) => {
+        const found = namespacePrefixProblem(prefix);
+        if (problem === undefined) expect(found).toBeUndefined();
+        else expect(found).toMatch(problem);
+    });
+});

@@ -1,0 +1,172 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { ConfigError, isCertificateChainPem, isPrivateKeyPem, parsePlatformConfig, Secret } from "../../contracts/stackConfig";
+import { ROOT } from "../support/harness";
+
+/** The dev stack file's config as the parser receives it (keys without `dbaas:`). */
+function devConfig(): Record<string, unknown> {
+    const doc = parseYaml(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
+    return Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.replace(/^dbaas:/, ""), v]));
+}
+
+/** The dev stack's `api` section without `dockerSocketGroupId`. */
+function withoutGroupId(api: unknown): Record<string, unknown> {
+    const { dockerSocketGroupId: _g, ...rest } = api as Record<string, unknown>;
+    return rest;
+}
+
+function errorOf(raw: Record<string, unknown>): string {
+    try {
+        parsePlatformConfig(raw);
+    } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return (e as Error).message;
+    }
+    throw new Error("expected the config to be refused");
+}
+
+const CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+const KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
+
+describe("parsePlatformConfig", () => {
+    it("accepts the dev stack and applies defaults", () => {
+        const cfg = parsePlatformConfig(devConfig());
+        expect(cfg.postgres.versions[0]).toEqual({ label: "PostgreSQL 17", image: "postgres:17.2" });
+        expect(cfg.nginx.httpsPort).toBe(443);
+        expect(cfg.ondemand.namespacePrefix).toBe("devdb-");
+        expect(Object.isFrozen(cfg.postgres.versions)).toBe(true);
+    });
+
+    const cases: [string, (c: Record<string, unknown>) => Record<string, unknown>, string][] = [
+        [
+            "a missing required key",
+            ({ domain: _d, ...rest }) => rest,
+            "dbaas:domain = (not set): expected a string. Fix: pulumi config set 'dbaas:domain' dbaas.example.com",
+        ],
+        [
+            "a wrong type",
+            (c) => ({ ...c, api: { ...(c.api as object), replicas: "two" } }),
+            `dbaas:api.replicas = "two": expected a number. Fix: pulumi config set --path 'dbaas:api.replicas' 2`,
+        ],
+        [
+            "an empty version catalog",
+            (c) => ({ ...c, postgres: { ...(c.postgres as object), versions: [] } }),
+            `dbaas:postgres.versions = []: expected at least one version (the first is the default). Fix: pulumi config set --path 'dbaas:postgres.versions' '[{"label":"PostgreSQL 17","image":"postgres:17"}]'`,
+        ],
+        [
+            "a duplicate version label",
+            (c) => ({ ...c, postgres: { ...(c.postgres as object), versions: [{ label: "PostgreSQL 16", image: "postgres:16.6" }, { label: "PostgreSQL 16", image: "postgres:16.1" }] } }),
+            `dbaas:postgres.versions[1].label = "PostgreSQL 16": expected a unique label; "PostgreSQL 16" is already used by entry 0. Fix: pulumi config set --path 'dbaas:postgres.versions[1].label' 'PostgreSQL 17'`,
+        ],
+        [
+            "a malformed image reference",
+            (c) => ({ ...c, postgres: { ...(c.postgres as object), versions: [{ label: "PostgreSQL 17", image: "postgres 17" }] } }),
+            `dbaas:postgres.versions[0].image = "postgres 17": expected an image with a tag or digest, e.g. postgres:17, postgres:17.2, registry.example.com/team/postgres:16 or postgres@sha256:<64 hex digits> (not :latest). Fix: pulumi config set --path 'dbaas:postgres.versions[0].image' postgres:17`,
+        ],
+        [
+            "an unknown on-demand target",
+            (c) => ({ ...c, ondemand: { target: "ec2" } }),
+            `dbaas:ondemand.target = "ec2": expected one of "docker" (containers on the Docker host) or "kubernetes" (namespaces on EKS). Fix: pulumi config set --path 'dbaas:ondemand.target' docker`,
+        ],
+        [
+            "a misspelled nested key",
+            (c) => ({ ...c, nginx: { ...(c.nginx as object), imag: "nginx:1" } }),
+            "dbaas:nginx.imag is not a known setting: expected a key of dbaas:nginx (misspelled?). Fix: pulumi config rm --path 'dbaas:nginx.imag'",
+        ],
+        [
+            "the kubernetes target without AWS",
+            (c) => ({ ...c, ondemand: { target: "kubernetes" } }),
+            `dbaas:ondemand.target = "kubernetes": expected "docker", or enable aws (aws.enabled: true) so the kubernetes target has a cluster. Fix: pulumi config set --path 'dbaas:ondemand.target' docker`,
+        ],
+        [
+            "the docker target on the local socket without the socket's group",
+            (c) => ({ ...c, api: withoutGroupId(c.api) }),
+            `dbaas:api.dockerSocketGroupId = (not set): expected the numeric group id that owns /var/run/docker.sock on the Docker host (\`stat -c %g /var/run/docker.sock\` there prints it); it is required when ondemand.target is "docker" on a unix:// dockerHost, because the socket is mounted into the API, which does not run as root. Fix: pulumi config set --path 'dbaas:api.dockerSocketGroupId' 999`,
+        ],
+        [
+            "a socket group that is a name, not a number",
+            (c) => ({ ...c, api: { ...(c.api as object), dockerSocketGroupId: "docker" } }),
+            `dbaas:api.dockerSocketGroupId = "docker": expected a numeric group id such as 999 (\`stat -c %g /var/run/docker.sock\` on the Docker host prints it). Fix: pulumi config set --path 'dbaas:api.dockerSocketGroupId' 999`,
+        ],
+        [
+            "a negative socket group",
+            (c) => ({ ...c, api: { ...(c.api as object), dockerSocketGroupId: -1 } }),
+            `dbaas:api.dockerSocketGroupId = -1: expected a numeric group id such as 999 (\`stat -c %g /var/run/docker.sock\` on the Docker host prints it). Fix: pulumi config set --path 'dbaas:api.dockerSocketGroupId' 999`,
+        ],
+        [
+            "a socket group of the wrong type",
+            (c) => ({ ...c, api: { ...(c.api as object), dockerSocketGroupId: true } }),
+            `dbaas:api.dockerSocketGroupId = true: expected a numeric group id such as 999 (\`stat -c %g /var/run/docker.sock\` on the Docker host prints it). Fix: pulumi config set --path 'dbaas:api.dockerSocketGroupId' 999`,
+        ],
+    ];
+
+    it.each(cases)("refuses %s with one exact message", (_what, change, message) => {
+        expect(errorOf(change(devConfig()))).toBe(`Invalid stack configuration:\n  - ${message}`);
+    });
+
+    it.each([
+        ["a string", "999", "999"],
+        ["a number, as `pulumi config set --path` stores it", 999, "999"],
+        ["group 0 (a socket owned by root:root)", 0, "0"],
+    ])("accepts the Docker socket's group as %s", (_what, value, expected) => {
+        const cfg = parsePlatformConfig({ ...devConfig(), api: { ...(devConfig().api as object), dockerSocketGroupId: value } });
+        expect(cfg.api.dockerSocketGroupId).toBe(expected);
+    });
+
+    it.each([
+        ["the kubernetes target", (c: Record<string, unknown>) => ({ ...c, aws: { enabled: true, region: "eu-west-1", clusterName: "eks" }, ondemand: { target: "kubernetes" } })],
+        ["a remote Docker host (ssh://)", (c: Record<string, unknown>) => ({ ...c, dockerHost: "ssh://deploy@docker.example.com" })],
+    ])("does not require the socket's group for %s (no socket is mounted)", (_what, change) => {
+        const cfg = parsePlatformConfig(change({ ...devConfig(), api: withoutGroupId(devConfig().api) }));
+        expect(cfg.api.dockerSocketGroupId).toBeUndefined();
+    });
+
+    it("refuses prod certificate mode without the certificate secrets, naming both commands", () => {
+        expect(errorOf({ ...devConfig(), tls: { mode: "provided" } })).toBe(
+            "Invalid stack configuration:\n" +
+                `  - dbaas:tlsCertificateChain = (not set): expected a PEM certificate chain (one or more -----BEGIN CERTIFICATE----- blocks, server certificate first); it is required when tls.mode is "provided". Fix: pulumi config set --secret 'dbaas:tlsCertificateChain' < fullchain.pem\n` +
+                `  - dbaas:tlsPrivateKey = (not set): expected one unencrypted PEM private key (-----BEGIN PRIVATE KEY-----); it is required when tls.mode is "provided". Fix: pulumi config set --secret 'dbaas:tlsPrivateKey' < privkey.pem`,
+        );
+    });
+
+    it("never prints a secret value, even a wrong one", () => {
+        const message = errorOf({ ...devConfig(), tls: { mode: "provided" }, tlsCertificateChain: KEY, tlsPrivateKey: "hunter2-not-a-key" });
+        expect(message).not.toContain("hunter2");
+        expect(message).not.toContain("MIIE");
+        expect(message).toContain("dbaas:tlsPrivateKey = [secret, not shown]");
+        expect(message).toContain("dbaas:tlsCertificateChain = [secret, not shown]");
+    });
+
+    it("wraps provided certificate material as secrets that print as [secret]", () => {
+        const cfg = parsePlatformConfig({ ...devConfig(), tls: { mode: "provided" }, tlsCertificateChain: CERT + CERT, tlsPrivateKey: KEY });
+        expect(cfg.tlsPrivateKey).toBeInstanceOf(Secret);
+        expect(cfg.tlsPrivateKey?.reveal()).toBe(KEY);
+        expect(JSON.stringify(cfg)).not.toContain("PRIVATE KEY");
+        expect(`${String(cfg.tlsPrivateKey)}`).toBe("[secret]");
+    });
+
+    it("lists every problem at once", () => {
+        const message = errorOf({ ...devConfig(), domain: "Not A Domain", api: { replicas: 0, dockerSocketGroupId: "999" } });
+        expect(message.split("\n").filter((l) => l.startsWith("  - "))).toHaveLength(2);
+    });
+});
+
+describe("PEM checks", () => {
+    it.each([
+        [CERT, true],
+        [CERT + CERT, true],
+        [KEY, false],
+        [CERT + KEY, false],
+        ["not pem", false],
+    ])("isCertificateChainPem(%#) = %s", (text, ok) => expect(isCertificateChainPem(text)).toBe(ok));
+
+    it.each([
+        [KEY, true],
+        ["-----BEGIN EC PRIVATE KEY-----\nAB==\n-----END EC PRIVATE KEY-----", true],
+        ["-----BEGIN ENCRYPTED PRIVATE KEY-----\nAB==\n-----END ENCRYPTED PRIVATE KEY-----", false],
+        [KEY + KEY, false],
+        [CERT, false],
+    ])("isPrivateKeyPem(%#) = %s", (text, ok) => expect(isPrivateKeyPem(text)).toBe(ok));
+});
