@@ -10,8 +10,8 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parseCatalogJson, versionCatalogSchema, type VersionCatalog } from "../contracts/catalog";
 import { isCidr } from "../contracts/stackConfig";
-import { API_PORT } from "../contracts/names";
 import { dockerTargetSchema, kubernetesTargetSchema } from "../contracts/database";
+import { API_PORT } from "../contracts/ports";
 
 /** Root of the repository (api/ is one level down). */
 export const REPO_ROOT = path.resolve(__dirname, "..");

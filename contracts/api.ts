@@ -1,13 +1,25 @@
 /**
- * Request and response schemas of the HTTP API. The same zod schemas
- * validate requests, serialise responses and produce /openapi.json. Request
- * fields come from the shared spec module so the API and the on-demand
- * program agree on them.
+ * The HTTP API's wire contract: request and response schemas, roles and
+ * database states. The same zod schemas validate requests, serialise
+ * responses and produce /openapi.json, and the dashboard types its fetches
+ * with them. Request fields come from the database spec (./database) so the
+ * API and the on-demand program agree on them. Pure: no I/O.
  */
 import { z } from "zod";
 import { createDatabaseFields, databaseNameSchema } from "./database";
-import { ROLES } from "../api/http/auth";
-import { DATABASE_STATES } from "../api/domain/stateMachine";
+
+/** Who a token speaks for: an admin sees and manages everything, a user its own databases. */
+export const ROLES = ["admin", "user"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The states of a database (the life cycle is api/domain/stateMachine.ts). */
+export const DATABASE_STATES = ["creating", "ready", "restarting", "failed", "deleting", "deleted"] as const;
+export type DatabaseState = (typeof DATABASE_STATES)[number];
+
+/** States in which an operation is in flight (the only ones that can be cancelled or superseded by delete). */
+export function isBusy(state: DatabaseState): boolean {
+    return state === "creating" || state === "restarting" || state === "deleting";
+}
 
 export const createDatabaseBody = z.object(createDatabaseFields).strict().meta({ id: "CreateDatabase" });
 export type CreateDatabaseBody = z.output<typeof createDatabaseBody>;
@@ -130,3 +142,8 @@ export type MeView = z.output<typeof meView>;
 
 export const healthView = z.object({ status: z.literal("ok") });
 export const readyView = z.object({ status: z.literal("ready") });
+
+/** What the API's responses carry, as TypeScript types (the dashboard's view of the wire). */
+export type DatabaseView = z.output<typeof databaseView>;
+export type OperationView = z.output<typeof operationView>;
+export type AuditEntryView = z.output<typeof auditEntryView>;

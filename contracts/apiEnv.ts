@@ -5,7 +5,7 @@
  * that decides the layout, so no secret value can end up in plain env.
  */
 import type { VersionCatalog } from "./catalog";
-import { API_PORT } from "./names";
+import { API_PORT } from "./ports";
 
 /** Where the secret files live inside the API container (tmpfs-like, never in the image). */
 export const SECRETS_DIR = "/run/secrets/dbaas";

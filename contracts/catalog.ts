@@ -107,3 +107,6 @@ export function parseCatalogJson(json: string): VersionCatalog {
     }
     return result.data;
 }
+
+/** Unprivileged uid/gid of the `postgres` user in the official images. */
+export const POSTGRES_UID = 999;

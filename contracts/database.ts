@@ -8,8 +8,29 @@
 import { z } from "zod";
 import { isValidImageReference, IMAGE_REFERENCE_HINT } from "./catalog";
 import { isCidr } from "./stackConfig";
-import { DATABASE_NAME_MAX_LENGTH, DATABASE_NAME_PATTERN } from "./names";
-import { RESTORE_DEFAULTS } from "../ondemand/restore";
+import { RESTORE_DEFAULTS } from "./restore";
+
+/** Pulumi project of the on-demand database program (one stack per database). */
+export const ONDEMAND_PROJECT = "dbaas-db";
+
+/** Stack config key holding the whole spec of one on-demand database. */
+export const ONDEMAND_SPEC_KEY = `${ONDEMAND_PROJECT}:database`;
+
+/**
+ * Secret stack config key holding the superuser password of one on-demand
+ * database. The API sets it (encrypted by the stack's secrets provider) before
+ * the first `up`; the program only reads it, so the API can rotate it later.
+ */
+export const ONDEMAND_PASSWORD_KEY = `${ONDEMAND_PROJECT}:password`;
+
+/**
+ * A database name becomes a stack, a namespace, a Service and a database name,
+ * so it must be a DNS-1035 label: a lowercase letter first, then lowercase
+ * letters, digits and hyphens, ending in a letter or digit. 40 characters leave
+ * room for the namespace prefix within the 63 allowed by Kubernetes.
+ */
+export const DATABASE_NAME_MAX_LENGTH = 40;
+export const DATABASE_NAME_PATTERN = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 export const databaseNameSchema = z
     .string()

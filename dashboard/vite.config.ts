@@ -1,9 +1,9 @@
 /**
- * Builds the dashboard (web/) into web/dist, which the API serves at `/`
- * (infra/api/dashboard.ts). The page validates the create form with the same
- * zod fields the API uses (infra/ondemand/spec.ts); that module's import
- * chain reaches the restore-script helper, whose two Node imports are
- * replaced by stubs that fail loudly if the browser ever calls them.
+ * Builds the dashboard (dashboard/) into dashboard/dist, which the API serves
+ * at `/` (api/http/dashboard.ts). The page imports only contracts/ (pure, no
+ * Node built-ins): the create form is validated with the same zod fields the
+ * API uses (contracts/database.ts) and responses are typed by
+ * contracts/api.ts.
  */
 import * as path from "node:path";
 import { defineConfig } from "vite";
@@ -16,16 +16,6 @@ export default defineConfig({
     // Nothing public/ to copy; keeps the output to index.html + assets/.
     publicDir: false,
     logLevel: "warn",
-    resolve: {
-        alias: {
-            "node:fs": path.join(here, "src/shims/nodeFs.ts"),
-            "node:path": path.join(here, "src/shims/nodePath.ts"),
-        },
-    },
-    define: {
-        // restore/index.ts computes a script path from __dirname at import time; the value is never used here.
-        __dirname: JSON.stringify("/"),
-    },
     build: {
         outDir: path.join(here, "dist"),
         emptyOutDir: true,

@@ -14,9 +14,11 @@ import {
     fetchScript, INITDB_DIR, INITDB_FILE, initdbScript, PGDATA, publishedHost, readinessCommand, restoreEnv, SCRIPT_DIR,
     SCRIPT_FILE,
 } from "../components/ondemand";
-import { POSTGRES_PORT, POSTGRES_UID } from "../contracts/names";
-import { readRestoreScript, RESTORE_MARKER } from "./restore";
+import { readRestoreScript } from "./restore";
 import { DatabaseSpec, DockerTarget } from "../contracts/database";
+import { POSTGRES_PORT } from "../contracts/ports";
+import { POSTGRES_UID } from "../contracts/catalog";
+import { RESTORE_MARKER } from "../contracts/restore";
 
 /** Where the password file is uploaded inside the container. */
 const PASSWORD_FILE = "/run/dbaas/postgres-password";

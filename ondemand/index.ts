@@ -9,7 +9,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { connectionUri, DatabaseEndpoint } from "../components/ondemand";
-import { ONDEMAND_PASSWORD_KEY, ONDEMAND_PROJECT, ONDEMAND_SPEC_KEY } from "../contracts/names";
+import { ONDEMAND_PASSWORD_KEY, ONDEMAND_PROJECT, ONDEMAND_SPEC_KEY } from "../contracts/database";
 import { deployDocker } from "./docker";
 import { deployKubernetes } from "./kubernetes";
 import { parseDatabaseSpec } from "../contracts/database";

@@ -11,8 +11,9 @@ import {
     DatabaseEndpoint, DatabaseNamespace, DatabaseNetworkPolicy, DatabaseService, DATABASE_USER, databaseLabels,
     namespaceName, PostgresWorkload, selectorLabels, SERVICE_NAME, stableLabels,
 } from "../components/ondemand";
-import { readRestoreScript, RESTORE_MARKER } from "./restore";
+import { readRestoreScript } from "./restore";
 import { DatabaseSpec, KubernetesTarget } from "../contracts/database";
+import { RESTORE_MARKER } from "../contracts/restore";
 
 /** `password`: the superuser password (secret stack config `dbaas-db:password`). */
 export function deployKubernetes(spec: DatabaseSpec, target: KubernetesTarget, password: pulumi.Input<string>): DatabaseEndpoint {

@@ -4,7 +4,8 @@
  * (DBAAS_TOKENS_FILE, default .dbaas-data/tokens), which holds only its
  * SHA-256. The API re-reads the file when it changes.
  */
-import { generateToken, ROLES, tokenLine, type Role } from "../api/http/auth";
+import { generateToken, tokenLine } from "../api/http/auth";
+import { ROLES, type Role } from "../contracts/api";
 
 function usage(problem: string): never {
     process.stderr.write(`${problem}\nusage: npm run token -- <subject> <role>   (role: ${ROLES.join(" or ")})\n`);

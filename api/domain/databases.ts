@@ -15,10 +15,11 @@ import { EngineUnavailableError, StackNotFoundError, type DatabaseOutputs, type 
 import { problems, invalidField, ApiProblem } from "../http/problems";
 import type { CreateDatabaseBody } from "../../contracts/api";
 import { checkBackupLocation, type Resolver } from "./ssrf";
-import { operationFor, transition, type DatabaseAction, type DatabaseState } from "./stateMachine";
+import { operationFor, transition, type DatabaseAction } from "./stateMachine";
 import { CHANNEL_CANCEL, CHANNEL_EVENTS, JOBS_WAKEUP, insertEvent, insertOperation, operationById, requestCancel, type Notification } from "../store/queue";
 import type pg from "pg";
 import type { Accepted, AdminStore, DatabaseRow, ListedDatabase, OperationRow } from "../store/store";
+import { type DatabaseState } from "../../contracts/api";
 
 export type ServiceConfig = Pick<ApiConfig, "catalog" | "backupHosts" | "ttlHoursDefault" | "ttlHoursMax" | "allowOpenSourceRanges" | "defaultSourceRanges" | "target">;
 

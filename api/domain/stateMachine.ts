@@ -15,10 +15,7 @@
  * the create (an idempotent `up` of the stored spec) again; `POST /databases`
  * with a name that is taken answers 409 whatever the state.
  */
-
-export const DATABASE_STATES = ["creating", "ready", "restarting", "failed", "deleting", "deleted"] as const;
-export type DatabaseState = (typeof DATABASE_STATES)[number];
-
+import type { DatabaseState } from "../../contracts/api";
 /** What a request or an operation outcome asks of the database. */
 export const DATABASE_ACTIONS = ["create", "retry", "restart", "delete", "cancel", "extend", "succeed", "fail"] as const;
 export type DatabaseAction = (typeof DATABASE_ACTIONS)[number];
@@ -66,9 +63,4 @@ export function operationFor(action: DatabaseAction): OperationKind | undefined 
         default:
             return undefined;
     }
-}
-
-/** States in which an operation is in flight (the only ones that can be cancelled or superseded by delete). */
-export function isBusy(state: DatabaseState): boolean {
-    return state === "creating" || state === "restarting" || state === "deleting";
 }

@@ -22,7 +22,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { LocalWorkspace, PulumiCommand, type EngineEvent as PulumiEngineEvent, type Stack } from "@pulumi/pulumi/automation";
 import { z } from "zod";
-import { ONDEMAND_PASSWORD_KEY, ONDEMAND_SPEC_KEY } from "../../contracts/names";
+import { ONDEMAND_PASSWORD_KEY, ONDEMAND_SPEC_KEY } from "../../contracts/database";
 import { parseDatabaseSpec, type DatabaseSpec } from "../../contracts/database";
 import { abortReasonText, classifyCliFailure, errorText, logSafeOutput, type PolicyViolation } from "./errors";
 import { toProgressEvent } from "./events";

@@ -6,7 +6,7 @@
  * Pulumi imports.
  */
 import * as path from "node:path";
-import { ONDEMAND_PROJECT } from "../../contracts/names";
+import { ONDEMAND_PROJECT } from "../../contracts/database";
 import { REPO_ROOT } from "../config";
 
 /** The on-demand database program, run by the CLI as a local program. */

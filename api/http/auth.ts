@@ -6,9 +6,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import * as fs from "node:fs";
-
-export const ROLES = ["admin", "user"] as const;
-export type Role = (typeof ROLES)[number];
+import { ROLES, type Role } from "../../contracts/api";
 
 export interface Principal {
     readonly subject: string;

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import fastifyStatic from "@fastify/static";
 import type { FastifyPluginAsync } from "fastify";
-import { CONTENT_SECURITY_POLICY } from "../../components/proxy/nginxConf";
+import { CONTENT_SECURITY_POLICY } from "../../contracts/csp";
 
 /** dashboard/dist of this checkout; DBAAS_DASHBOARD_DIR overrides it. */
 export const DEFAULT_DASHBOARD_DIR = path.resolve(__dirname, "../../dashboard/dist");

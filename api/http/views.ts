@@ -3,14 +3,8 @@
  * secret is on a row, and credentials are only added by the service for the
  * owner on explicit request.
  */
-import type { z } from "zod";
-import type { auditEntryView, databaseView, operationView } from "../../contracts/api";
+import type { AuditEntryView, DatabaseView, OperationView } from "../../contracts/api";
 import type { AuditRow, DatabaseRow, ListedDatabase, OperationRow } from "../store/store";
-
-export type DatabaseView = z.output<typeof databaseView>;
-export type OperationView = z.output<typeof operationView>;
-export type AuditEntryView = z.output<typeof auditEntryView>;
-
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
 
 export function toOperationView(op: OperationRow): OperationView {

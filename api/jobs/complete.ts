@@ -5,9 +5,10 @@
  * final `end` event that closes SSE streams.
  */
 import type { DatabaseOutputs } from "../engine/types";
-import { transition, type DatabaseAction, type DatabaseState } from "../domain/stateMachine";
+import { transition, type DatabaseAction } from "../domain/stateMachine";
 import { CHANNEL_EVENTS, finishOperation, insertEvent } from "../store/queue";
 import type { AdminStore, Endpoint, OperationRow } from "../store/store";
+import { type DatabaseState } from "../../contracts/api";
 
 export type FinalStatus = "succeeded" | "failed" | "cancelled";
 

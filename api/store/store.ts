@@ -4,11 +4,12 @@
  */
 import pg from "pg";
 import type { DatabaseSpec } from "../../contracts/database";
-import type { DatabaseState, OperationKind } from "../domain/stateMachine";
+import type { OperationKind } from "../domain/stateMachine";
 import { migrate } from "./migrations";
 import { notifyAll, type Notification } from "./queue";
 import { Batcher } from "./batch";
 import { named } from "./sql";
+import { type DatabaseState } from "../../contracts/api";
 
 export type Queryable = pg.Pool | pg.PoolClient;
 

@@ -1,8 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { API_PORT } from "../../contracts/names";
 import { API_DATA_DIR, API_UID, apiEnvironment, apiReplicaAlias, apiUpstreams, mountedDockerSocket, SECRET_FILES, STACK_CA_FILE, type ApiSettings, type SecretFileKey } from "../../contracts/apiEnv";
+import { API_PORT } from "../../contracts/ports";
 
 /**
  * The DBaaS API: its image, built from the repository's Dockerfile (pushed to

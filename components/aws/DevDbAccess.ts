@@ -1,6 +1,5 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DEVDB_CLUSTER_ROLE, DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT, LABELS, MANAGED_BY } from "../../contracts/names";
 import {
     admissionResourceRules,
     DEVDB_ADMISSION_POLICY,
@@ -12,6 +11,8 @@ import {
 } from "./admission";
 import { tokenFromSecretData, tokenKubeconfig, type ClusterEndpoint } from "./kubeconfig";
 import { DEVDB_ROLE_RULES, findRbacViolations } from "./rbac";
+import { LABELS, MANAGED_BY } from "../../contracts/labels";
+import { DEVDB_CLUSTER_ROLE, DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../contracts/devdb";
 
 /**
  * What the DBaaS API is on EKS: namespace `devdb` (Pod Security restricted),

@@ -9,17 +9,18 @@
  * twin (`admitNamespaceRequest`, `admitNamespacedWrite`), and the tests run
  * both over one table. No Pulumi imports.
  */
-import { DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT, LABELS } from "../../contracts/names";
 import { qualified, WRITE_VERBS, type PolicyRule } from "./rbac";
+import { LABELS } from "../../contracts/labels";
+import { DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../contracts/devdb";
 
 /** Pod Security admission label every on-demand namespace must carry, and its value. */
 export const POD_SECURITY_ENFORCE_LABEL = "pod-security.kubernetes.io/enforce";
 export const POD_SECURITY_LEVEL = "restricted";
 
-/** Labels (keys from contracts/names.ts) a namespace needs, non-empty, to be created or changed by devdb. */
+/** Labels (keys from contracts/labels.ts) a namespace needs, non-empty, to be created or changed by devdb. */
 export const REQUIRED_NAMESPACE_LABELS = [LABELS.owner, LABELS.expiresAt] as const;
 
-/** Shape of `expiryLabelValue()` in contracts/names.ts: `2026-11-23T16-00-00Z` (RE2 and JS alike). */
+/** Shape of `expiryLabelValue()` in contracts/labels.ts: `2026-11-23T16-00-00Z` (RE2 and JS alike). */
 export const EXPIRY_LABEL_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}-[0-9]{2}-[0-9]{2}Z$";
 
 /** Object names of the policy and its binding (cluster-scoped). */

@@ -5,9 +5,9 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { POSTGRES_PORT } from "../../contracts/names";
 import { SERVICE_NAME } from "./naming";
 import { serviceAnnotations, serviceSpec } from "./serviceSpec";
+import { POSTGRES_PORT } from "../../contracts/ports";
 
 export interface DatabaseServiceArgs {
     /** Namespace the Service lives in. Required. */

@@ -8,7 +8,6 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { POSTGRES_PORT } from "../../contracts/names";
 import { DATABASE_USER, SERVICE_NAME } from "./naming";
 import {
     DATA_MOUNT, fetchEnv, fetchScript, INITDB_DIR, INITDB_FILE, initdbScript, PGDATA, readinessCommand,
@@ -16,6 +15,7 @@ import {
 } from "../../contracts/restore";
 import { fetchResources, guaranteedResources } from "./resources";
 import { containerSecurityContext, podSecurityContext } from "./security";
+import { POSTGRES_PORT } from "../../contracts/ports";
 
 export interface PostgresRestore extends RestoreLimits {
     /** https URL of the backup. */

@@ -3,7 +3,7 @@
  * the labels are derived here once, so the components, the API (which lists
  * namespaces by label) and the reaper agree on them. No Pulumi imports.
  */
-import { expiryLabelValue, LABELS, MANAGED_BY, toLabelValue } from "../../contracts/names";
+import { expiryLabelValue, LABELS, MANAGED_BY, toLabelValue } from "../../contracts/labels";
 
 /** The fields of a database spec that names and labels depend on. */
 export interface DatabaseIdentity {

@@ -6,7 +6,7 @@
  * private, loopback, link-local (cloud metadata) and shared range is excluded.
  * No Pulumi imports.
  */
-import { POSTGRES_PORT } from "../../contracts/names";
+import { POSTGRES_PORT } from "../../contracts/ports";
 
 /** Non-public IPv4 ranges the pod may never reach over HTTPS. */
 export const BLOCKED_EGRESS_V4 = [

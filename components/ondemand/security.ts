@@ -3,7 +3,7 @@
  * demands, plus a read-only root filesystem. Every container, init containers
  * included, gets the same container context. No Pulumi imports.
  */
-import { POSTGRES_UID } from "../../contracts/names";
+import { POSTGRES_UID } from "../../contracts/catalog";
 
 /** Pod-level: uid/gid 999 (the images' `postgres` user), volumes owned by gid 999. */
 export function podSecurityContext() {

@@ -4,7 +4,7 @@
  * not exposed outside the cluster (ClusterIP). `0.0.0.0/0` is never added by
  * default: it only appears when the spec lists it. No Pulumi imports.
  */
-import { POSTGRES_PORT } from "../../contracts/names";
+import { POSTGRES_PORT } from "../../contracts/ports";
 
 /** The `spec` of the database's Service, selecting `selector`. */
 export function serviceSpec(sourceRanges: readonly string[], selector: Record<string, string>) {

@@ -3,12 +3,14 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { defaultVersion, findVersion, postgresMajor, type VersionCatalog } from "../../contracts/catalog";
-import { MANAGED_BY, POSTGRES_PORT, POSTGRES_UID } from "../../contracts/names";
 import { ServerCertificate, type StackCa } from "../tls";
 import {
     CONTAINER_PATHS, connectionUrl, dataLayout, healthcheckCommand, postgresCommand, renderPgHba, renderPostgresqlConf,
 } from "./pgConf";
 import { DEFAULT_PRIVILEGES, GRANTS, roleNames, type Grantee } from "./roles";
+import { POSTGRES_PORT } from "../../contracts/ports";
+import { POSTGRES_UID } from "../../contracts/catalog";
+import { MANAGED_BY } from "../../contracts/labels";
 
 /**
  * A PostgreSQL server in a container of a catalog image, with its data on a

@@ -5,7 +5,7 @@
  * No Pulumi imports: the same renderers configure the containers and the
  * real servers in the tests.
  */
-import { POSTGRES_PORT } from "../../contracts/names";
+import { POSTGRES_PORT } from "../../contracts/ports";
 
 /** Where the instance's own files are uploaded inside the container. */
 export const CONTAINER_PATHS = {

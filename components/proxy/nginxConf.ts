@@ -3,6 +3,7 @@
  * Pulumi imports: the same function renders the container's config and the
  * configs the tests run with a real nginx (non-root, own prefix, high ports).
  */
+import { CONTENT_SECURITY_POLICY } from "../../contracts/csp";
 
 /** Mozilla "intermediate" TLS 1.2 suites (ECDHE only: no dhparam file is shipped, so the DHE suites could never be chosen). TLS 1.3 suites are OpenSSL's defaults. */
 export const MOZILLA_INTERMEDIATE_CIPHERS = [
@@ -13,24 +14,6 @@ export const MOZILLA_INTERMEDIATE_CIPHERS = [
     "ECDHE-ECDSA-CHACHA20-POLY1305",
     "ECDHE-RSA-CHACHA20-POLY1305",
 ] as const;
-
-/**
- * CSP for a JSON API plus the small dashboard served at `/` from the same
- * origin: only same-origin scripts, styles, images (and data: icons) and
- * fetch/EventSource; no framing, no plugins, no foreign forms.
- */
-export const CONTENT_SECURITY_POLICY = [
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    "connect-src 'self'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-].join("; ");
-
 /** The SSE progress stream of one database: never buffered, long-lived. */
 export const EVENTS_LOCATION = "~ ^/databases/[^/]+/events$";
 /** Plain-HTTP path answered by nginx itself, for the container health check (loopback only). */

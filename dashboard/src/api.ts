@@ -3,8 +3,7 @@
  * bearer token the user pasted. Response types are the API's own view types,
  * so a change there shows up here at type-check time.
  */
-import type { MeView } from "../../contracts/api";
-import type { AuditEntryView, DatabaseView } from "../../api/http/views";
+import type { AuditEntryView, DatabaseView, MeView } from "../../contracts/api";
 import { readEventStream, type SseEvent } from "./sse";
 
 export type { AuditEntryView, DatabaseView };

@@ -3,14 +3,13 @@
  * details (password on request), expiry with "extend", restart / retry,
  * delete behind a confirmation dialog, and its audit trail.
  */
+import { isBusy } from "../../contracts/api";
 import { ApiError, type DatabaseView } from "./api";
 import { auditSection } from "./audit";
 import type { Context, Screen } from "./context";
 import { announce, append, copyButton, copyText, h, relative, stateBadge, when } from "./dom";
 import { MASK } from "./mask";
 import { watchProgress, type Progress } from "./progress";
-
-const BUSY = new Set(["creating", "restarting", "deleting"]);
 
 function problemText(e: unknown): string {
     return e instanceof ApiError ? `${e.problem.title}: ${e.problem.detail}` : e instanceof Error ? e.message : String(e);
@@ -104,7 +103,7 @@ export function databaseScreen(main: HTMLElement, ctx: Context, name: string): S
     function render(db: DatabaseView): void {
         shown = JSON.stringify(db);
         heading.replaceChildren(name, " ", stateBadge(db.state));
-        const busy = BUSY.has(db.state);
+        const busy = isBusy(db.state);
         const opId = db.last_operation?.id;
         // One stream per operation; the finished one stays on the page until another operation starts.
         if (busy && opId !== progressFor) {

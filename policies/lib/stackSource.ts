@@ -17,7 +17,7 @@ import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { catalogImages, versionCatalogSchema } from "../../contracts/catalog";
 import { platformConfigSchema, PROJECT } from "../../contracts/stackConfig";
-import { ONDEMAND_SPEC_KEY } from "../../contracts/names";
+import { ONDEMAND_SPEC_KEY } from "../../contracts/database";
 import { asRecord, asString } from "./values";
 
 /** The repository root (policies/lib/ is two levels down). */

@@ -4,9 +4,9 @@
  * Rules ask "which containers does this resource run" here, so a new
  * workload kind is added in one place. No Pulumi imports.
  */
-import { POSTGRES_PORT } from "../../contracts/names";
 import { isPostgresImage } from "./imageRef";
 import { asArray, asNumber, asRecord, asString, get, type Props } from "./values";
+import { POSTGRES_PORT } from "../../contracts/ports";
 
 export const DOCKER_CONTAINER = "docker:index/container:Container";
 export const DOCKER_REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage";

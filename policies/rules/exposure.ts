@@ -6,12 +6,12 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
-import { API_PORT, POSTGRES_PORT } from "../../contracts/names";
 import { isNginxImage } from "../lib/imageRef";
 import { configOf, configSchemaOf, forTypes } from "../lib/policyKit";
 import { ondemandPublishIp, stackEnvironment } from "../lib/stackSource";
 import { asArray, asRecord, asString, get, strings, type Props } from "../lib/values";
 import { DOCKER_CONTAINER, dockerPorts, isPostgresDockerContainer, K8S_SERVICE } from "../lib/workloads";
+import { API_PORT, POSTGRES_PORT } from "../../contracts/ports";
 
 const SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges";
 

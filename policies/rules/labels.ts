@@ -1,15 +1,15 @@
 /**
  * Label rules: an on-demand database's namespace says who owns it and when
  * it expires, so the reaper and the admission policy can act on it and a
- * person can tell whom to ask. Keys come from contracts/names.ts (LABELS).
+ * person can tell whom to ask. Keys come from contracts/labels.ts (LABELS).
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { z } from "zod";
-import { LABELS } from "../../contracts/names";
 import { configOf, configSchemaOf, forTypes } from "../lib/policyKit";
 import { DEFAULT_NAMESPACE_PREFIX } from "../lib/stackSource";
 import { asRecord, asString, get } from "../lib/values";
 import { K8S_NAMESPACE } from "../lib/workloads";
+import { LABELS } from "../../contracts/labels";
 
 /** The shape `expiryLabelValue` produces: `2026-11-23T16-00-00Z`. */
 export const EXPIRY_LABEL_VALUE = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z$/;

@@ -5,8 +5,8 @@
 import { describe, expect, it, vi } from "vitest";
 import { installMocks } from "../support/harness";
 import { parseDatabaseSpec } from "../../contracts/database";
-import { RESTORE_DEFAULTS } from "../../ondemand/restore";
 import { dockerSpec, kubernetesSpec, runProgram } from "../ondemand/fixtures";
+import { RESTORE_DEFAULTS } from "../../contracts/restore";
 
 describe("bad specs stop the program", () => {
     it.each([

@@ -5,7 +5,7 @@
  * list sorts and filters as the user asked.
  */
 import { describe, expect, it } from "vitest";
-import { DATABASE_NAME_MAX_LENGTH } from "../../contracts/names";
+import { DATABASE_NAME_MAX_LENGTH } from "../../contracts/database";
 import { createDatabaseBody } from "../../contracts/api";
 import type { DatabaseView } from "../../dashboard/src/api";
 import { arrange } from "../../dashboard/src/list";

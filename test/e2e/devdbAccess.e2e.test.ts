@@ -14,9 +14,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEVDB_ROLE_RULES } from "../../components/aws/rbac";
-import { LABELS } from "../../contracts/names";
 import { applyDevDbAccess, destroyDevDbAccess, kubectl } from "./cluster";
 import { requireKubernetes, requirePulumi } from "./engine";
+import { LABELS } from "../../contracts/labels";
 
 const missing = requirePulumi() ?? requireKubernetes();
 let tmp: string;

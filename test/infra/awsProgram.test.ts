@@ -9,10 +9,10 @@ import { parse } from "yaml";
 import { admissionResourceRules, DEVDB_ADMISSION_POLICY, devDbMatchCondition, devDbValidations, POD_SECURITY_ENFORCE_LABEL } from "../../components/aws/admission";
 import { renderLifecyclePolicy } from "../../components/aws/ecrLifecycle";
 import { DEVDB_ROLE_RULES, ESCALATION_VERBS, findRbacViolations, type PolicyRule } from "../../components/aws/rbac";
-import { DEVDB_CLUSTER_ROLE, DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../contracts/names";
 import { installMocks, isSecretOutput, promiseOf, settle, stackConfig, type Recorder, type RecordedResource } from "../support/harness";
 import { requireBinaries } from "../support/requirements";
 import { selfSignedCertificate, type TestCertificate } from "../support/tls";
+import { DEVDB_CLUSTER_ROLE, DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../contracts/devdb";
 
 const missing = requireBinaries(["openssl"], "apt-get install openssl");
 let cert: TestCertificate;

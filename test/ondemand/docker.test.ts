@@ -6,9 +6,9 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { isSecretOutput, promiseOf, type RecordedResource } from "../support/harness";
-import { LABELS } from "../../contracts/names";
-import { RESTORE_MARKER } from "../../ondemand/restore";
 import { BACKUP_URL, CONFIGURED_PASSWORD, DOCKER_HOST_PORT, dockerSpec, runProgram, unwrapSecret } from "./fixtures";
+import { LABELS } from "../../contracts/labels";
+import { RESTORE_MARKER } from "../../contracts/restore";
 
 const CONTAINER = "docker:index/container:Container";
 interface Upload { file: string; content?: string; owner?: string; permissions?: string; executable?: boolean }

@@ -5,7 +5,7 @@
  */
 import { vi } from "vitest";
 import { installMocks, settle, type Recorder, type ResourceOutputs } from "../support/harness";
-import { ONDEMAND_PASSWORD_KEY, ONDEMAND_PROJECT, ONDEMAND_SPEC_KEY } from "../../contracts/names";
+import { ONDEMAND_PASSWORD_KEY, ONDEMAND_PROJECT, ONDEMAND_SPEC_KEY } from "../../contracts/database";
 import type { DatabaseSpecInput } from "../../contracts/database";
 
 export const BACKUP_URL = "https://backups.example.com/orders/2026-11-01.dump";

@@ -6,9 +6,10 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { isSecretOutput, promiseOf, type RecordedResource, type Recorder } from "../support/harness";
-import { LABELS, POSTGRES_UID } from "../../contracts/names";
-import { RESTORE_MARKER } from "../../ondemand/restore";
 import { BACKUP_URL, CONFIGURED_PASSWORD, kubernetesSpec, LB_HOSTNAME, runProgram, unwrapSecret } from "./fixtures";
+import { POSTGRES_UID } from "../../contracts/catalog";
+import { LABELS } from "../../contracts/labels";
+import { RESTORE_MARKER } from "../../contracts/restore";
 
 interface Container {
     name: string;

@@ -2,8 +2,10 @@
  * Resources that pass every mandatory policy, and helpers to break one field
  * at a time. Each builder returns a fresh object; `patch` deep-merges a change.
  */
-import { LABELS, POSTGRES_PORT, POSTGRES_UID } from "../../contracts/names";
 import type { TestResource } from "./policyHarness";
+import { POSTGRES_PORT } from "../../contracts/ports";
+import { POSTGRES_UID } from "../../contracts/catalog";
+import { LABELS } from "../../contracts/labels";
 
 type Json = Record<string, unknown>;
 

@@ -13,7 +13,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { PolicyPackConfig } from "@pulumi/policy";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { resetConfigCache } from "../../infra/config";
-import { ONDEMAND_PASSWORD_KEY, ONDEMAND_PROJECT, ONDEMAND_SPEC_KEY } from "../../contracts/names";
+import { ONDEMAND_PASSWORD_KEY, ONDEMAND_PROJECT, ONDEMAND_SPEC_KEY } from "../../contracts/database";
 import type { DatabaseSpecInput } from "../../contracts/database";
 import { policyPackConfigFromStackFile } from "../../policies/packConfig";
 import { policies } from "../../policies/rules";

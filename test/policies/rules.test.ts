@@ -6,13 +6,13 @@
  */
 import { describe, expect, it } from "vitest";
 import type { PolicyPackConfig } from "@pulumi/policy";
-import { LABELS } from "../../contracts/names";
 import { policies } from "../../policies/rules";
 import {
     CATALOG, configMap, dockerApi, dockerNginx, dockerPostgres, ecrLifecycle, ecrRepository, ID_A, ID_B, LEAST_RULES,
     loadBalancer, namespace, ONDEMAND_LABELS, pgContainer, remoteImage, resource, restoreInitContainer, role, statefulSet,
 } from "./fixtures";
 import { runPolicy, type TestResource } from "./policyHarness";
+import { LABELS } from "../../contracts/labels";
 
 interface Row {
     /** The policy's name. */

@@ -12,9 +12,10 @@ import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
-import { RESTORE_MARKER, RESTORE_SCRIPT_PATH } from "../../ondemand/restore";
+import { RESTORE_SCRIPT_PATH } from "../../ondemand/restore";
 import type { PostgresServer } from "./postgres";
 import { selfSignedCertificate } from "./tls";
+import { RESTORE_MARKER } from "../../contracts/restore";
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 

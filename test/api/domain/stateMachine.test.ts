@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DATABASE_ACTIONS, DATABASE_STATES, isBusy, operationFor, transition, type DatabaseAction, type DatabaseState } from "../../../api/domain/stateMachine";
+import { DATABASE_ACTIONS, operationFor, transition, type DatabaseAction } from "../../../api/domain/stateMachine";
+import { DATABASE_STATES, isBusy, type DatabaseState } from "../../../contracts/api";
 
 // The life cycle from the issue, written out independently of the table under test.
 const LEGAL: readonly [DatabaseState | "none", DatabaseAction, DatabaseState][] = [

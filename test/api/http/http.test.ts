@@ -9,9 +9,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sharedPostgres, type PostgresServer } from "../../support/postgres";
 import { FakeStackEngine } from "../../support/fakeEngine";
-import type { AuditEntryView } from "../../../api/http/views";
 import { hashToken } from "../../../api/http/auth";
 import { createBody, readSse, sqlIn, startTestApi, testConfig, TOKENS, waitFor, waitForState, type Reply, type TestApi } from "../../support/testApi";
+import { type AuditEntryView } from "../../../contracts/api";
 
 let pg: PostgresServer;
 let api: TestApi;

@@ -16,7 +16,8 @@ import {
     type Operation,
 } from "../../../components/aws/admission";
 import { DEVDB_ROLE_RULES, grants, qualified, WRITE_VERBS } from "../../../components/aws/rbac";
-import { DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT, expiryLabelValue, LABELS } from "../../../contracts/names";
+import { expiryLabelValue, LABELS } from "../../../contracts/labels";
+import { DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../../contracts/devdb";
 
 const PREFIX = "devdb-";
 const EXPIRY = expiryLabelValue(new Date("2026-11-23T16:00:00.000Z"));

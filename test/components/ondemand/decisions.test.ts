@@ -13,8 +13,8 @@ import {
     BLOCKED_EGRESS_V4, connectionUri, fetchFailure, fetchResources, fetchScript, guaranteedResources, initdbScript, limitRangeItems,
     namespaceName, networkPolicySpec, publishedHost, quotaHard, readinessCommand, serviceSpec, stableLabels,
 } from "../../../components/ondemand";
-import { LABELS } from "../../../contracts/names";
 import { requireBinaries } from "../../support/requirements";
+import { LABELS } from "../../../contracts/labels";
 
 describe("namespaceName", () => {
     it.each([

@@ -1,7 +1,8 @@
 /** renderNginxConf and the other pure decisions of the web tier, table-driven. */
 import { describe, expect, it } from "vitest";
 import { API_IMAGE_SOURCES, contentTag, readSourceFiles } from "../../../components/api";
-import { configHash, CONTENT_SECURITY_POLICY, httpsRedirectTarget, MOZILLA_INTERMEDIATE_CIPHERS, NGINX_PATHS, nginxHealthcheck, renderNginxConf, type NginxConfOptions } from "../../../components/proxy";
+import { configHash, httpsRedirectTarget, MOZILLA_INTERMEDIATE_CIPHERS, NGINX_PATHS, nginxHealthcheck, renderNginxConf, type NginxConfOptions } from "../../../components/proxy";
+import { CONTENT_SECURITY_POLICY } from "../../../contracts/csp";
 import { apiEnvironment, apiUpstreams, dockerSocketPath, mountedDockerSocket, type ApiSettings } from "../../../contracts/apiEnv";
 import { ROOT } from "../../support/harness";
 

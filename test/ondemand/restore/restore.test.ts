@@ -9,13 +9,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RESTORE_MARKER } from "../../../ondemand/restore";
 import { startPostgres, type PostgresServer } from "../../support/postgres";
 import { findBinary, requireBinaries } from "../../support/requirements";
 import {
     busyboxBin, createDataset, DATASET, dumpDatabase, failureLine, pgEnv, rowCounts, runRestore, startBackupServer,
     type BackupServer, type Dumps,
 } from "../../support/restore";
+import { RESTORE_MARKER } from "../../../contracts/restore";
 
 const missing = requireBinaries(["psql", "pg_dump", "pg_restore", "curl", "getent", "openssl", "gzip"], "apt-get install postgresql-client curl openssl");
 

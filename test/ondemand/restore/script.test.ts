@@ -9,9 +9,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import ipaddr from "ipaddr.js";
 import { afterAll, describe, expect, it } from "vitest";
-import { RESTORE_DEFAULTS, RESTORE_ENV_NAMES, RESTORE_MARKER, RESTORE_SCRIPT_PATH, RESTORE_TEST_ONLY_ENV, readRestoreScript } from "../../../ondemand/restore";
+import { RESTORE_SCRIPT_PATH, readRestoreScript } from "../../../ondemand/restore";
 import { findBinary, requireBinaries } from "../../support/requirements";
 import { failureLine, runRestore, SCRIPT_TOOLS } from "../../support/restore";
+import { RESTORE_DEFAULTS, RESTORE_ENV_NAMES, RESTORE_MARKER, RESTORE_TEST_ONLY_ENV } from "../../../contracts/restore";
 
 const script = readRestoreScript();
 
