@@ -116,7 +116,7 @@ interface Started {
 
 /** `npm start` as a new user runs it: nothing set but where the data goes (and, here, that no CLI or Docker is found). */
 async function npmStart(dataDir: string): Promise<Started> {
-    const proc = spawn(process.execPath, ["--import", "tsx", path.join("infra", "api", "main.ts")], {
+    const proc = spawn(process.execPath, ["--import", "tsx", path.join("api", "main.ts")], {
         cwd: REPO_ROOT,
         env: {
             PATH: process.env.PATH ?? "",
