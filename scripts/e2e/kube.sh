@@ -341,7 +341,16 @@ start() {
   local name=$1 bin=$2
   shift 2
   setsid "$bin" "$@" >"$STATE_DIR/$name.log" 2>&1 </dev/null &
-  echo $! >"$STATE_DIR/$name.pid"
+  local pid=$! i
+  echo "$pid" >"$STATE_DIR/$name.pid"
+  # Until the forked shell has exec'd the binary, /proc/PID/cmdline is this
+  # script's, and pid_alive would call a starting process dead (seen in CI as
+  # "kube-controller-manager exited while starting" with the process running).
+  for ((i = 0; i < 250; i++)); do
+    [[ -r /proc/$pid/cmdline ]] || break
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$bin" && break
+    sleep 0.02
+  done
 }
 
 # wait_for NAME SECONDS COMMAND...: until COMMAND succeeds, or NAME dies, or time runs out.
