@@ -75,7 +75,7 @@ export async function main(env: Readonly<Record<string, string | undefined>> = p
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
 
-    const ready = await api.service.readiness();
+    const ready = await api.databases.readiness();
     if (ready.length > 0) logger.warn({ reasons: ready }, "not ready: POST /databases is refused (503) until these are fixed; GET /readyz shows them");
     // Printed to the terminal once, never logged: only the token's hash is kept.
     if (local?.createdToken !== undefined) process.stderr.write(`${firstStartBanner(local.createdToken, api.url, config.tokensFile)}\n`);

@@ -9,7 +9,7 @@ import { TokensFile, type TokenSource } from "./http/auth";
 import type { ApiConfig } from "./config";
 import type { StackEngine } from "./engine/types";
 import { JobRunner } from "./jobs/runner";
-import { DatabaseService } from "./domain/databases";
+import { Databases } from "./domain/databases";
 import { systemResolver, type Resolver } from "./domain/ssrf";
 import { NotificationHub } from "./store/notifications";
 import { AdminStore } from "./store/store";
@@ -38,7 +38,8 @@ export interface RunningApi {
     readonly url: string;
     readonly store: AdminStore;
     readonly runner: JobRunner | undefined;
-    readonly service: DatabaseService;
+    /** The API's rules (routes, reaper and readiness share this one instance). */
+    readonly databases: Databases;
     /** Stops accepting, lets jobs finish for `graceMs` (default from config), hands the rest back, closes connections. */
     close(graceMs?: number): Promise<void>;
 }
@@ -55,15 +56,14 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
         throw e;
     }
     const tokens = o.tokens ?? new TokensFile(o.config.tokensFile, (m) => o.logger?.warn(m));
-    const resolver = o.resolver ?? systemResolver;
+    const databases = new Databases(store, o.engine, o.config, o.resolver ?? systemResolver);
     const app = await buildServer({
-        config: o.config, store, engine: o.engine, tokens, resolver, hub,
+        config: o.config, store, databases, tokens, hub,
         ...(o.logger ? { logger: o.logger } : { logLevel: o.config.logLevel }),
         ...(o.sseHeartbeatMs === undefined ? {} : { sseHeartbeatMs: o.sseHeartbeatMs }),
         validateResponses: o.validateResponses === true,
     });
     const log = app.log;
-    const service = new DatabaseService(store, o.engine, o.config, resolver);
     const runner = o.runJobs === false ? undefined : new JobRunner({
         store, engine: o.engine, hub, log,
         maxConcurrent: o.config.maxConcurrentOperations,
@@ -78,7 +78,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     await runner?.start();
     const reaper = o.config.reaperIntervalMs > 0 && runner !== undefined
         ? setInterval(() => {
-            service.reapExpired().then((names) => {
+            databases.reapExpired().then((names) => {
                 if (names.length > 0) log.info({ databases: names }, "expired databases queued for deletion");
             }).catch((e: Error) => log.error({ err: e.message }, "reaper failed"));
         }, o.config.reaperIntervalMs)
@@ -88,7 +88,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     const host = o.config.host === "0.0.0.0" || o.config.host === "::" ? "127.0.0.1" : o.config.host;
     let closing: Promise<void> | undefined;
     return {
-        app, store, runner, service,
+        app, store, runner, databases,
         url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
         close(graceMs = o.config.shutdownGraceMs) {
             closing ??= (async () => {

@@ -21,7 +21,7 @@ import type pg from "pg";
 import type { Accepted, AdminStore, DatabaseRow, ListedDatabase, OperationRow } from "../store/store";
 import { type DatabaseState } from "../../contracts/api";
 
-export type ServiceConfig = Pick<ApiConfig, "catalog" | "backupHosts" | "ttlHoursDefault" | "ttlHoursMax" | "allowOpenSourceRanges" | "defaultSourceRanges" | "target">;
+export type DatabasesConfig = Pick<ApiConfig, "catalog" | "backupHosts" | "ttlHoursDefault" | "ttlHoursMax" | "allowOpenSourceRanges" | "defaultSourceRanges" | "target">;
 
 export type { Accepted };
 
@@ -39,11 +39,11 @@ export function isOpenRange(cidr: string): boolean {
     return /\/0+$/.test(cidr);
 }
 
-export class DatabaseService {
+export class Databases {
     constructor(
         private readonly store: AdminStore,
         private readonly engine: StackEngine,
-        private readonly config: ServiceConfig,
+        private readonly config: DatabasesConfig,
         private readonly resolve: Resolver,
         private readonly now: () => Date = () => new Date(),
     ) {}

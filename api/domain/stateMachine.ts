@@ -1,5 +1,5 @@
 /**
- * The life cycle of one on-demand database, as a table. The service asks
+ * The life cycle of one on-demand database, as a table. The rules (`Databases`, databases.ts) ask
  * `transition` before it writes anything; an illegal step answers 409 with the
  * current state. Pure: no I/O.
  *

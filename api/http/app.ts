@@ -1,8 +1,9 @@
 /**
  * The Fastify application: plugins (auth, rate limit, OpenAPI), the one
  * error handler that turns every failure into application/problem+json, and
- * the routes. `buildServer` takes everything it talks to as dependencies, so
- * tests and the benchmark build it with a test engine and a test database.
+ * the routes. `buildServer` takes everything it talks to as dependencies
+ * (start.ts builds them once, so tests and the benchmark get them with a test
+ * engine and a test database).
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
@@ -16,15 +17,13 @@ import {
 } from "fastify-type-provider-zod";
 import { bearerToken, type Principal, type TokenSource } from "./auth";
 import type { ApiConfig } from "../config";
-import type { StackEngine } from "../engine/types";
 import { ApiProblem, invalidField, invalidRequest, PROBLEM_CONTENT_TYPE, problemBody, problems, type FieldProblem } from "./problems";
 import { databaseRoutes } from "./routes/databases";
 import { eventRoutes } from "./routes/events";
 import { meRoutes } from "./routes/me";
 import { systemRoutes } from "./routes/system";
 import { dashboardRoutes } from "./dashboard";
-import { DatabaseService } from "../domain/databases";
-import { systemResolver, type Resolver } from "../domain/ssrf";
+import type { Databases } from "../domain/databases";
 import type { NotificationHub } from "../store/notifications";
 import type { AdminStore } from "../store/store";
 
@@ -39,16 +38,14 @@ declare module "fastify" {
     }
 }
 
-export type AppConfig = Pick<ApiConfig,
-    "catalog" | "backupHosts" | "ttlHoursDefault" | "ttlHoursMax" | "allowOpenSourceRanges" | "defaultSourceRanges" | "target" | "rateLimitPerMinute" | "bodyLimitBytes" | "trustProxy">;
+export type AppConfig = Pick<ApiConfig, "catalog" | "rateLimitPerMinute" | "bodyLimitBytes" | "trustProxy">;
 
 export interface ServerDeps {
     readonly config: AppConfig;
     readonly store: AdminStore;
-    readonly engine: StackEngine;
+    /** The API's rules; the routes call them (the same instance the reaper uses). */
+    readonly databases: Databases;
     readonly tokens: TokenSource;
-    /** DNS for the backup_location check; the system resolver by default. */
-    readonly resolver?: Resolver;
     /** LISTEN/NOTIFY hub for SSE; without it SSE streams poll. */
     readonly hub?: NotificationHub;
     /** A pino logger; by default pino at `logLevel`. */
@@ -218,11 +215,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         transformObject: jsonSchemaTransformObject,
     });
 
-    const service = new DatabaseService(deps.store, deps.engine, deps.config, deps.resolver ?? systemResolver);
-    await app.register(systemRoutes, { service, store: deps.store, catalog: deps.config.catalog });
+    const { databases } = deps;
+    await app.register(systemRoutes, { databases, store: deps.store, catalog: deps.config.catalog });
     await app.register(meRoutes, { rateLimitPerMinute: deps.config.rateLimitPerMinute });
-    await app.register(databaseRoutes, { service });
-    await app.register(eventRoutes, { service, store: deps.store, hub: deps.hub, heartbeatMs: deps.sseHeartbeatMs ?? 15_000 });
+    await app.register(databaseRoutes, { databases });
+    await app.register(eventRoutes, { databases, store: deps.store, hub: deps.hub, heartbeatMs: deps.sseHeartbeatMs ?? 15_000 });
     await app.register(dashboardRoutes);
     return app;
 }

@@ -1,7 +1,7 @@
 /**
  * Rows of the admin database as the API shows them. Pure mapping; nothing
- * secret is on a row, and credentials are only added by the service for the
- * owner on explicit request.
+ * secret is on a row, and credentials are only added by `Databases`
+ * (domain/databases.ts) for the owner on explicit request.
  */
 import type { AuditEntryView, DatabaseView, OperationView } from "../../contracts/api";
 import type { AuditRow, DatabaseRow, ListedDatabase, OperationRow } from "../store/store";

@@ -1,6 +1,6 @@
 /**
  * The admin database: databases, audit log and the pool/transaction helpers.
- * SQL only; the rules live in the service and the job runner.
+ * SQL only; the rules live in domain/databases.ts and the job runner.
  */
 import pg from "pg";
 import type { DatabaseSpec } from "../../contracts/database";

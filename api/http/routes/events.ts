@@ -9,13 +9,13 @@ import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { problemSchema, problems } from "../problems";
 import { eventsQuery, nameParams } from "../../../contracts/api";
-import type { DatabaseService } from "../../domain/databases";
+import type { Databases } from "../../domain/databases";
 import type { NotificationHub } from "../../store/notifications";
 import { eventsAfter, operationById, type EventRow } from "../../store/queue";
 import type { AdminStore } from "../../store/store";
 
 export interface EventRouteOptions {
-    readonly service: DatabaseService;
+    readonly databases: Databases;
     readonly store: AdminStore;
     readonly hub: NotificationHub | undefined;
     readonly heartbeatMs: number;
@@ -32,7 +32,7 @@ export function lastEventId(header: string | string[] | undefined): number {
     return v !== undefined && /^\d{1,15}$/.test(v) ? Number(v) : 0;
 }
 
-export const eventRoutes: FastifyPluginCallbackZod<EventRouteOptions> = (app, { service, store, hub, heartbeatMs }, done) => {
+export const eventRoutes: FastifyPluginCallbackZod<EventRouteOptions> = (app, { databases, store, hub, heartbeatMs }, done) => {
     // Open streams end when the server closes; otherwise they would hold the shutdown open.
     const open = new Set<() => void>();
     app.addHook("preClose", (hookDone) => {
@@ -51,7 +51,7 @@ export const eventRoutes: FastifyPluginCallbackZod<EventRouteOptions> = (app, { 
         },
     }, async (req, reply) => {
         if (req.principal === undefined) throw problems.unauthorized("no principal");
-        const { db } = await service.get(req.principal, req.params.name);
+        const { db } = await databases.get(req.principal, req.params.name);
         const opId = req.query.operation ?? db.current_operation_id;
         const op = opId === null ? undefined : await operationById(store.pool, opId);
         if (op === undefined || op.database_id !== db.id) throw problems.notFound(`operation ${opId ?? "(none)"} of database "${db.name}"`, "query.operation");

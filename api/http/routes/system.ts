@@ -6,19 +6,19 @@ import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
 import type { VersionCatalog } from "../../../contracts/catalog";
 import { problemSchema, problems } from "../problems";
 import { auditListView, auditQuery, healthView, readyView, versionsView } from "../../../contracts/api";
-import type { DatabaseService } from "../../domain/databases";
+import type { Databases } from "../../domain/databases";
 import type { AdminStore } from "../../store/store";
 import { toAuditEntryView } from "../views";
 
 export interface SystemRouteOptions {
-    readonly service: DatabaseService;
+    readonly databases: Databases;
     readonly store: AdminStore;
     readonly catalog: VersionCatalog;
 }
 
 const errors = { "4xx": problemSchema, "5xx": problemSchema };
 
-export const systemRoutes: FastifyPluginCallbackZod<SystemRouteOptions> = (app, { service, store, catalog }, done) => {
+export const systemRoutes: FastifyPluginCallbackZod<SystemRouteOptions> = (app, { databases, store, catalog }, done) => {
     app.get("/healthz", {
         config: { public: true, rateLimit: false },
         schema: { summary: "The process is up", tags: ["system"], security: [], response: { 200: healthView } },
@@ -28,7 +28,7 @@ export const systemRoutes: FastifyPluginCallbackZod<SystemRouteOptions> = (app, 
         config: { public: true, rateLimit: false },
         schema: { summary: "The admin database is reachable and the engine can run operations", tags: ["system"], security: [], response: { 200: readyView, 503: problemSchema } },
     }, async () => {
-        const reasons = await service.readiness();
+        const reasons = await databases.readiness();
         if (reasons.length > 0) throw problems.unavailable(reasons);
         return { status: "ready" as const };
     });
