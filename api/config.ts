@@ -12,9 +12,10 @@ import { parseCatalogJson, versionCatalogSchema, type VersionCatalog } from "../
 import { isCidr } from "../contracts/stackConfig";
 import { dockerTargetSchema, kubernetesTargetSchema } from "../contracts/database";
 import { API_PORT } from "../contracts/ports";
+import { PACKAGE_ROOT } from "./paths";
 
-/** Root of the repository (api/ is one level down). */
-export const REPO_ROOT = path.resolve(__dirname, "..");
+/** Root of the repository, from api/ and from the compiled dist/api/ alike (paths.ts). */
+export const REPO_ROOT = PACKAGE_ROOT;
 
 const int = (min: number, max: number) => z.coerce.number().int("a whole number").min(min, `at least ${min}`).max(max, `at most ${max}`);
 const bool = z.enum(["true", "false", "1", "0"], { message: '"true" or "false"' }).transform((v) => v === "true" || v === "1");

@@ -11,9 +11,10 @@ import * as path from "node:path";
 import fastifyStatic from "@fastify/static";
 import type { FastifyPluginAsync } from "fastify";
 import { CONTENT_SECURITY_POLICY } from "../../contracts/csp";
+import { DASHBOARD_DIST_DIR } from "../paths";
 
 /** dashboard/dist of this checkout; DBAAS_DASHBOARD_DIR overrides it. */
-export const DEFAULT_DASHBOARD_DIR = path.resolve(__dirname, "../../dashboard/dist");
+export const DEFAULT_DASHBOARD_DIR = DASHBOARD_DIST_DIR;
 
 export interface DashboardOptions {
     /** Directory holding index.html and assets/ (default DBAAS_DASHBOARD_DIR, else dashboard/dist). */
