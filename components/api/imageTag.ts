@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 
 /** Paths (files or directories) of the repository that make up the API image's build context. */
-export const API_IMAGE_SOURCES = ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", "tsconfig.json", "api", "contracts", "ondemand", "components/ondemand", "dashboard", "policies"] as const;
+export const API_IMAGE_SOURCES = ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "api", "contracts", "ondemand", "components/ondemand", "dashboard", "policies"] as const;
 
 export interface SourceFile {
     /** Path relative to the build context, with forward slashes. */
