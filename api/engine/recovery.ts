@@ -1,26 +1,13 @@
 /**
- * Startup recovery of an operation a dead process left running. The API
- * calls `recoverOperation` once per operation still marked running, before
- * its workers start: clear the stale lock (`pulumi cancel`), re-read the real
- * resources with pending creates cleared (`pulumi refresh
- * --clear-pending-creates`), then run the operation again (every engine
- * operation is idempotent) or report why it failed. No Pulumi imports.
+ * What the job runner asks of the engine when it takes over an operation
+ * whose worker died (expired lease, runner.ts `recover`): clear the dead
+ * process's stack lock (`pulumi cancel`) and the creates it left pending
+ * (`pulumi refresh --clear-pending-creates`), so the operation's re-run
+ * starts from the real resources. The re-run itself is an ordinary claim of
+ * the requeued operation (every engine operation is idempotent). No Pulumi
+ * imports.
  */
-import type { DatabaseSpec } from "../../contracts/database";
-import {
-    EngineError,
-    ProgramError,
-    StackNotFoundError,
-    type DatabaseOutputs,
-    type OperationOptions,
-    type StackEngine,
-} from "./types";
-
-/** An operation found running at startup. */
-export type PendingOperation =
-    | { readonly kind: "up"; readonly spec: DatabaseSpec }
-    | { readonly kind: "destroy"; readonly name: string }
-    | { readonly kind: "restart"; readonly name: string };
+import { StackNotFoundError, type OperationOptions, type StackEngine } from "./types";
 
 /** An engine that can also refresh a stack (the Automation API engine can; test doubles may not). */
 export interface RefreshingEngine extends StackEngine {
@@ -31,49 +18,18 @@ export function canRefresh(engine: StackEngine): engine is RefreshingEngine {
     return typeof (engine as Partial<RefreshingEngine>).refresh === "function";
 }
 
-export type RecoveryResult =
-    | { readonly status: "resumed"; readonly outputs?: DatabaseOutputs }
-    | { readonly status: "failed"; readonly reason: string; readonly error: unknown; readonly transient: boolean };
-
-/** The short, secret-free text for a database row (and the owner) after `error`. */
-export function failureReason(error: unknown): string {
-    if (error instanceof ProgramError) return error.reason;
-    if (error instanceof EngineError) return error.message;
-    return "internal error (details in the server log)";
-}
-
-function nameOf(op: PendingOperation): string {
-    return op.kind === "up" ? op.spec.name : op.name;
-}
-
 /**
- * Cancels, refreshes and re-runs `op`. Never throws: a failure comes back as
- * `{ status: "failed", reason, transient }` so the caller can mark the
- * operation failed (or queue a retry when `transient`).
+ * Cancels the stale update of stack `name` and, given `refresh` options and
+ * an engine that can, refreshes it with pending creates cleared. A create
+ * that died before `stack init` left no stack: nothing to refresh. Throws the
+ * engine's error otherwise (the caller logs it; the re-run reports it).
  */
-export async function recoverOperation(engine: StackEngine, op: PendingOperation, options: OperationOptions): Promise<RecoveryResult> {
-    const name = nameOf(op);
+export async function clearStaleUpdate(engine: StackEngine, name: string, refresh?: OperationOptions): Promise<void> {
+    await engine.cancel(name);
+    if (refresh === undefined || !canRefresh(engine)) return;
     try {
-        await engine.cancel(name);
-        if (canRefresh(engine)) {
-            try {
-                await engine.refresh(name, { ...options, clearPendingCreates: true });
-            } catch (e) {
-                // A create that died before `stack init` left no stack: nothing to refresh.
-                if (!(e instanceof StackNotFoundError)) throw e;
-            }
-        }
-        switch (op.kind) {
-            case "up":
-                return { status: "resumed", outputs: await engine.up(op.spec, options) };
-            case "destroy":
-                await engine.destroy(op.name, options);
-                return { status: "resumed" };
-            case "restart":
-                await engine.restart(op.name, options);
-                return { status: "resumed" };
-        }
+        await engine.refresh(name, { ...refresh, clearPendingCreates: true });
     } catch (e) {
-        return { status: "failed", reason: failureReason(e), error: e, transient: e instanceof EngineError && e.transient };
+        if (!(e instanceof StackNotFoundError)) throw e;
     }
 }

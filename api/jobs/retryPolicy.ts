@@ -3,6 +3,7 @@
  * retry, what an engine error means for the operation, and what of an engine
  * event is stored and shown. No I/O.
  */
+import { truncate } from "../engine/errors";
 import { EngineError, OperationAbortedError, ProgramError, isTransientEngineError, type EngineEvent } from "../engine/types";
 
 /** Exponential backoff with "equal jitter": half fixed, half random, capped. `attempt` counts from 1. */
@@ -68,10 +69,6 @@ export function publicReason(error: unknown): string {
     }
     // Unknown errors may carry CLI output or secrets: they stay in the server log.
     return "the provisioning engine failed (details are in the server log)";
-}
-
-export function truncate(text: string, max: number): string {
-    return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 const EVENT_KINDS = new Set<EngineEvent["kind"]>(["resource-start", "resource-done", "resource-failed", "diagnostic", "summary"]);

@@ -9,13 +9,14 @@
  */
 import { randomUUID } from "node:crypto";
 import type { FastifyBaseLogger } from "fastify";
-import { canRefresh } from "../engine/recovery";
-import { StackNotFoundError, type DatabaseOutputs, type EngineEvent, type StackEngine } from "../engine/types";
+import { truncate } from "../engine/errors";
+import { clearStaleUpdate } from "../engine/recovery";
+import { type DatabaseOutputs, type EngineEvent, type StackEngine } from "../engine/types";
 import type { NotificationHub } from "../store/notifications";
 import { CHANNEL_EVENTS, claimOperation, expiredLeases, insertEvent, insertEvents, renewLease, requeueOperation, type ClaimedOperation } from "../store/queue";
 import type { AdminStore } from "../store/store";
 import { completeOperation } from "./complete";
-import { decideOutcome, sanitizeEvent, truncate, type AbortCause } from "./retryPolicy";
+import { decideOutcome, sanitizeEvent, type AbortCause } from "./retryPolicy";
 
 export interface JobRunnerOptions {
     readonly store: AdminStore;
@@ -224,14 +225,10 @@ export class JobRunner {
         for (const op of await expiredLeases(this.o.store.pool)) {
             if (this.#running.has(op.id)) continue;
             try {
-                // Clear the dead process's stack lock and the creates it left pending, so the re-run starts from the real resources.
-                await this.o.engine.cancel(op.database_name);
-                if (canRefresh(this.o.engine) && !op.cancel_requested) {
-                    await this.o.engine.refresh(op.database_name, { clearPendingCreates: true, signal: AbortSignal.timeout(this.o.operationTimeoutMs), onEvent: () => undefined })
-                        .catch((e: unknown) => {
-                            if (!(e instanceof StackNotFoundError)) throw e;
-                        });
-                }
+                // A cancelled operation is not re-run, so its stack needs its lock cleared but no refresh.
+                await clearStaleUpdate(this.o.engine, op.database_name, op.cancel_requested
+                    ? undefined
+                    : { signal: AbortSignal.timeout(this.o.operationTimeoutMs), onEvent: () => undefined });
             } catch (e) {
                 this.o.log.warn({ operation: op.id, err: truncate(e instanceof Error ? e.message : "unknown error", 500) }, "clearing a stale stack update failed; the re-run will report it");
             }

@@ -1,10 +1,10 @@
 /**
  * The job queue and progress events, in the operations and operation_events
- * tables. Why not pg-boss: the operation row IS the job, so the database's
- * state change, the job and its audit entry commit in one transaction with
- * the request (pg-boss keeps its jobs in its own schema and connection, so an
- * accepted request could exist without its job or the reverse), and "one
- * operation per database" is a partial unique index rather than a convention.
+ * tables. The operation row IS the job, so the database's state change, the
+ * job and its audit entry commit in one transaction with the request (a queue
+ * of its own, in another schema or connection, could hold an accepted request
+ * without its job or the reverse), and "one operation per database" is a
+ * partial unique index rather than a convention.
  * Workers claim with FOR UPDATE SKIP LOCKED and hold a lease they renew; an
  * expired lease means the worker died and the operation is recovered.
  */
@@ -43,12 +43,6 @@ export async function insertOperation(c: Queryable, op: { databaseId: number; ki
 
 export async function operationById(q: Queryable, id: number, forUpdate = false): Promise<OperationRow | undefined> {
     return (await q.query<OperationRow>(named(`SELECT * FROM operations WHERE id = $1${forUpdate ? " FOR UPDATE" : ""}`, [id]))).rows[0];
-}
-
-export async function operationsByIds(q: Queryable, ids: readonly number[]): Promise<Map<number, OperationRow>> {
-    if (ids.length === 0) return new Map();
-    const r = await q.query<OperationRow>(named(`SELECT * FROM operations WHERE id = ANY($1::bigint[])`, [ids]));
-    return new Map(r.rows.map((o) => [o.id, o]));
 }
 
 /**

@@ -8,9 +8,10 @@ import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { afterEach, describe, expect, it } from "vitest";
 import { AutomationEngine, type EngineLogger } from "../../../api/engine/automation";
-import { recoverOperation } from "../../../api/engine/recovery";
+import { clearStaleUpdate } from "../../../api/engine/recovery";
 import {
     ConcurrentUpdateError,
+    EngineError,
     EngineUnavailableError,
     OperationAbortedError,
     ProgramError,
@@ -388,14 +389,15 @@ describe("restart", () => {
     });
 });
 
-describe("crash recovery (recoverOperation)", () => {
+describe("crash recovery (clearStaleUpdate, then the operation runs again)", () => {
     it("cancels (ignoring 'nothing to cancel'), refreshes with --clear-pending-creates, then resumes the create", async () => {
         const { cli, engine } = setup({
             stacks: ["db10"],
             responses: { cancel: { exitCode: 255, stderr: "error: [409] Conflict: The Update has already completed" } },
         });
-        const result = await recoverOperation(engine, { kind: "up", spec: dockerSpec("db10") }, noop);
-        expect(result).toMatchObject({ status: "resumed", outputs: { database: "app" } });
+        await clearStaleUpdate(engine, "db10", noop);
+        const outputs = await engine.up(dockerSpec("db10"), noop);
+        expect(outputs).toMatchObject({ database: "app" });
         const keys = cli.calls().map((c) => c.key).filter((k) => k !== undefined);
         const i = { cancel: keys.indexOf("cancel"), refresh: keys.indexOf("refresh"), up: keys.indexOf("up") };
         expect(i.cancel).toBeGreaterThanOrEqual(0);
@@ -406,17 +408,26 @@ describe("crash recovery (recoverOperation)", () => {
 
     it("a create that died before its stack existed resumes without a refresh", async () => {
         const { cli, engine } = setup();
-        const result = await recoverOperation(engine, { kind: "up", spec: dockerSpec("db11") }, noop);
-        expect(result.status).toBe("resumed");
+        await clearStaleUpdate(engine, "db11", noop);
+        await expect(engine.up(dockerSpec("db11"), noop)).resolves.toMatchObject({ database: "app" });
         const keys = cli.calls().map((c) => c.key);
         expect(keys).not.toContain("refresh");
         expect(keys).toContain("stack init");
     });
 
-    it("reports a failure to resume with the short reason and whether a retry may help", async () => {
+    it("a cancelled operation (no refresh options) only has its lock cleared", async () => {
+        const { cli, engine } = setup({ stacks: ["db13"] });
+        await clearStaleUpdate(engine, "db13");
+        const keys = cli.calls().map((c) => c.key);
+        expect(keys).toContain("cancel");
+        expect(keys).not.toContain("refresh");
+    });
+
+    it("reports a failure to clear the stale update with the short reason and whether a retry may help", async () => {
         const { engine } = setup({ stacks: ["db12"], responses: { refresh: { exitCode: 255, stderr: "error: failed to load checkpoint: connection refused" } } });
-        const result = await recoverOperation(engine, { kind: "destroy", name: "db12" }, noop);
-        expect(result).toMatchObject({ status: "failed", transient: true });
-        expect(result.status === "failed" ? result.reason : "").toMatch(/failed to load checkpoint/);
+        const err = await clearStaleUpdate(engine, "db12", noop).then(() => undefined, (e: unknown) => e);
+        expect(err).toBeInstanceOf(EngineError);
+        expect(err).toMatchObject({ transient: true });
+        expect((err as Error).message).toMatch(/failed to load checkpoint/);
     });
 });
