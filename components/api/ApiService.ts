@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { API_DATA_DIR, API_UID, apiEnvironment, apiReplicaAlias, apiUpstreams, mountedDockerSocket, SECRET_FILES, STACK_CA_FILE, type ApiSettings, type SecretFileKey } from "../../contracts/apiEnv";
 import { API_PORT } from "../../contracts/ports";
+import { apiImageBuildArgs, type ApiImageBuild } from "./imageTag";
 
 /**
  * The DBaaS API: its image, built from the repository's Dockerfile (pushed to
@@ -12,17 +13,17 @@ import { API_PORT } from "../../contracts/ports";
  */
 export interface ApiServiceArgs {
     /** How to build the image. */
-    build: {
+    build: ApiImageBuild & {
         /** Build context: the repository root. */
         context: string;
         /** Default: `<context>/Dockerfile`. */
         dockerfile?: string;
-        /** Content tag (see `contentTag`), never `latest`. */
+        /** Content tag, never `latest`: `contentTag(readSourceFiles(context), apiImageBuildArgs(build))`. */
         tag: string;
-        /** Pulumi CLI version baked into the image (build arg PULUMI_VERSION). */
-        pulumiVersion: string;
         /** Default: "linux/amd64". */
         platform?: string;
+        /** Network of the build's RUN steps, e.g. "host" where only the host reaches the package registries. Default: Docker's. */
+        network?: string;
     };
     /** Image repository name in dev (e.g. `dbaas-api`); ignored when `registry` is set. */
     imageName: string;
@@ -83,7 +84,8 @@ export class ApiService extends pulumi.ComponentResource {
                 context: args.build.context,
                 dockerfile: args.build.dockerfile ?? `${args.build.context}/Dockerfile`,
                 platform: args.build.platform ?? "linux/amd64",
-                args: { PULUMI_VERSION: args.build.pulumiVersion },
+                args: apiImageBuildArgs(args.build),
+                ...(args.build.network === undefined ? {} : { network: args.build.network }),
             },
             ...(args.registry
                 ? { registry: { server: args.registry.server, username: args.registry.username, password: pulumi.secret(args.registry.password) } }

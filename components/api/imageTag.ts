@@ -55,3 +55,37 @@ export function readSourceFiles(root: string, sources: readonly string[] = API_I
     for (const s of sources) walk(s);
     return out;
 }
+
+/** How the API image is built, as the Dockerfile's build args name it. */
+export interface ApiImageBuild {
+    /** Pulumi CLI version baked into the image (PULUMI_VERSION); the image build fails when the CLI it gets reports another. */
+    readonly pulumiVersion: string;
+    /** Base image of every stage (NODE_IMAGE). Default: the Dockerfile's `node:20.19-bookworm-slim`. */
+    readonly nodeImage?: string;
+    /** Where the CLI comes from (PULUMI_SOURCE): the GitHub release, checksum-verified, or a locally built set. Default: "download". */
+    readonly pulumiSource?: "download" | "local";
+    /** With `pulumiSource: "local"`, the image holding the tools in /opt/pulumi (PULUMI_LOCAL_IMAGE), e.g. `dbaas-e2e/pulumi:3.248.0`. Default: none. */
+    readonly pulumiLocalImage?: string;
+}
+
+/**
+ * The build args of the API image. Only what is set goes in, so the default
+ * build's args (and so its content tag) stay `{ PULUMI_VERSION }`. A local
+ * source without an image, or an image with the download source, is refused:
+ * either would build something other than what was asked for.
+ */
+export function apiImageBuildArgs(build: ApiImageBuild): Record<string, string> {
+    const source = build.pulumiSource ?? "download";
+    if (source === "local" && (build.pulumiLocalImage ?? "") === "") {
+        throw new Error('API image: pulumiSource "local" needs pulumiLocalImage, an image holding the Pulumi tools in /opt/pulumi (scripts/e2e/pulumi-image.sh makes one)');
+    }
+    if (source === "download" && build.pulumiLocalImage !== undefined) {
+        throw new Error(`API image: pulumiLocalImage ${JSON.stringify(build.pulumiLocalImage)} is only used with pulumiSource "local"; the download source fetches the CLI from GitHub`);
+    }
+    return {
+        PULUMI_VERSION: build.pulumiVersion,
+        ...(build.nodeImage === undefined ? {} : { NODE_IMAGE: build.nodeImage }),
+        ...(build.pulumiSource === undefined ? {} : { PULUMI_SOURCE: build.pulumiSource }),
+        ...(build.pulumiLocalImage === undefined ? {} : { PULUMI_LOCAL_IMAGE: build.pulumiLocalImage }),
+    };
+}
