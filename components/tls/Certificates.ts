@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ServerCertificate, type StackCa } from "./index";
+import { ServerCertificate } from "./ServerCertificate";
+import type { StackCa } from "./StackCa";
 
 /**
  * The certificate nginx serves. `selfSigned` (dev): a server certificate from
