@@ -150,7 +150,8 @@ export class AutomationEngine implements StackEngine {
     }
 
     async outputs(name: string): Promise<DatabaseOutputs> {
-        return this.operation(name, { signal: new AbortController().signal, onEvent: () => undefined }, async () => {
+        // No caller deadline covers this read (the owner asked for credentials): the engine bounds it.
+        return this.operation(name, { signal: AbortSignal.timeout(this.settings.outputsTimeoutMs), onEvent: () => undefined }, async () => {
             const stack = await this.openExisting(name);
             if (stack === undefined) throw new StackNotFoundError(name);
             return this.readOutputs(stack);
@@ -200,14 +201,16 @@ export class AutomationEngine implements StackEngine {
         });
     }
 
-    /** Runs one operation: timeout, abort, event mapping and error classification around `body`. */
+    /**
+     * Runs one operation: abort, event mapping and error classification around
+     * `body`. Its deadline is the caller's signal (the job runner's timeout).
+     */
     private async operation<T>(
         name: string,
         options: OperationOptions,
         body: (signal: AbortSignal, onEvent: (e: PulumiEngineEvent) => void) => Promise<T>,
     ): Promise<T> {
-        const timeout = AbortSignal.timeout(this.settings.operationTimeoutMs);
-        const signal = AbortSignal.any([options.signal, timeout]);
+        const { signal } = options;
         const diagnostics: string[] = [];
         const policyViolations: PolicyViolation[] = [];
         const onEvent = (e: PulumiEngineEvent): void => {

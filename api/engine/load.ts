@@ -27,18 +27,19 @@ export function unavailableEngine(reason: string): StackEngine {
 
 /**
  * `config` is the API's own (already loaded): the policy pack checks images
- * against the catalog requests were validated with. The engine's readiness
+ * against the catalog requests were validated with, and DBAAS_OPERATION_TIMEOUT_SECONDS
+ * is read there only. The engine's readiness
  * includes the target's (Docker engine answering, Kubernetes credentials).
  */
-export async function loadEngine(env: Readonly<Record<string, string | undefined>>, config: Pick<ApiConfig, "catalog" | "target">, log: FastifyBaseLogger): Promise<StackEngine> {
+export async function loadEngine(env: Readonly<Record<string, string | undefined>>, config: Pick<ApiConfig, "catalog" | "target" | "operationTimeoutMs">, log: FastifyBaseLogger): Promise<StackEngine> {
     return withTargetReadiness(await loadAutomationEngine(env, config, log), config.target, env);
 }
 
-async function loadAutomationEngine(env: Readonly<Record<string, string | undefined>>, config: Pick<ApiConfig, "catalog" | "target">, log: FastifyBaseLogger): Promise<StackEngine> {
+async function loadAutomationEngine(env: Readonly<Record<string, string | undefined>>, config: Pick<ApiConfig, "catalog" | "target" | "operationTimeoutMs">, log: FastifyBaseLogger): Promise<StackEngine> {
     try {
         const { catalog, target } = config;
         const policyConfig = ondemandPolicyConfig(catalogImages(catalog), target.kind === "kubernetes" ? target.namespace_prefix : undefined);
-        const settings = { ...engineSettingsFromEnv(env), policyConfig };
+        const settings = { ...engineSettingsFromEnv(env), outputsTimeoutMs: config.operationTimeoutMs, policyConfig };
         // Loaded on demand: @pulumi/pulumi/automation is heavy, and tests that inject an engine never need it.
         const { AutomationEngine } = await import("./automation");
         return new AutomationEngine({ settings, logger: log });

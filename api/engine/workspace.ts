@@ -34,8 +34,13 @@ export interface EngineSettings {
     readonly pulumiRoot?: string;
     /** Directory of the program run for every database. */
     readonly programDir: string;
-    /** Upper bound of one operation (up, destroy, refresh); the caller's signal may stop it earlier. */
-    readonly operationTimeoutMs: number;
+    /**
+     * Upper bound of `outputs`, the one call no caller deadline covers (the API
+     * passes DBAAS_OPERATION_TIMEOUT_SECONDS). Operations (up, destroy,
+     * restart, refresh) end when the caller's signal fires: the job runner's
+     * timeout.
+     */
+    readonly outputsTimeoutMs: number;
     /** tsconfig the program is transpiled with (the repository's: it sets `noCheck`). */
     readonly tsconfigPath: string;
     /** The CrossGuard pack passed to every `up` (`--policy-pack`); a mandatory violation fails the operation. */
@@ -58,14 +63,17 @@ export class EngineSettingsError extends Error {
 /**
  * Reads the engine settings. Defaults: `DBAAS_STATE_ROOT` = `<DBAAS_DATA_DIR or
  * <repo>/.dbaas-data>/stacks`, `PULUMI_BACKEND_URL` = `file://<stateRoot>/.state`,
- * `DBAAS_PULUMI_ROOT` unset (PATH), `DBAAS_OPERATION_TIMEOUT_SECONDS` = 1800,
+ * `DBAAS_PULUMI_ROOT` unset (PATH),
  * `DBAAS_POLICY_PACK_DIR` = `<repo>/policies` (there is no off switch: the
  * pack is what keeps API-made stacks inside the guardrails).
  * Exactly one of `DBAAS_PULUMI_PASSPHRASE_FILE` and `DBAAS_SECRETS_PROVIDER`
  * should be set; with neither the CLI fails at `stack init` with its own
  * message, which readiness cannot know in advance, so it is refused here.
  */
-export function engineSettingsFromEnv(env: Readonly<Record<string, string | undefined>>): EngineSettings {
+/** The settings the environment gives; the timeout and the pack config come from the API's own config (load.ts). */
+export type EngineEnvSettings = Omit<EngineSettings, "outputsTimeoutMs" | "policyConfig">;
+
+export function engineSettingsFromEnv(env: Readonly<Record<string, string | undefined>>): EngineEnvSettings {
     const get = (k: string): string | undefined => (env[k] === undefined || env[k] === "" ? undefined : env[k]);
     const dataDir = get("DBAAS_DATA_DIR") ?? path.join(REPO_ROOT, ".dbaas-data");
     const stateRoot = path.resolve(get("DBAAS_STATE_ROOT") ?? path.join(dataDir, "stacks"));
@@ -80,11 +88,6 @@ export function engineSettingsFromEnv(env: Readonly<Record<string, string | unde
     if (secretsProvider !== undefined && !/^(awskms|azurekeyvault|gcpkms|hashivault):\/\/.+/.test(secretsProvider)) {
         throw new EngineSettingsError(`DBAAS_SECRETS_PROVIDER = ${JSON.stringify(secretsProvider)}: expected a KMS URL such as awskms://alias/dbaas`);
     }
-    const timeoutRaw = get("DBAAS_OPERATION_TIMEOUT_SECONDS") ?? "1800";
-    const timeoutSeconds = Number(timeoutRaw);
-    if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) {
-        throw new EngineSettingsError(`DBAAS_OPERATION_TIMEOUT_SECONDS = ${JSON.stringify(timeoutRaw)}: expected a whole number of seconds, at least 1`);
-    }
     const pulumiRoot = get("DBAAS_PULUMI_ROOT");
     return {
         stateRoot,
@@ -93,7 +96,6 @@ export function engineSettingsFromEnv(env: Readonly<Record<string, string | unde
         ...(secretsProvider === undefined ? {} : { secretsProvider }),
         ...(pulumiRoot === undefined ? {} : { pulumiRoot: path.resolve(pulumiRoot) }),
         programDir: ONDEMAND_PROGRAM_DIR,
-        operationTimeoutMs: timeoutSeconds * 1000,
         tsconfigPath: path.join(REPO_ROOT, "tsconfig.json"),
         policyPackDir: path.resolve(get("DBAAS_POLICY_PACK_DIR") ?? POLICY_PACK_DIR),
     };
@@ -154,7 +156,7 @@ export function projectSettingsFor(workDir: string, programDir: string): {
  * The environment of every CLI run. Secrets never go here as values: the
  * passphrase is a FILE path, and the CLI reads the file itself.
  */
-export function cliEnvironment(settings: EngineSettings): Record<string, string> {
+export function cliEnvironment(settings: Pick<EngineSettings, "backendUrl" | "tsconfigPath" | "passphraseFile">): Record<string, string> {
     return {
         PULUMI_BACKEND_URL: settings.backendUrl,
         PULUMI_SKIP_UPDATE_CHECK: "true",

@@ -42,6 +42,7 @@ describe("API configuration from the environment", () => {
         [{ DBAAS_CATALOG: "[]" }, /DBAAS_CATALOG .*at least one version/],
         [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL = "mysql:\/\/x": expected a postgresql:\/\/ URL/],
         [{ DBAAS_ALLOW_OPEN_SOURCE_RANGES: "yes" }, /DBAAS_ALLOW_OPEN_SOURCE_RANGES = "yes": expected "true" or "false"/],
+        [{ DBAAS_OPERATION_TIMEOUT_SECONDS: "0" }, /DBAAS_OPERATION_TIMEOUT_SECONDS = "0"/],
     ])("refuses %j naming the variable and the rule", (env, message) => {
         expect(() => loadApiConfig(env)).toThrow(message);
     });

@@ -64,7 +64,7 @@ export function fakeCli(scenario: Scenario = {}, overrides: Partial<EngineSettin
             passphraseFile: path.join(dir, "passphrase"),
             pulumiRoot: FAKE_ROOT,
             programDir: ONDEMAND_PROGRAM_DIR,
-            operationTimeoutMs: 30_000,
+            outputsTimeoutMs: 30_000,
             tsconfigPath: path.resolve(__dirname, "..", "..", "..", "tsconfig.json"),
             policyPackDir: POLICY_PACK_DIR,
             ...overrides,

@@ -49,7 +49,7 @@ describe("AutomationEngine with the real pulumi CLI and Docker", () => {
                 backendUrl: `file://${path.join(stateRoot, ".state")}`,
                 passphraseFile: path.join(dir, "passphrase"),
                 programDir: ONDEMAND_PROGRAM_DIR,
-                operationTimeoutMs: 600_000,
+                outputsTimeoutMs: 600_000,
                 tsconfigPath: path.resolve(__dirname, "..", "..", "..", "tsconfig.json"),
                 policyPackDir: POLICY_PACK_DIR,
                 // The image below is the test's own catalog (the pack refuses images outside the catalog).
