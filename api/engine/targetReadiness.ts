@@ -11,6 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Target } from "../config";
 import type { EngineReadiness, StackEngine } from "./types";
+import { canRefresh } from "./recovery";
 
 export const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
@@ -84,6 +85,8 @@ export function withTargetReadiness(
         outputs: (name) => engine.outputs(name),
         restart: (name, options) => engine.restart(name, options),
         cancel: (name) => engine.cancel(name),
+        // Crash recovery asks canRefresh(engine): without this the pending creates of a dead process were never cleared.
+        ...(canRefresh(engine) ? { refresh: (name: string, options: Parameters<typeof engine.refresh>[1]) => engine.refresh(name, options) } : {}),
         async readiness(): Promise<EngineReadiness> {
             const [own, target_] = await Promise.all([engine.readiness(), check()]);
             const reasons = [...own.reasons, ...target_];

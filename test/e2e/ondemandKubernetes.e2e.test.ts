@@ -11,73 +11,36 @@
  * (test/e2e/cluster.ts).
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadEngine } from "../../api/engine/load";
 import { ProgramError, type StackEngine } from "../../api/engine/types";
 import { parseDatabaseSpec } from "../../contracts/database";
-import { startPostgres, type PostgresServer } from "../support/postgres";
-import { CATALOG, createBody, readSse, startTestApi, testConfig, TOKENS, waitFor, type TestApi } from "../support/testApi";
-import { applyDevDbAccess, destroyDevDbAccess, kubectl, kubectlJson, simulateCloud } from "./cluster";
-import { pulumiCli, requireKubernetes, requirePulumi } from "./engine";
+import { createBody, readSse, TOKENS, waitFor, type TestApi } from "../support/testApi";
+import { kubectl, kubectlJson } from "./cluster";
+import { requireKubernetes, requirePulumi } from "./engine";
+import { PREFIX, setUpKubernetesE2e, stackFiles, startEngineApi, type KubernetesE2e } from "./ondemandApi";
 
 const missing = requirePulumi() ?? requireKubernetes();
-const PREFIX = "devdb-";
 const NAME = "e2e-k8s-db";
 const NS = `${PREFIX}${NAME}`;
+let e2e: KubernetesE2e;
 let tmp: string;
 let adminKubeconfig: string;
-let pg: PostgresServer;
 let api: TestApi;
-let cloud: { stop(): void } | undefined;
 let engine: StackEngine;
-let target: ReturnType<typeof testConfig>["target"];
-const savedKubeconfig = process.env.KUBECONFIG;
+let target: Awaited<ReturnType<typeof startEngineApi>>["target"];
+let close: (() => Promise<void>) | undefined;
 
 describe.skipIf(missing)("the kubernetes target through the API and the real engine", () => {
     beforeAll(async () => {
-        adminKubeconfig = process.env.KUBECONFIG ?? "";
-        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-k8s-e2e-"));
-        const devdb = applyDevDbAccess(tmp);
-        cloud = simulateCloud(PREFIX, adminKubeconfig);
-        pg = await startPostgres(17);
-        const cli = pulumiCli();
-        const env = {
-            DBAAS_TARGET: "kubernetes",
-            DBAAS_NAMESPACE_PREFIX: PREFIX,
-            DBAAS_CATALOG: JSON.stringify(CATALOG),
-            DBAAS_DB_MEMORY_MB: "256",
-            DBAAS_DB_CPU_MILLICORES: "250",
-            DBAAS_DB_STORAGE_GB: "1",
-            DBAAS_OPERATION_MAX_ATTEMPTS: "1",
-            DBAAS_OPERATION_TIMEOUT_SECONDS: "600",
-        };
-        // The engine's CLI and the provider read the ambient KUBECONFIG: the devdb identity only.
-        process.env.KUBECONFIG = devdb;
-        fs.writeFileSync(path.join(tmp, "passphrase"), "e2e-passphrase\n", { mode: 0o600 });
-        target = testConfig(env).target;
-        engine = await loadEngine({
-            ...process.env, ...env,
-            DBAAS_PULUMI_ROOT: path.dirname(path.dirname(cli?.path ?? "")),
-            DBAAS_PULUMI_PASSPHRASE_FILE: path.join(tmp, "passphrase"),
-            DBAAS_STATE_ROOT: path.join(tmp, "stacks"),
-            PULUMI_BACKEND_URL: "",
-        }, testConfig(env), pino({ level: "warn" }));
-        api = await startTestApi(pg, { engine, env });
+        e2e = await setUpKubernetesE2e("k8s-e2e");
+        ({ tmp, adminKubeconfig } = e2e);
+        ({ api, engine, target, close } = await startEngineApi(e2e));
     }, 600_000);
 
     afterAll(async () => {
-        cloud?.stop();
-        await api?.close(1000);
-        await pg?.stop();
-        process.env.KUBECONFIG = savedKubeconfig;
-        if (tmp !== undefined) {
-            for (const ns of [NS, `${PREFIX}e2e-bad-image`]) kubectl(["delete", "namespace", ns, "--ignore-not-found", "--wait=false"], { kubeconfig: adminKubeconfig });
-            destroyDevDbAccess(tmp);
-            fs.rmSync(tmp, { recursive: true, force: true });
-        }
+        await close?.();
+        await e2e?.tearDown([NS, `${PREFIX}e2e-bad-image`]);
     }, 600_000);
 
     it("is ready: the engine reports no missing part", async () => {
@@ -137,5 +100,6 @@ describe.skipIf(missing)("the kubernetes target through the API and the real eng
         }, 300_000);
         await waitFor("the namespace gone", () => Promise.resolve(kubectl(["get", "namespace", NS], { kubeconfig: adminKubeconfig }).status !== 0 ? true : undefined), 120_000);
         expect(fs.existsSync(path.join(tmp, "stacks", NAME))).toBe(false);
+        expect(stackFiles(e2e.stateRoot, NAME).checkpoint, "the stack in the file backend").toBeUndefined();
     }, 600_000);
 });
