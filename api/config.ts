@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parseCatalogJson, versionCatalogSchema, type VersionCatalog } from "../contracts/catalog";
-import { isCidr } from "../contracts/stackConfig";
+import { DNS_NAME_PATTERN, isCidr, NAMESPACE_PREFIX_HINT, NAMESPACE_PREFIX_PATTERN } from "../contracts/stackConfig";
 import { dockerTargetSchema, kubernetesTargetSchema } from "../contracts/database";
 import { API_PORT } from "../contracts/ports";
 import { PACKAGE_ROOT } from "./paths";
@@ -20,7 +20,7 @@ export const REPO_ROOT = PACKAGE_ROOT;
 const int = (min: number, max: number) => z.coerce.number().int("a whole number").min(min, `at least ${min}`).max(max, `at most ${max}`);
 const bool = z.enum(["true", "false", "1", "0"], { message: '"true" or "false"' }).transform((v) => v === "true" || v === "1");
 const list = z.string().transform((s) => s.split(",").map((x) => x.trim()).filter((x) => x.length > 0));
-const hostName = z.string().regex(/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "lowercase DNS names such as backups.example.com");
+const hostName = z.string().regex(DNS_NAME_PATTERN, "lowercase DNS names such as backups.example.com");
 
 /** Environment variables, their defaults and rules. */
 const envSchema = z.object({
@@ -57,7 +57,7 @@ const envSchema = z.object({
     DOCKER_HOST: z.string().regex(/^(unix|tcp|ssh):\/\/.+/, "a Docker host URL such as unix:///var/run/docker.sock").optional(),
     DBAAS_PUBLISH_IP: z.string().min(1).default("127.0.0.1"),
     DBAAS_DB_MEMORY_MB: int(128, 262144).default(1024),
-    DBAAS_NAMESPACE_PREFIX: z.string().regex(/^[a-z]([-a-z0-9]*[a-z0-9])?-$/, "a lowercase prefix ending in a hyphen, such as devdb-").default("devdb-"),
+    DBAAS_NAMESPACE_PREFIX: z.string().regex(NAMESPACE_PREFIX_PATTERN, NAMESPACE_PREFIX_HINT).default("devdb-"),
     DBAAS_DB_CPU_MILLICORES: int(100, 64000).default(1000),
     DBAAS_DB_STORAGE_GB: int(1, 1000).default(10),
     DBAAS_STORAGE_CLASS: z.string().min(1).optional(),

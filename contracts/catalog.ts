@@ -17,27 +17,46 @@ export interface PostgresVersion {
 /** Non-empty, first entry = default. */
 export type VersionCatalog = readonly [PostgresVersion, ...PostgresVersion[]];
 
-// An image reference as Docker understands it, restricted to what a catalog
-// should hold: a name with an explicit tag and/or a sha256 digest.
+// An image reference as Docker reads it (the distribution/reference grammar):
+// `[registry[:port]/]path[:tag][@algorithm:hex]`. The one grammar of the
+// project: the catalog check below and the policy pack (policies/lib/imageRef.ts) use it.
 const component = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
 const registry = "(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?";
 const tag = "[\\w][\\w.-]{0,127}";
-const digest = "sha256:[a-f0-9]{64}";
-const IMAGE_REFERENCE = new RegExp(`^${registry}${component}(?:/${component})*(?::(${tag}))?(?:@(${digest}))?$`);
+const digest = "[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,}";
+const IMAGE_REFERENCE = new RegExp(`^(${registry}${component}(?:/${component})*)(?::(${tag}))?(?:@(${digest}))?$`);
+/** The only digest a catalog entry may pin: sha256, lowercase hex. */
+const CATALOG_DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/** An image reference split into its parts (nothing normalised). */
+export interface ImageReferenceParts {
+    /** Registry (when given) and path, e.g. `ghcr.io/x/pg`. */
+    readonly name: string;
+    readonly tag?: string;
+    readonly digest?: string;
+}
+
+/** The parts of `ref`, or undefined when it is not an image reference. */
+export function parseImageReference(ref: string): ImageReferenceParts | undefined {
+    const m = IMAGE_REFERENCE.exec(ref);
+    if (!m) return undefined;
+    const [, name = "", tagPart, digestPart] = m;
+    return { name, ...(tagPart === undefined ? {} : { tag: tagPart }), ...(digestPart === undefined ? {} : { digest: digestPart }) };
+}
 
 /** True for `postgres:17`, `postgres:17.2-alpine`, `ghcr.io/x/pg:16`, `postgres@sha256:<64 hex>`. */
 export function isValidImageReference(ref: string): boolean {
-    const m = IMAGE_REFERENCE.exec(ref);
-    if (!m) return false;
-    const [, tagPart, digestPart] = m;
+    const parts = parseImageReference(ref);
+    if (parts === undefined) return false;
+    if (parts.digest !== undefined && !CATALOG_DIGEST.test(parts.digest)) return false;
     // A catalog image must say which build it is: a tag, a digest or both.
-    if (tagPart === undefined && digestPart === undefined) return false;
-    return tagPart !== "latest";
+    if (parts.tag === undefined && parts.digest === undefined) return false;
+    return parts.tag !== "latest";
 }
 
 /** The image's tag, or undefined when pinned by digest only. */
 export function imageTag(ref: string): string | undefined {
-    return IMAGE_REFERENCE.exec(ref)?.[1];
+    return parseImageReference(ref)?.tag;
 }
 
 /** The major version read from a tag like `17`, `17.2` or `16.4-alpine`, when it has one. */

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { isValidImageReference, IMAGE_REFERENCE_HINT } from "./catalog";
-import { isCidr } from "./stackConfig";
+import { isCidr, NAMESPACE_PREFIX_PATTERN } from "./stackConfig";
 import { RESTORE_DEFAULTS } from "./restore";
 
 /** Pulumi project of the on-demand database program (one stack per database). */
@@ -78,7 +78,7 @@ export const dockerTargetSchema = z.object({
 
 export const kubernetesTargetSchema = z.object({
     kind: z.literal("kubernetes"),
-    namespace_prefix: z.string().regex(/^[a-z]([-a-z0-9]*[a-z0-9])?-$/),
+    namespace_prefix: z.string().regex(NAMESPACE_PREFIX_PATTERN),
     memory_mb: z.number().int().min(128),
     cpu_millicores: z.number().int().min(100),
     storage_gb: z.number().int().min(1),

@@ -54,7 +54,12 @@ export function isPrivateKeyPem(text: string): boolean {
 
 const memoryMb = (min: number) => z.number().int(`a whole number of MiB`).min(min, `at least ${min} MiB`).max(262144, "at most 262144 MiB");
 const cidr = z.string().refine(isCidr, { message: "a CIDR such as 10.0.0.0/16 or 2001:db8::/48" });
-const hostname = z.string().regex(/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "a lowercase DNS name such as dbaas.example.com");
+/** A lowercase DNS name of at most 253 characters: labels of letters, digits and inner hyphens, joined by dots. */
+export const DNS_NAME_PATTERN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** The namespace prefix of on-demand databases: a DNS-1035 label start that ends in a hyphen (`devdb-`). */
+export const NAMESPACE_PREFIX_PATTERN = /^[a-z]([-a-z0-9]*[a-z0-9])?-$/;
+export const NAMESPACE_PREFIX_HINT = "a lowercase prefix ending in a hyphen, such as devdb-";
+const hostname = z.string().regex(DNS_NAME_PATTERN, "a lowercase DNS name such as dbaas.example.com");
 const GROUP_ID = "a numeric group id such as 999 (`stat -c %g /var/run/docker.sock` on the Docker host prints it)";
 /** A Unix group id, as a number (999) or a string ("999"); normalised to the string docker's group_add takes. */
 const groupId = z.union([z.number(), z.string()], { message: GROUP_ID })
@@ -125,7 +130,7 @@ export const platformConfigSchema = z.object({
     }).strict(),
     ondemand: z.object({
         target: z.enum(["docker", "kubernetes"], { message: 'one of "docker" (containers on the Docker host) or "kubernetes" (namespaces on EKS)' }),
-        namespacePrefix: z.string().regex(/^[a-z]([-a-z0-9]*[a-z0-9])?-$/, "a lowercase prefix ending in a hyphen, such as devdb-").max(20, "at most 20 characters").default("devdb-"),
+        namespacePrefix: z.string().regex(NAMESPACE_PREFIX_PATTERN, NAMESPACE_PREFIX_HINT).max(20, "at most 20 characters").default("devdb-"),
         memoryMb: memoryMb(128).default(1024),
         cpuMillicores: z.number().int().min(100).default(1000),
         storageGb: z.number().int().min(1).max(1000).default(10),

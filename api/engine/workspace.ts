@@ -6,7 +6,7 @@
  * Pulumi imports.
  */
 import * as path from "node:path";
-import { ONDEMAND_PROJECT } from "../../contracts/database";
+import { DATABASE_NAME_PATTERN, ONDEMAND_PROJECT } from "../../contracts/database";
 import { REPO_ROOT } from "../config";
 
 /** The on-demand database program, run by the CLI as a local program. */
@@ -126,7 +126,7 @@ export function fileBackendDir(backendUrl: string): string | undefined {
 
 /** The work directory of one database. The name is a validated DNS label, so it cannot escape the root. */
 export function workDirFor(stateRoot: string, name: string): string {
-    if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name)) throw new Error(`not a database name: ${JSON.stringify(name)}`);
+    if (!DATABASE_NAME_PATTERN.test(name)) throw new Error(`not a database name: ${JSON.stringify(name)}`);
     return path.join(stateRoot, name);
 }
 

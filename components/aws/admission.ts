@@ -12,6 +12,7 @@
 import { qualified, WRITE_VERBS, type PolicyRule } from "./rbac";
 import { LABELS } from "../../contracts/labels";
 import { DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../contracts/devdb";
+import { NAMESPACE_PREFIX_PATTERN } from "../../contracts/stackConfig";
 
 /** Pod Security admission label every on-demand namespace must carry, and its value. */
 export const POD_SECURITY_ENFORCE_LABEL = "pod-security.kubernetes.io/enforce";
@@ -40,7 +41,7 @@ export const PROTECTED_NAMESPACES = ["default", "kube-system", "kube-public", "k
  * prefix like `kube-` would let the API delete `kube-system`.
  */
 export function namespacePrefixProblem(prefix: string): string | undefined {
-    if (!/^[a-z]([-a-z0-9]*[a-z0-9])?-$/.test(prefix)) return `namespace prefix "${prefix}" must be lowercase letters, digits and hyphens, starting with a letter and ending in "-" (e.g. devdb-)`;
+    if (!NAMESPACE_PREFIX_PATTERN.test(prefix)) return `namespace prefix "${prefix}" must be lowercase letters, digits and hyphens, starting with a letter and ending in "-" (e.g. devdb-)`;
     if (prefix.startsWith("kube-")) return `namespace prefix "${prefix}" starts with "kube-", which Kubernetes reserves`;
     const hit = PROTECTED_NAMESPACES.find((ns) => ns.startsWith(prefix));
     if (hit) return `namespace prefix "${prefix}" would let the devdb ServiceAccount create or delete namespace "${hit}"; choose a prefix no system namespace starts with`;

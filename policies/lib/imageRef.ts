@@ -1,8 +1,10 @@
 /**
  * Container image references as the policies judge them: a content ID
  * (`sha256:<64 hex>`, what `docker.RemoteImage.imageId` holds) or a reference
- * `[registry/]path[:tag][@digest]`. No Pulumi imports.
+ * `[registry/]path[:tag][@digest]` in the grammar of contracts/catalog.ts.
+ * No Pulumi imports.
  */
+import { parseImageReference } from "../../contracts/catalog";
 
 export interface ImageReference {
     /** Registry and path, normalised: `docker.io/library/postgres` and `library/postgres` become `postgres`. */
@@ -17,16 +19,6 @@ export type ParsedImage =
     | { readonly kind: "invalid"; readonly text: string };
 
 const IMAGE_ID = /^sha256:[a-f0-9]{64}$/;
-const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,}$/;
-const TAG = /^[\w][\w.-]{0,127}$/;
-const PATH_SEGMENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const REGISTRY = /^(?:localhost|[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+|[a-zA-Z0-9.-]+:[0-9]+)$/;
-
-/** Lowercase path segments, optionally behind a registry host (`host.tld`, `host:port`, `localhost`). */
-function isRepository(repository: string): boolean {
-    const segments = repository.split("/");
-    return segments.every((s, i) => PATH_SEGMENT.test(s) || (i === 0 && segments.length > 1 && REGISTRY.test(s)));
-}
 
 /** Docker Hub's implicit prefixes carry no meaning: `docker.io/library/postgres` is `postgres`. */
 function normalizeRepository(repository: string): string {
@@ -37,20 +29,13 @@ function normalizeRepository(repository: string): string {
 export function parseImage(image: string): ParsedImage {
     const text = image.trim();
     if (IMAGE_ID.test(text)) return { kind: "id", id: text };
-    const at = text.indexOf("@");
-    const name = at === -1 ? text : text.slice(0, at);
-    const digest = at === -1 ? undefined : text.slice(at + 1);
-    if (digest !== undefined && !DIGEST.test(digest)) return { kind: "invalid", text };
-    const slash = name.lastIndexOf("/");
-    const colon = name.lastIndexOf(":");
-    const hasTag = colon > slash;
-    const repository = hasTag ? name.slice(0, colon) : name;
-    const tag = hasTag ? name.slice(colon + 1) : undefined;
-    if (!isRepository(repository) || (tag !== undefined && !TAG.test(tag))) return { kind: "invalid", text };
+    const parts = parseImageReference(text);
+    if (parts === undefined) return { kind: "invalid", text };
+    const { name, tag, digest } = parts;
     return {
         kind: "reference",
         ref: {
-            repository: normalizeRepository(repository),
+            repository: normalizeRepository(name),
             ...(tag === undefined ? {} : { tag }),
             ...(digest === undefined ? {} : { digest: digest.toLowerCase() }),
         },

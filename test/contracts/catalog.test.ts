@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { catalogImages, defaultVersion, findVersion, isValidImageReference, parseCatalogJson, postgresMajor, type VersionCatalog } from "../../contracts/catalog";
+import { catalogImages, defaultVersion, findVersion, isValidImageReference, parseCatalogJson, parseImageReference, postgresMajor, type VersionCatalog } from "../../contracts/catalog";
 
 describe("image references", () => {
     it.each([
@@ -46,5 +46,25 @@ describe("catalog", () => {
         expect(() => parseCatalogJson("[]")).toThrow("version catalog: expected at least one version (the first is the default)");
         expect(() => parseCatalogJson('[{"label":"x","image":"postgres:latest"}]')).toThrow("version catalog[0].image: expected an image with a tag or digest");
         expect(() => parseCatalogJson("{")).toThrow("version catalog is not valid JSON");
+    });
+});
+
+describe("parseImageReference (the grammar the catalog and the policy pack share)", () => {
+    it.each<[string, { name: string; tag?: string; digest?: string } | undefined]>([
+        ["postgres:17", { name: "postgres", tag: "17" }],
+        ["localhost:5000/team/pg:16.4-alpine", { name: "localhost:5000/team/pg", tag: "16.4-alpine" }],
+        [`postgres@sha256:${"a".repeat(64)}`, { name: "postgres", digest: `sha256:${"a".repeat(64)}` }],
+        [`ghcr.io/x/pg:17@sha512:${"b".repeat(128)}`, { name: "ghcr.io/x/pg", tag: "17", digest: `sha512:${"b".repeat(128)}` }],
+        ["postgres", { name: "postgres" }],
+        ["Postgres:17", undefined],
+        ["postgres:", undefined],
+        ["postgres@sha256:short", undefined],
+    ])("%s", (ref, parts) => {
+        expect(parseImageReference(ref)).toEqual(parts);
+    });
+
+    it("a catalog entry pins by sha256 only, though the grammar reads other digests", () => {
+        expect(isValidImageReference(`ghcr.io/x/pg:17@sha512:${"b".repeat(128)}`)).toBe(false);
+        expect(isValidImageReference(`ghcr.io/x/pg:17@sha256:${"b".repeat(64)}`)).toBe(true);
     });
 });
