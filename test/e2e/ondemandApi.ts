@@ -49,7 +49,10 @@ export interface KubernetesE2e {
     readonly stateRoot: string;
     /** The engine's environment variables (CLI root, passphrase file, state root; the backend defaults under the state root). */
     readonly engineEnv: Readonly<Record<string, string>>;
-    /** Starts (again) the SIMULATED cloud load balancer and storage provisioner; `pauseCloud` stops them. */
+    /**
+     * Starts (again) the SIMULATED cloud load balancer and storage provisioner; `pauseCloud` stops the
+     * load balancer only (volumes are still provisioned, so a StatefulSet can finish while a Service waits).
+     */
     resumeCloud(): void;
     pauseCloud(): void;
     /** kubectl as the cluster admin. */
@@ -66,6 +69,7 @@ export async function setUpKubernetesE2e(name: string): Promise<KubernetesE2e> {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `dbaas-${name}-`));
     const devdbKubeconfig = applyDevDbAccess(tmp);
     let cloud: { stop(): void } | undefined = simulateCloud(PREFIX, adminKubeconfig);
+    let volumes: { stop(): void } | undefined;
     const pg = await startPostgres(17);
     const cli = pulumiCli();
     fs.writeFileSync(path.join(tmp, "passphrase"), "e2e-passphrase\n", { mode: 0o600 });
@@ -79,17 +83,21 @@ export async function setUpKubernetesE2e(name: string): Promise<KubernetesE2e> {
             DBAAS_STATE_ROOT: stateRoot,
         },
         resumeCloud: () => {
+            volumes?.stop();
+            volumes = undefined;
             cloud ??= simulateCloud(PREFIX, adminKubeconfig);
         },
         pauseCloud: () => {
             cloud?.stop();
             cloud = undefined;
+            volumes ??= provisionVolumes(PREFIX, adminKubeconfig);
         },
         admin,
         adminJson: <T>(args: string[]) => kubectlJson<T>(args, adminKubeconfig),
         namespaceExists: (ns) => admin(["get", "namespace", ns]).status === 0,
         tearDown: async (namespaces) => {
             cloud?.stop();
+            volumes?.stop();
             await pg.stop();
             for (const ns of namespaces) admin(["delete", "namespace", ns, "--ignore-not-found", "--wait=false"]);
             destroyDevDbAccess(tmp);
@@ -237,6 +245,40 @@ export async function startApiProcess(e2e: KubernetesE2e, db: { databaseUrl: str
             signalGroup("SIGKILL");
         },
     };
+}
+
+/**
+ * The storage half of simulateCloudOnce (./cluster.ts) alone: the SIMULATED provisioner makes a
+ * PersistentVolume for each Pending claim, and no LoadBalancer gets an address.
+ */
+function provisionVolumes(prefix: string, adminKubeconfig: string, everyMs = 500): { stop(): void } {
+    let stopped = false;
+    const tick = () => {
+        if (stopped) return;
+        try {
+            const claims = kubectlJson<{ items: { metadata: { name: string; namespace: string; uid: string }; spec: Record<string, unknown>; status?: { phase?: string } }[] }>(["get", "pvc", "-A"], adminKubeconfig).items
+                .filter((c) => c.metadata.namespace.startsWith(prefix) && c.status?.phase === "Pending");
+            for (const c of claims) {
+                const pv = {
+                    apiVersion: "v1", kind: "PersistentVolume",
+                    metadata: { name: `sim-${c.metadata.uid}`, labels: { "dbaas.e2e/simulated": "storage" } },
+                    spec: {
+                        capacity: { storage: (c.spec.resources as { requests?: { storage?: string } } | undefined)?.requests?.storage ?? "1Gi" },
+                        accessModes: c.spec.accessModes, persistentVolumeReclaimPolicy: "Delete",
+                        storageClassName: (c.spec.storageClassName as string | undefined) ?? "",
+                        hostPath: { path: `/tmp/dbaas-e2e-sim/${c.metadata.uid}` },
+                        claimRef: { namespace: c.metadata.namespace, name: c.metadata.name, uid: c.metadata.uid },
+                    },
+                };
+                kubectl(["apply", "-f", "-"], { kubeconfig: adminKubeconfig, input: JSON.stringify(pv) });
+            }
+        } catch {
+            // A namespace being deleted between list and apply: the next pass looks again.
+        }
+        setTimeout(tick, everyMs);
+    };
+    setTimeout(tick, everyMs);
+    return { stop: () => { stopped = true; } };
 }
 
 /** Whether any process of the group `pgid` is alive (Linux /proc). */
