@@ -21,6 +21,7 @@ const INTEGRATION = [
     "test/api/engine/automation.test.ts", // the fake Pulumi CLI
     "test/api/engine/integration.test.ts", // a real Pulumi CLI and Docker (skips without them, even in CI)
     "test/components/ondemand/decisions.test.ts", // sh, shellcheck
+    "test/contracts/egress.test.ts", // the fetch script under bash and busybox sh
     "test/components/postgres/server.test.ts", // PostgreSQL 15-18
     "test/policies/docs.test.ts", // tsx child processes
     "test/policies/pack.test.ts", // the policy pack's gRPC server as a child process

@@ -2,13 +2,13 @@
  * How a backup reaches a new database, on both targets, in two steps:
  *
  * 1. fetch: a one-shot container of a small image with curl (the Postgres
- *    images have no curl) runs `restore.sh fetch`, which downloads
- *    `backup_location` into the data volume, beside (not inside) PGDATA. It
- *    does nothing once the database exists, so a restarted pod does not
- *    download again.
+ *    images have no curl) runs `fetch.sh`, which downloads `backup_location`
+ *    into the data volume, beside (not inside) PGDATA, connecting only to an
+ *    address it checked against contracts/egress.ts. It does nothing once the
+ *    database exists, so a restarted pod does not download again.
  * 2. restore: the official image runs `/docker-entrypoint-initdb.d/` scripts
  *    once, on first initialisation, against a temporary server listening only
- *    on the unix socket. Our init script there runs the restore script on the
+ *    on the unix socket. Our init script there runs `restore.sh` on the
  *    downloaded file; the script writes its marker only on success.
  *
  * The server is handed out (Kubernetes readiness, Docker health) only when the
@@ -24,9 +24,10 @@ export const PGDATA = `${DATA_MOUNT}/pgdata`;
 /** Downloaded backup and completion marker live on the volume, outside PGDATA. */
 export const RESTORE_DIR = `${DATA_MOUNT}/restore`;
 export const BACKUP_FILE = `${RESTORE_DIR}/backup`;
-/** Where the restore script (ConfigMap / upload) is mounted in the Postgres container. */
+/** Where the scripts (ConfigMap / upload) are mounted: fetch.sh in the fetch step, restore.sh in the Postgres container. */
 export const SCRIPT_DIR = "/opt/dbaas/restore";
 export const SCRIPT_FILE = "restore.sh";
+export const FETCH_SCRIPT_FILE = "fetch.sh";
 /** The entrypoint's init directory and our script in it. */
 export const INITDB_DIR = "/docker-entrypoint-initdb.d";
 export const INITDB_FILE = "50-dbaas-restore.sh";
@@ -43,7 +44,7 @@ export interface RestoreLimits {
 export function fetchEnv(backupUrl: string, markerName: string, limits: RestoreLimits): Record<string, string> {
     return {
         BACKUP_URL: backupUrl,
-        // Not BACKUP_FILE: the script refuses BACKUP_URL and BACKUP_FILE together.
+        // The output file travels as FETCH_TO: BACKUP_FILE is restore.sh's input, not the fetch's.
         FETCH_TO: BACKUP_FILE,
         PGDATA,
         RESTORE_MARKER_DIR: RESTORE_DIR,
@@ -55,10 +56,11 @@ export function fetchEnv(backupUrl: string, markerName: string, limits: RestoreL
 }
 
 /**
- * The fetch step's program (`sh -c`): the restore script's own `fetch` mode
- * (https only, host resolved, refused when not public, pinned, size and time
- * capped, format checked, written via a `.part` file). Skipped once the
- * database exists, so a restarted pod does not download again.
+ * The fetch step's program (`sh -c`): `fetch.sh` (https only, host resolved,
+ * refused when any address is in the blocked-egress table, connected to
+ * exactly the checked address, size and time capped, format checked, written
+ * via a `.part` file). Skipped once the database exists, so a restarted pod
+ * does not download again.
  *
  * `chownTo`: a fresh Docker volume belongs to root, so the Docker fetch step
  * runs as root (all capabilities dropped but CHOWN) and hands the restore
@@ -66,7 +68,7 @@ export function fetchEnv(backupUrl: string, markerName: string, limits: RestoreL
  */
 export function fetchScript(chownTo?: number): string {
     if (chownTo !== undefined && !Number.isInteger(chownTo)) throw new Error(`chownTo must be a uid, got ${chownTo}`);
-    const run = `sh ${SCRIPT_DIR}/${SCRIPT_FILE} fetch "$FETCH_TO"`;
+    const run = `sh ${SCRIPT_DIR}/${FETCH_SCRIPT_FILE} "$FETCH_TO"`;
     return [
         "set -eu",
         'if [ -e "$RESTORE_MARKER_DIR/$RESTORE_MARKER" ] || [ -e "$PGDATA/PG_VERSION" ]; then',
@@ -78,8 +80,8 @@ export function fetchScript(chownTo?: number): string {
     ].join("\n");
 }
 
-/** Environment of the Postgres container that the init script hands to the restore script. */
-export function restoreEnv(markerName: string, limits: RestoreLimits): Record<string, string> {
+/** Environment of the Postgres container that the init script hands to the restore script (the size and time caps are the fetch's). */
+export function restoreEnv(markerName: string, limits: Pick<RestoreLimits, "restore_jobs">): Record<string, string> {
     return {
         BACKUP_FILE,
         RESTORE_MARKER_DIR: RESTORE_DIR,
@@ -87,8 +89,6 @@ export function restoreEnv(markerName: string, limits: RestoreLimits): Record<st
         RESTORE_JOBS: String(limits.restore_jobs),
         // gzip-compressed custom dumps are unpacked here first: the volume, not the small /tmp.
         RESTORE_WORK_DIR: RESTORE_DIR,
-        RESTORE_MAX_BYTES: String(limits.restore_max_bytes),
-        RESTORE_MAX_SECONDS: String(limits.restore_max_seconds),
     };
 }
 
@@ -132,11 +132,22 @@ export function readinessCommand(markerName: string | undefined): string[] {
  */
 export const RESTORE_MARKER = "dbaas-restore.done";
 
-/** Every environment variable the script reads, in the order docs/ondemand.md lists them. */
-export const RESTORE_ENV_NAMES = [
-    // The backup: exactly one of these.
+/** Every environment variable fetch.sh reads, in the order docs/ondemand.md lists them. */
+export const FETCH_ENV_NAMES = [
     "BACKUP_URL",
+    "RESTORE_WORK_DIR",
+    "RESTORE_MAX_BYTES",
+    "RESTORE_MAX_SECONDS",
+    "RESTORE_ALLOW_HOSTS",
+    "RESTORE_CA_FILE",
+    "RESTORE_ALLOW_LOOPBACK",
+] as const;
+
+/** Every environment variable restore.sh reads, in the order docs/ondemand.md lists them. */
+export const LOAD_ENV_NAMES = [
     "BACKUP_FILE",
+    // Read only to refuse it: restore.sh loads a local file, fetch.sh downloads.
+    "BACKUP_URL",
     // libpq: where to restore (PGDATABASE is required; the rest default as in libpq).
     "PGHOST",
     "PGPORT",
@@ -144,31 +155,28 @@ export const RESTORE_ENV_NAMES = [
     "PGPASSWORD",
     "PGDATABASE",
     "PGOPTIONS",
-    // Knobs.
     "RESTORE_JOBS",
     "RESTORE_MARKER_DIR",
     "RESTORE_MARKER",
     "RESTORE_WORK_DIR",
-    "RESTORE_MAX_BYTES",
-    "RESTORE_MAX_SECONDS",
-    "RESTORE_ALLOW_HOSTS",
-    "RESTORE_CA_FILE",
     "RESTORE_SINGLE_TRANSACTION",
     "RESTORE_MAINTENANCE_WORK_MEM",
     "RESTORE_FSYNC_OFF",
-    "RESTORE_ALLOW_LOOPBACK",
 ] as const;
+
+/** Every environment variable of the restore step (both scripts). */
+export const RESTORE_ENV_NAMES = [...new Set([...FETCH_ENV_NAMES, ...LOAD_ENV_NAMES])] as readonly (typeof FETCH_ENV_NAMES[number] | typeof LOAD_ENV_NAMES[number])[];
 
 export type RestoreEnvName = (typeof RESTORE_ENV_NAMES)[number];
 
 /**
- * Test-only: lets the script fetch from 127.0.0.0/8 and ::1 so tests can
+ * Test-only: lets fetch.sh fetch from 127.0.0.0/8 and ::1 so tests can
  * serve backups locally. Production never sets it; a policy or the API can
  * refuse any workload that does.
  */
 export const RESTORE_TEST_ONLY_ENV = "RESTORE_ALLOW_LOOPBACK" satisfies RestoreEnvName;
 
-/** The script's defaults for the knobs that have one (as strings, like the environment). */
+/** The scripts' defaults for the knobs that have one (as strings, like the environment). */
 export const RESTORE_DEFAULTS = {
     RESTORE_JOBS: "2",
     RESTORE_MARKER: RESTORE_MARKER,

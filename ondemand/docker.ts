@@ -10,11 +10,11 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    DATA_MOUNT, DatabaseEndpoint, DATABASE_USER, databaseLabels, dockerLabels, dockerObjectName, fetchEnv, fetchFailure, fetchResources,
-    fetchScript, INITDB_DIR, INITDB_FILE, initdbScript, PGDATA, publishedHost, readinessCommand, restoreEnv, SCRIPT_DIR,
+    DATA_MOUNT, DatabaseEndpoint, DATABASE_USER, databaseLabels, dockerLabels, dockerObjectName, FETCH_SCRIPT_FILE, fetchEnv, fetchFailure,
+    fetchResources, fetchScript, INITDB_DIR, INITDB_FILE, initdbScript, PGDATA, publishedHost, readinessCommand, restoreEnv, SCRIPT_DIR,
     SCRIPT_FILE,
 } from "../components/ondemand";
-import { readRestoreScript } from "./restore";
+import { readFetchScript, readRestoreScript } from "./restore";
 import { DatabaseSpec, DockerTarget } from "../contracts/database";
 import { POSTGRES_PORT } from "../contracts/ports";
 import { POSTGRES_UID } from "../contracts/catalog";
@@ -56,7 +56,7 @@ export function deployDocker(spec: DatabaseSpec, target: DockerTarget, password:
             command: ["sh", "-c", fetchScript(POSTGRES_UID)],
             envs: envList(fetchEnv(spec.backup_location, RESTORE_MARKER, target)),
             mounts: [dataMount],
-            uploads: scriptUpload,
+            uploads: [{ file: `${SCRIPT_DIR}/${FETCH_SCRIPT_FILE}`, content: readFetchScript(), permissions: "0444" }],
             memory: fetchResources({ memory_mb: target.memory_mb, cpu_millicores: 1000 }).memory_mb,
             labels,
             attach: true,

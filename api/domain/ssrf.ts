@@ -3,18 +3,20 @@
  * restore step fetches that URL from inside our network, so it must not point
  * at anything internal. Rules: the WHATWG URL parser (it normalises decimal,
  * octal and hex IPv4 forms the way clients do), https only, no userinfo, the
- * default port, a host on the configured allow-list, and every address the
- * host resolves to must be global unicast per ipaddr.js's range table (which
- * names loopback, private, link-local incl. 169.254.169.254, unique-local incl.
- * fd00:ec2::254, CGNAT, multicast, unspecified, reserved, NAT64/6to4/Teredo
- * and IPv4-mapped forms). The resolver is injected so tests can fake DNS.
+ * default port, a host on the configured allow-list, and no address the host
+ * resolves to may lie in the blocked-egress table (contracts/egress.ts: the
+ * table the NetworkPolicy and the fetch step use too, naming loopback,
+ * private, link-local, the metadata services 169.254.169.254 and
+ * fd00:ec2::254, CGNAT, multicast, reserved, NAT64/6to4 and IPv4-mapped
+ * forms). The resolver is injected so tests can fake DNS.
  *
  * Limit: the check runs when the request is accepted; the fetch happens
- * later in the restore step, so that step must not follow redirects and the
- * allow-list should only name hosts the operators trust (DNS rebinding).
+ * later in the fetch step, which checks the addresses again against the same
+ * table, connects only to the one it checked and follows no redirects.
  */
 import { lookup } from "node:dns/promises";
 import ipaddr from "ipaddr.js";
+import { blockedReason } from "../../contracts/egress";
 
 export interface ResolvedAddress {
     readonly address: string;
@@ -28,21 +30,8 @@ export const systemResolver: Resolver = (host) => lookup(host, { all: true, verb
 
 export type BackupCheck = { readonly ok: true; readonly url: string } | { readonly ok: false; readonly rule: string };
 
-/** The ipaddr.js range of an address, with IPv4-mapped IPv6 unwrapped to its IPv4 address. */
-export function addressRange(address: string): string {
-    if (!ipaddr.isValid(address)) return "invalid";
-    let parsed = ipaddr.parse(address);
-    if (parsed.kind() === "ipv6") {
-        const v6 = parsed as ipaddr.IPv6;
-        if (v6.isIPv4MappedAddress()) parsed = v6.toIPv4Address();
-    }
-    return parsed.range();
-}
-
-/** Only global unicast addresses may be fetched. */
-export function isPublicAddress(address: string): boolean {
-    return addressRange(address) === "unicast";
-}
+/** Only addresses outside every blocked range may be fetched from. */
+export { isPublicAddress } from "../../contracts/egress";
 
 function stripBrackets(hostname: string): string {
     return hostname.startsWith("[") && hostname.endsWith("]") ? hostname.slice(1, -1) : hostname;
@@ -62,7 +51,9 @@ export async function checkBackupLocation(raw: string, allowedHosts: readonly st
     const host = stripBrackets(url.hostname).replace(/\.$/, "").toLowerCase();
     if (ipaddr.isValid(host)) {
         // Allow-list entries are names; a literal address (in any spelling the parser normalised) is never on it.
-        return { ok: false, rule: `a host name on the allow-list, not an IP address (${isPublicAddress(host) ? "public" : addressRange(host)} address given)` };
+        const literal = ipaddr.parse(host).toString();
+        const why = blockedReason(literal);
+        return { ok: false, rule: `a host name on the allow-list, not an IP address (${literal} given, ${why === undefined ? "a public address" : `which is ${why}`})` };
     }
     if (!allowedHosts.includes(host)) {
         return { ok: false, rule: allowedHosts.length === 0 ? "no backup_location: no backup hosts are allowed on this server (DBAAS_BACKUP_HOSTS is empty)" : `a host on the allow-list (${allowedHosts.join(", ")})` };
@@ -75,7 +66,8 @@ export async function checkBackupLocation(raw: string, allowedHosts: readonly st
     }
     if (addresses.length === 0) return { ok: false, rule: `a host that resolves (${host} has no addresses)` };
     for (const a of addresses) {
-        if (!isPublicAddress(a.address)) return { ok: false, rule: `a host resolving only to public addresses (${host} resolves to a ${addressRange(a.address)} address)` };
+        const why = blockedReason(a.address);
+        if (why !== undefined) return { ok: false, rule: `a host resolving only to public addresses (${host} resolves to ${a.address}, which is ${why})` };
     }
     return { ok: true, url: url.href };
 }

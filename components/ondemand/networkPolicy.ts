@@ -3,18 +3,17 @@
  * source ranges, on 5432) and where the pod may connect (DNS, and HTTPS for
  * the backup download). The backup host's addresses are not knowable when the
  * policy is declared, so HTTPS egress is open to public addresses only: every
- * private, loopback, link-local (cloud metadata) and shared range is excluded.
+ * range of the blocked-egress table (private, loopback, link-local and cloud
+ * metadata, shared, multicast, reserved) is excluded.
  * No Pulumi imports.
  */
+import { blockedEgressCidrs, isIpv6Cidr } from "../../contracts/egress";
 import { POSTGRES_PORT } from "../../contracts/ports";
 
-/** Non-public IPv4 ranges the pod may never reach over HTTPS. */
-export const BLOCKED_EGRESS_V4 = [
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-    "172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
-] as const;
-/** Non-public IPv6 ranges (loopback, unique-local, link-local, multicast, IPv4-mapped). */
-export const BLOCKED_EGRESS_V6 = ["::1/128", "::ffff:0:0/96", "fc00::/7", "fe80::/10", "ff00::/8"] as const;
+/** Non-public IPv4 ranges the pod may never reach over HTTPS (the shared table, contracts/egress.ts). */
+export const BLOCKED_EGRESS_V4: readonly string[] = blockedEgressCidrs("ipv4");
+/** Non-public IPv6 ranges (the same table): everything outside 2000::/3 and the special ranges inside it. */
+export const BLOCKED_EGRESS_V6: readonly string[] = blockedEgressCidrs("ipv6");
 
 export interface NetworkPolicyInput {
     /** Labels selecting the database's pods. */
@@ -24,8 +23,6 @@ export interface NetworkPolicyInput {
     /** Whether the pod downloads a backup (HTTPS egress) at all. */
     readonly fetchesBackup: boolean;
 }
-
-const isV6 = (cidr: string): boolean => cidr.includes(":");
 
 /** The `spec` of the NetworkPolicy. */
 export function networkPolicySpec(input: NetworkPolicyInput) {
@@ -58,5 +55,5 @@ export function networkPolicySpec(input: NetworkPolicyInput) {
 /** Every CIDR the policy lets in, split by family (for reading the rule back in tests and docs). */
 export function ingressCidrs(spec: ReturnType<typeof networkPolicySpec>): { v4: string[]; v6: string[] } {
     const all = spec.ingress.flatMap((rule) => rule.from.map((f) => f.ipBlock.cidr));
-    return { v4: all.filter((c) => !isV6(c)), v6: all.filter(isV6) };
+    return { v4: all.filter((c) => !isIpv6Cidr(c)), v6: all.filter(isIpv6Cidr) };
 }

@@ -9,6 +9,7 @@ import { isSecretOutput, promiseOf, type RecordedResource } from "../support/har
 import { BACKUP_URL, CONFIGURED_PASSWORD, DOCKER_HOST_PORT, dockerSpec, runProgram, unwrapSecret } from "./fixtures";
 import { LABELS } from "../../contracts/labels";
 import { RESTORE_MARKER } from "../../contracts/restore";
+import { renderBlockedEgress } from "../../ondemand/restore";
 
 const CONTAINER = "docker:index/container:Container";
 interface Upload { file: string; content?: string; owner?: string; permissions?: string; executable?: boolean }
@@ -85,7 +86,9 @@ describe("docker target, with a backup", async () => {
         const f = inputsOf(fetch);
         expect(f.attach).toBe(true);
         expect(f.envs).toContain(`BACKUP_URL=${BACKUP_URL}`);
-        expect(f.uploads.map((u) => u.file)).toEqual(["/opt/dbaas/restore/restore.sh"]);
+        expect(f.uploads.map((u) => u.file)).toEqual(["/opt/dbaas/restore/fetch.sh"]);
+        // The fetch script as shipped carries the shared blocked-egress table.
+        expect(f.uploads[0]?.content).toContain(renderBlockedEgress());
         expect(rec.one("docker:index/remoteImage:RemoteImage", "orders-fetch-image").inputs.name).toBe("curlimages/curl:8.11.1");
         expect(server.dependencies).toContain(fetch.urn);
     });
@@ -93,6 +96,7 @@ describe("docker target, with a backup", async () => {
     it("restores through the init hook and is healthy only with the marker and pg_isready", () => {
         const hook = s.uploads.find((u) => u.file === "/docker-entrypoint-initdb.d/50-dbaas-restore.sh");
         expect(hook?.permissions).toBe("0555");
+        expect(s.uploads.find((u) => u.file === "/opt/dbaas/restore/restore.sh")?.content).toMatch(/^#!\/bin\/sh\n/);
         expect(s.envs).toContain("BACKUP_FILE=/var/lib/postgresql/data/restore/backup");
         expect(s.envs.some((e) => e.startsWith("BACKUP_URL="))).toBe(false);
         const test = s.healthcheck.tests.join(" ");

@@ -10,10 +10,12 @@ import { BACKUP_URL, CONFIGURED_PASSWORD, kubernetesSpec, LB_HOSTNAME, runProgra
 import { POSTGRES_UID } from "../../contracts/catalog";
 import { LABELS } from "../../contracts/labels";
 import { RESTORE_MARKER } from "../../contracts/restore";
+import { renderBlockedEgress } from "../../ondemand/restore";
 
 interface Container {
     name: string;
     image: string;
+    command?: string[];
     env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
     securityContext: Record<string, unknown>;
     resources: { requests: Record<string, string>; limits: Record<string, string> };
@@ -120,10 +122,20 @@ describe("kubernetes target, with backup and source ranges", async () => {
         expect(pod.containers[0]?.startupProbe?.failureThreshold).toBeGreaterThanOrEqual(720);
     });
 
-    it("ships the restore script and the init hook in the ConfigMap", () => {
+    it("ships the fetch and restore scripts and the init hook in the ConfigMap", () => {
         const data = rec.one(T.configMap).inputs.data as Record<string, string>;
+        expect(Object.keys(data).sort()).toEqual(["50-dbaas-restore.sh", "fetch.sh", "restore.sh"]);
         expect(data["restore.sh"]).toMatch(/^#!\/bin\/sh/);
+        expect(data["fetch.sh"]).toMatch(/^#!\/bin\/sh/);
+        expect(data["fetch.sh"]).toContain(renderBlockedEgress());
         expect(data["50-dbaas-restore.sh"]).toContain("/opt/dbaas/restore/restore.sh");
+    });
+
+    it("mounts fetch.sh in the fetch step and restore.sh in the server, each only where it runs", () => {
+        const scriptMounts = (c: Container | undefined) => (c?.volumeMounts ?? []).filter((m) => m.name === "restore").map((m) => m.mountPath).sort();
+        expect(scriptMounts(pod.initContainers[0])).toEqual(["/opt/dbaas/restore/fetch.sh"]);
+        expect(pod.initContainers[0]?.command?.join(" ")).toContain("sh /opt/dbaas/restore/fetch.sh \"$FETCH_TO\"");
+        expect(scriptMounts(pod.containers[0])).toEqual(["/docker-entrypoint-initdb.d/50-dbaas-restore.sh", "/opt/dbaas/restore/restore.sh"]);
     });
 
     it("keeps the password only in the Secret: env uses secretKeyRef, no plain value anywhere else", async () => {

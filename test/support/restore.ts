@@ -1,8 +1,8 @@
 /**
- * Fixtures for the restore script's tests and benchmark: a loopback HTTPS
+ * Fixtures for the restore step's tests and benchmark: a loopback HTTPS
  * server with a self-signed certificate, a small dataset dumped by the
- * Debian pg_dump (15) in plain, gzip and custom format, and a runner that
- * calls the script with a clean environment.
+ * Debian pg_dump (15) in plain, gzip and custom format, and runners that
+ * call fetch.sh, restore.sh, or both in turn, with a clean environment.
  */
 import { execFile, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
-import { RESTORE_SCRIPT_PATH } from "../../ondemand/restore";
+import { FETCH_SCRIPT_PATH, RESTORE_SCRIPT_PATH } from "../../ondemand/restore";
 import type { PostgresServer } from "./postgres";
 import { selfSignedCertificate } from "./tls";
 import { RESTORE_MARKER } from "../../contracts/restore";
@@ -159,20 +159,25 @@ function clientBinDir(): string | undefined {
 const CLIENT_BIN = clientBinDir();
 const TEST_PATH = [CLIENT_BIN, process.env.PATH ?? "/usr/bin:/bin"].filter((p) => p !== undefined).join(":");
 
+function runScript(script: string, shell: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+        execFile(shell, [script, ...args], { env, timeout: 60_000 }, (error, stdout, stderr) => {
+            const code = error ? (typeof error.code === "number" ? error.code : null) : 0;
+            resolve({ code, stdout, stderr });
+        });
+    });
+}
+
 /**
- * Runs the script with `shell` (dash here) and only `env` (plus PATH and
- * HOME), a fresh marker directory unless one is given, and reads back the marker.
+ * Runs restore.sh with `shell` (/bin/sh is dash here, which hands over to
+ * bash) and only `env` (plus PATH and HOME), a fresh marker directory unless
+ * one is given, and reads back the marker.
  */
 export async function runRestore(env: Record<string, string>, args: string[] = [], markerDir?: string, shell = "/bin/sh"): Promise<RunResult> {
     const dir = markerDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-restore-marker-"));
     const fullEnv: Record<string, string> = { PATH: TEST_PATH, HOME: os.tmpdir(), RESTORE_MARKER_DIR: dir, ...env };
     const markerDirUsed = fullEnv.RESTORE_MARKER_DIR ?? dir;
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        execFile(shell, [RESTORE_SCRIPT_PATH, ...args], { env: fullEnv, timeout: 60_000 }, (error, stdout, stderr) => {
-            const code = error ? (typeof error.code === "number" ? error.code : null) : 0;
-            resolve({ code, stdout, stderr });
-        });
-    });
+    const result = await runScript(RESTORE_SCRIPT_PATH, shell, args, fullEnv);
     try {
         const markerFile = path.join(markerDirUsed, fullEnv.RESTORE_MARKER ?? RESTORE_MARKER);
         const marker = fs.existsSync(markerFile) ? fs.readFileSync(markerFile, "utf8") : undefined;
@@ -181,6 +186,36 @@ export async function runRestore(env: Record<string, string>, args: string[] = [
         return { ...result, marker };
     } finally {
         if (markerDir === undefined) fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+/** Runs fetch.sh (`FILE` or `check`) with `shell` and only `env` (plus PATH and HOME); it writes no marker. */
+export async function runFetch(env: Record<string, string>, args: string[], shell = "/bin/sh"): Promise<RunResult> {
+    const result = await runScript(FETCH_SCRIPT_PATH, shell, args, { PATH: TEST_PATH, HOME: os.tmpdir(), ...env });
+    return { ...result, marker: undefined };
+}
+
+/**
+ * What the on-demand program does with a BACKUP_URL: fetch.sh into a local
+ * file, then restore.sh with BACKUP_FILE (without BACKUP_URL). Returns the
+ * failing step's result, or the restore's with both steps' stdout. A failed
+ * fetch must leave neither the file nor its `.part` behind.
+ */
+export async function fetchAndRestore(env: Record<string, string>, markerDir?: string, shell = "/bin/sh"): Promise<RunResult> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-fetched-"));
+    const file = path.join(dir, "backup");
+    try {
+        const fetched = await runFetch(env, [file], shell);
+        if (fetched.code !== 0) {
+            const left = fs.readdirSync(dir);
+            if (left.length > 0) throw new Error(`a failed fetch left files behind: ${left.join(", ")}`);
+            return fetched;
+        }
+        const { BACKUP_URL: _fetched, ...rest } = env;
+        const restored = await runRestore({ ...rest, BACKUP_FILE: file }, [], markerDir, shell);
+        return { ...restored, stdout: fetched.stdout + restored.stdout };
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
     }
 }
 
@@ -196,8 +231,8 @@ export function failureLine(r: RunResult): string {
     return lines[0] ?? "";
 }
 
-/** Every external command the script runs besides curl, getent, psql, pg_restore and vacuumdb. */
-export const SCRIPT_TOOLS = ["cat", "cp", "cut", "date", "dd", "grep", "gzip", "head", "mkfifo", "mktemp", "mv", "od", "rm", "sed", "sleep", "sync", "tee", "tr", "wc"] as const;
+/** Every external command the two scripts run besides curl, getent, psql, pg_restore and vacuumdb. */
+export const SCRIPT_TOOLS = ["cat", "cut", "date", "grep", "gzip", "head", "mktemp", "mv", "od", "rm", "sed", "sleep", "sync", "tr", "wc"] as const;
 
 /**
  * A bin directory like the Alpine-based fetch image's: sh and every tool

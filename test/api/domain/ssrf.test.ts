@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { addressRange, checkBackupLocation, isPublicAddress } from "../../../api/domain/ssrf";
+import { checkBackupLocation, isPublicAddress } from "../../../api/domain/ssrf";
+import { blockedReason } from "../../../contracts/egress";
 import { fakeResolver } from "../../support/testApi";
 
 const ALLOWED = ["backups.example.com", "loopback.example.com", "private10.example.com", "private172.example.com", "private192.example.com",
@@ -42,11 +43,11 @@ const REFUSED: readonly [string, string, RegExp][] = [
     ["10/8 literal", "https://10.0.0.1/db.dump", /IP address.*private/],
     ["172.16/12 literal", "https://172.16.0.1/db.dump", /IP address.*private/],
     ["192.168/16 literal", "https://192.168.0.1/db.dump", /IP address.*private/],
-    ["metadata literal", "https://169.254.169.254/latest/meta-data/", /IP address.*linkLocal/],
-    ["decimal metadata", "https://2852039166/latest/meta-data/", /IP address.*linkLocal/],
+    ["metadata literal", "https://169.254.169.254/latest/meta-data/", /IP address.*the cloud metadata service \(169\.254\.169\.254\)/],
+    ["decimal metadata", "https://2852039166/latest/meta-data/", /IP address.*the cloud metadata service \(169\.254\.169\.254\)/],
     ["[::1]", "https://[::1]/db.dump", /IP address.*loopback/],
-    ["[fd00:ec2::254]", "https://[fd00:ec2::254]/latest/meta-data/", /IP address.*uniqueLocal/],
-    ["IPv4-mapped loopback literal", "https://[::ffff:127.0.0.1]/db.dump", /IP address.*loopback/],
+    ["[fd00:ec2::254]", "https://[fd00:ec2::254]/latest/meta-data/", /IP address.*the cloud metadata service \(fd00:ec2::254\)/],
+    ["IPv4-mapped loopback literal", "https://[::ffff:127.0.0.1]/db.dump", /IP address.*IPv4-mapped \(::ffff:0:0\/96\)/],
     ["userinfo pointing elsewhere", "https://backups.example.com@evil.example.net/db.dump", /userinfo/],
     ["userinfo with password", "https://user:pass@backups.example.com/db.dump", /userinfo/],
     ["fragment trick", "https://evil.example.net#@backups.example.com/db.dump", /allow-list/],
@@ -59,16 +60,16 @@ const REFUSED: readonly [string, string, RegExp][] = [
     ["allowed name resolving to 10/8", "https://private10.example.com/db.dump", /private/],
     ["allowed name resolving to 172.16/12", "https://private172.example.com/db.dump", /private/],
     ["allowed name resolving to 192.168/16", "https://private192.example.com/db.dump", /private/],
-    ["allowed name resolving to metadata", "https://metadata.example.com/db.dump", /linkLocal/],
+    ["allowed name resolving to metadata", "https://metadata.example.com/db.dump", /resolves to 169\.254\.169\.254, which is the cloud metadata service \(169\.254\.169\.254\)/],
     ["allowed name resolving to ::1", "https://v6loop.example.com/db.dump", /loopback/],
-    ["allowed name resolving to fd00:ec2::254", "https://ula.example.com/db.dump", /uniqueLocal/],
-    ["allowed name resolving to IPv4-mapped loopback", "https://mapped.example.com/db.dump", /loopback/],
-    ["allowed name resolving to CGNAT (Alibaba metadata)", "https://cgnat.example.com/db.dump", /carrierGradeNat/],
-    ["allowed name resolving to 0.0.0.0", "https://zero.example.com/db.dump", /unspecified/],
-    ["allowed name resolving to NAT64 of 10.0.0.1", "https://nat64.example.com/db.dump", /rfc6052/],
-    ["allowed name resolving to IPv6 link-local", "https://linklocal6.example.com/db.dump", /linkLocal/],
-    ["allowed name resolving to multicast", "https://multicast.example.com/db.dump", /multicast/],
-    ["one public and one private address", "https://mixed.example.com/db.dump", /private/],
+    ["allowed name resolving to fd00:ec2::254", "https://ula.example.com/db.dump", /the cloud metadata service \(fd00:ec2::254\)/],
+    ["allowed name resolving to IPv4-mapped loopback", "https://mapped.example.com/db.dump", /IPv4-mapped/],
+    ["allowed name resolving to CGNAT (Alibaba metadata)", "https://cgnat.example.com/db.dump", /carrier-grade NAT \(100\.64\.0\.0\/10\)/],
+    ["allowed name resolving to 0.0.0.0", "https://zero.example.com/db.dump", /"this network" \(0\.0\.0\.0\/8\)/],
+    ["allowed name resolving to NAT64 of 10.0.0.1", "https://nat64.example.com/db.dump", /NAT64 \(64:ff9b::\/96\)/],
+    ["allowed name resolving to IPv6 link-local", "https://linklocal6.example.com/db.dump", /link-local \(fe80::\/10\)/],
+    ["allowed name resolving to multicast", "https://multicast.example.com/db.dump", /multicast \(224\.0\.0\.0\/4\)/],
+    ["one public and one private address", "https://mixed.example.com/db.dump", /resolves to 10\.0\.0\.5, which is private \(10\.0\.0\.0\/8\)/],
     ["no addresses", "https://empty.example.com/db.dump", /no addresses/],
     ["does not resolve", "https://nxdomain.example.com/db.dump", /does not/],
 ];
@@ -105,11 +106,13 @@ describe("backup_location SSRF guard", () => {
     });
 
     it.each([
-        ["127.0.0.1", "loopback"], ["10.0.0.1", "private"], ["169.254.169.254", "linkLocal"], ["100.64.0.1", "carrierGradeNat"],
-        ["::1", "loopback"], ["fd00:ec2::254", "uniqueLocal"], ["::ffff:10.0.0.1", "private"], ["::ffff:a00:1", "private"],
-        ["fe80::1", "linkLocal"], ["::", "unspecified"], ["8.8.8.8", "unicast"], ["2001:4860:4860::8888", "unicast"], ["nonsense", "invalid"],
-    ])("classifies %s as %s", (addr, range) => {
-        expect(addressRange(addr)).toBe(range);
-        expect(isPublicAddress(addr)).toBe(range === "unicast");
+        ["127.0.0.1", "loopback (127.0.0.0/8)"], ["10.0.0.1", "private (10.0.0.0/8)"], ["169.254.169.254", "the cloud metadata service (169.254.169.254)"],
+        ["169.254.1.1", "link-local (169.254.0.0/16)"], ["100.64.0.1", "shared carrier-grade NAT (100.64.0.0/10)"], ["::1", "loopback (::1)"],
+        ["fd00:ec2::254", "the cloud metadata service (fd00:ec2::254)"], ["fd00::1", "unique-local (fc00::/7)"], ["::ffff:10.0.0.1", "IPv4-mapped (::ffff:0:0/96)"],
+        ["::ffff:a00:1", "IPv4-mapped (::ffff:0:0/96)"], ["::ffff:8.8.8.8", "IPv4-mapped (::ffff:0:0/96)"], ["fe80::1", "link-local (fe80::/10)"], ["::", "unspecified (::)"],
+        ["8.8.8.8", undefined], ["2001:4860:4860::8888", undefined], ["nonsense", '"nonsense" is not an IP address'],
+    ])("refuses %s as %s (the shared table)", (addr, reason) => {
+        expect(blockedReason(addr)).toBe(reason);
+        expect(isPublicAddress(addr)).toBe(reason === undefined);
     });
 });

