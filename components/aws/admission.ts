@@ -5,11 +5,11 @@
  * inside such namespaces. RBAC cannot express "names starting with", so a
  * ValidatingAdmissionPolicy (CEL, evaluated by the API server) does.
  *
- * The CEL strings are built here from the same constants as the TypeScript
- * twin (`admitNamespaceRequest`, `admitNamespacedWrite`), and the tests run
- * both over one table. No Pulumi imports.
+ * The CEL strings are built here from the shared constants; the tests
+ * evaluate them (with a CEL interpreter) over a table of requests. No Pulumi
+ * imports.
  */
-import { qualified, WRITE_VERBS, type PolicyRule } from "./rbac";
+import { WRITE_VERBS, type PolicyRule } from "./rbac";
 import { LABELS } from "../../contracts/labels";
 import { DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../contracts/devdb";
 import { NAMESPACE_PREFIX_PATTERN } from "../../contracts/stackConfig";
@@ -99,11 +99,6 @@ export function devDbValidations(prefix: string): CelValidation[] {
     ];
 }
 
-/** Every string literal a CEL expression contains (for tests: which constants it depends on). */
-export function celStringLiterals(expression: string): string[] {
-    return [...expression.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1] ?? ""}"`) as string);
-}
-
 /** One `matchConstraints.resourceRules` entry. */
 export interface AdmissionResourceRule {
     readonly apiGroups: string[];
@@ -134,46 +129,4 @@ export function admissionResourceRules(rules: readonly PolicyRule[]): AdmissionR
         out.push({ apiGroups: [...rule.apiGroups], apiVersions: ["*"], operations, resources: [...rule.resources] });
     }
     return out;
-}
-
-/** The (group, resource) pairs a list of admission rules covers for an operation, as `resource.group`. */
-export function coveredResources(rules: readonly AdmissionResourceRule[], operation: string): Set<string> {
-    return new Set(rules.filter((r) => r.operations.includes(operation)).flatMap((r) => r.apiGroups.flatMap((g) => r.resources.map((res) => qualified(g, res)))));
-}
-
-export type Operation = "CREATE" | "UPDATE" | "DELETE";
-
-/** A decision of the TypeScript twin: allowed, or refused with the policy's messages. */
-export interface AdmissionDecision {
-    readonly allowed: boolean;
-    readonly reasons: readonly string[];
-}
-
-/**
- * The TypeScript twin of the namespace validations: would Kubernetes admit
- * this namespace request by the devdb ServiceAccount? For DELETE, `labels`
- * are ignored (the policy checks only the name of the namespace being deleted).
- */
-export function admitNamespaceRequest(
-    request: { operation: Operation; name: string; labels?: Readonly<Record<string, string>> },
-    prefix: string,
-): AdmissionDecision {
-    const [nameRule, labelRule] = devDbValidations(prefix);
-    const reasons: string[] = [];
-    if (!request.name.startsWith(prefix)) reasons.push(nameRule?.message ?? "name");
-    if (request.operation !== "DELETE") {
-        const labels = request.labels ?? {};
-        const ok =
-            REQUIRED_NAMESPACE_LABELS.every((k) => (labels[k] ?? "") !== "") &&
-            new RegExp(EXPIRY_LABEL_PATTERN).test(labels[LABELS.expiresAt] ?? "") &&
-            labels[POD_SECURITY_ENFORCE_LABEL] === POD_SECURITY_LEVEL;
-        if (!ok) reasons.push(labelRule?.message ?? "labels");
-    }
-    return { allowed: reasons.length === 0, reasons };
-}
-
-/** The TypeScript twin of the third validation: a write to a namespaced object. */
-export function admitNamespacedWrite(request: { namespace: string }, prefix: string): AdmissionDecision {
-    const rule = devDbValidations(prefix)[2];
-    return request.namespace.startsWith(prefix) ? { allowed: true, reasons: [] } : { allowed: false, reasons: [rule?.message ?? "namespace"] };
 }

@@ -2,10 +2,6 @@ import { evaluate } from "@marcbachmann/cel-js";
 import { describe, expect, it } from "vitest";
 import {
     admissionResourceRules,
-    admitNamespacedWrite,
-    admitNamespaceRequest,
-    celStringLiterals,
-    coveredResources,
     DEVDB_USERNAME,
     devDbMatchCondition,
     devDbValidations,
@@ -13,7 +9,7 @@ import {
     namespacePrefixProblem,
     POD_SECURITY_ENFORCE_LABEL,
     POD_SECURITY_LEVEL,
-    type Operation,
+    type AdmissionResourceRule,
 } from "../../../components/aws/admission";
 import { DEVDB_ROLE_RULES, grants, qualified, WRITE_VERBS } from "../../../components/aws/rbac";
 import { expiryLabelValue, LABELS } from "../../../contracts/labels";
@@ -23,6 +19,18 @@ const PREFIX = "devdb-";
 const EXPIRY = expiryLabelValue(new Date("2026-11-23T16:00:00.000Z"));
 const GOOD: Record<string, string> = { [LABELS.owner]: "alice", [LABELS.expiresAt]: EXPIRY, [POD_SECURITY_ENFORCE_LABEL]: POD_SECURITY_LEVEL };
 const without = (key: string): Record<string, string> => Object.fromEntries(Object.entries(GOOD).filter(([k]) => k !== key));
+
+type Operation = "CREATE" | "UPDATE" | "DELETE";
+
+/** Every string literal a CEL expression contains: which constants it depends on. */
+function celStringLiterals(expression: string): string[] {
+    return [...expression.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1] ?? ""}"`) as string);
+}
+
+/** The (group, resource) pairs a list of admission rules covers for an operation, as `resource.group`. */
+function coveredResources(rules: readonly AdmissionResourceRule[], operation: string): Set<string> {
+    return new Set(rules.filter((r) => r.operations.includes(operation)).flatMap((r) => r.apiGroups.flatMap((g) => r.resources.map((res) => qualified(g, res)))));
+}
 
 /** The AdmissionRequest variables Kubernetes hands a ValidatingAdmissionPolicy, for one namespace request. */
 function namespaceContext(operation: Operation, name: string, labels: Record<string, string> | undefined) {
@@ -34,15 +42,20 @@ function namespaceContext(operation: Operation, name: string, labels: Record<str
     };
 }
 
-/** What the API server decides: every validation true; an evaluation error fails closed (failurePolicy Fail). */
-function celAdmits(context: Record<string, unknown>, prefix = PREFIX): boolean {
-    return devDbValidations(prefix).every((v) => {
+/** The messages of the validations that refuse a request; an evaluation error fails closed (failurePolicy Fail). */
+function celRefusals(context: Record<string, unknown>, prefix = PREFIX): string[] {
+    return devDbValidations(prefix).filter((v) => {
         try {
-            return evaluate(v.expression, context) === true;
+            return evaluate(v.expression, context) !== true;
         } catch {
-            return false;
+            return true;
         }
-    });
+    }).map((v) => v.message);
+}
+
+/** What the API server decides: every validation true. */
+function celAdmits(context: Record<string, unknown>, prefix = PREFIX): boolean {
+    return celRefusals(context, prefix).length === 0;
 }
 
 describe("namespace requests by the devdb ServiceAccount", () => {
@@ -71,20 +84,18 @@ describe("namespace requests by the devdb ServiceAccount", () => {
         ["update that removes the owner label", "UPDATE", "devdb-orders", without(LABELS.owner), false],
         ["update that relaxes Pod Security", "UPDATE", "devdb-orders", { ...GOOD, [POD_SECURITY_ENFORCE_LABEL]: "privileged" }, false],
     ])("%s", (_what, operation, name, labels, admitted) => {
-        expect(admitNamespaceRequest({ operation, name, ...(labels ? { labels } : {}) }, PREFIX).allowed).toBe(admitted);
         expect(celAdmits(namespaceContext(operation, name, labels))).toBe(admitted);
     });
 
     it("refusals name the rule that was broken", () => {
-        expect(admitNamespaceRequest({ operation: "DELETE", name: "kube-system" }, PREFIX).reasons.join()).toContain(`starts with "${PREFIX}"`);
-        expect(admitNamespaceRequest({ operation: "CREATE", name: "devdb-a", labels: without(LABELS.expiresAt) }, PREFIX).reasons.join()).toContain(LABELS.expiresAt);
+        expect(celRefusals(namespaceContext("DELETE", "kube-system", undefined)).join()).toContain(`starts with "${PREFIX}"`);
+        expect(celRefusals(namespaceContext("CREATE", "devdb-a", without(LABELS.expiresAt))).join()).toContain(LABELS.expiresAt);
     });
 
     it("follows the configured prefix, not a hard-coded one", () => {
         const ctx = namespaceContext("CREATE", "db-orders", GOOD);
         expect(celAdmits(ctx, "db-")).toBe(true);
         expect(celAdmits(ctx, PREFIX)).toBe(false);
-        expect(admitNamespaceRequest({ operation: "CREATE", name: "db-orders", labels: GOOD }, "db-").allowed).toBe(true);
     });
 });
 
@@ -98,7 +109,7 @@ describe("writes to namespaced objects by the devdb ServiceAccount", () => {
         ["in the API's own namespace", DEVDB_NAMESPACE, false],
         ["in a namespace merely containing the prefix", "x-devdb-orders", false],
     ])("%s", (_what, namespace, admitted) => {
-        expect(admitNamespacedWrite({ namespace }, PREFIX).allowed).toBe(admitted);
+        expect(writes.length).toBeGreaterThan(0);
         for (const g of writes) {
             const ctx = {
                 request: { operation: "CREATE", name: "x", namespace, userInfo: { username: DEVDB_USERNAME }, resource: { group: g.group, version: "v1", resource: g.resource } },
