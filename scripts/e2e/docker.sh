@@ -4,7 +4,8 @@
 #   scripts/e2e/docker.sh up       install docker.io/iptables/debootstrap (apt) if absent,
 #                                  start a private dockerd, write .e2e/env.docker
 #   scripts/e2e/docker.sh images   build the Debian base and the stand-in images (only
-#                                  those missing or whose inputs changed), print the table
+#                                  those missing or whose inputs changed), and the image of
+#                                  the local Pulumi tools (pulumi-image.sh), print the table
 #   scripts/e2e/docker.sh status   daemon, running containers, images
 #   scripts/e2e/docker.sh down     stop every container and the daemon (data root kept)
 #
@@ -413,6 +414,17 @@ build_node_image() {
     build_image dbaas-e2e/node 20 "node:20-bookworm-slim" "$ctx" "NODE_VERSION=$version"
 }
 
+# The Pulumi tools scripts/e2e/tools.sh built, as the image the API image's PULUMI_SOURCE=local
+# copies /opt/pulumi from (scripts/e2e/pulumi-image.sh); skipped until the tools are built.
+build_pulumi_tools_image() {
+    [ -f "$REPO_ROOT/.e2e/env.tools" ] || return 0
+    local t0=$SECONDS out ref state
+    out="$(DOCKER_HOST="unix://$SOCKET" bash "$REPO_ROOT/scripts/e2e/pulumi-image.sh")" \
+        || die "images: scripts/e2e/pulumi-image.sh failed (see its message above)"
+    read -r ref state <<<"$out"
+    record "${ref%-*}" "$ref" "pulumi release tarball" "$state" $((SECONDS - t0))
+}
+
 print_table() {
     local row ref content stands state secs size
     printf '%-27s %-45s %8s  %-22s %s\n' IMAGE "CONTENT TAG" SIZE "STANDS IN FOR" STATE
@@ -436,6 +448,7 @@ cmd_images() {
     build_nginx_image
     build_node_image
     build_curl_image
+    build_pulumi_tools_image
     print_table
     echo "images: done in $((SECONDS - t0))s"
 }
