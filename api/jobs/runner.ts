@@ -9,6 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { FastifyBaseLogger } from "fastify";
+import { coalesced } from "../coalesce";
 import { truncate } from "../engine/errors";
 import { clearStaleUpdate } from "../engine/recovery";
 import { type DatabaseOutputs, type EngineEvent, type StackEngine } from "../engine/types";
@@ -46,8 +47,10 @@ export class JobRunner {
     readonly workerId = `worker-${randomUUID()}`;
     readonly #running = new Map<number, Running>();
     #stopping = false;
-    #claiming = false;
-    #again = false;
+    readonly #claims = coalesced(async () => {
+        if (this.#stopping) return;
+        await this.#claimLoop().catch((e: Error) => this.o.log.error({ err: e.message }, "claiming operations failed"));
+    });
     #poll: NodeJS.Timeout | undefined;
     #recoverTimer: NodeJS.Timeout | undefined;
     readonly #onJob = () => this.kick();
@@ -71,22 +74,10 @@ export class JobRunner {
         return this.#running.size;
     }
 
-    /** Claims as many operations as the cap allows. Safe to call any time. */
+    /** Claims as many operations as the cap allows. Safe to call any time (one claim loop runs at a time). */
     kick(): void {
         if (this.#stopping) return;
-        if (this.#claiming) {
-            this.#again = true;
-            return;
-        }
-        this.#claiming = true;
-        this.#claimLoop().catch((e: Error) => this.o.log.error({ err: e.message }, "claiming operations failed"))
-            .finally(() => {
-                this.#claiming = false;
-                if (this.#again) {
-                    this.#again = false;
-                    this.kick();
-                }
-            });
+        this.#claims();
     }
 
     async #claimLoop(): Promise<void> {
@@ -271,27 +262,22 @@ export class JobRunner {
 
 type StoredEvent = { kind: string; data: Readonly<Record<string, unknown>> };
 
-/** Writes events in arrival order, one batch at a time. */
+/** Writes events in arrival order, one batch at a time: what arrives during a write goes in the next. */
 class EventBuffer {
     #pending: StoredEvent[] = [];
-    #flushing: Promise<void> | undefined;
+    readonly #flush = coalesced(async () => {
+        const batch = this.#pending.splice(0);
+        if (batch.length > 0) await this.write(batch).catch(this.onError);
+    });
 
     constructor(private readonly write: (batch: StoredEvent[]) => Promise<void>, private readonly onError: (e: Error) => void) {}
 
     push(kind: string, data: Readonly<Record<string, unknown>>): void {
         this.#pending.push({ kind, data });
-        this.#flushing ??= this.#flush();
+        this.#flush();
     }
 
-    async #flush(): Promise<void> {
-        while (this.#pending.length > 0) {
-            const batch = this.#pending.splice(0);
-            await this.write(batch).catch(this.onError);
-        }
-        this.#flushing = undefined;
-    }
-
-    async drain(): Promise<void> {
-        while (this.#flushing !== undefined) await this.#flushing;
+    drain(): Promise<void> {
+        return this.#flush.idle();
     }
 }

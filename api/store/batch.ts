@@ -7,6 +7,8 @@
  * run again item by item, so one bad item cannot fail the others, and every
  * caller gets its own outcome.
  */
+import { coalesced } from "../coalesce";
+
 export interface BatcherOptions {
     /** Most items in one batch. */
     readonly maxBatch: number;
@@ -23,7 +25,8 @@ interface Waiting<I, O> {
 export class Batcher<I, O> {
     readonly #queue: Waiting<I, O>[] = [];
     #inFlight = 0;
-    #scheduled = false;
+    // After the current turn, so items that arrive in the same turn share a statement.
+    readonly #pumpSoon = coalesced(() => this.#pump(), { nextTurn: true });
 
     /** `run` answers one output per item, in the items' order. */
     constructor(private readonly run: (items: readonly I[]) => Promise<readonly O[]>, private readonly opts: BatcherOptions) {
@@ -43,14 +46,8 @@ export class Batcher<I, O> {
         return this.#queue.length;
     }
 
-    // After the current turn, so items that arrive in the same turn share a statement.
     #schedule(): void {
-        if (this.#scheduled || this.#inFlight >= this.opts.maxInFlight) return;
-        this.#scheduled = true;
-        setImmediate(() => {
-            this.#scheduled = false;
-            this.#pump();
-        });
+        if (this.#inFlight < this.opts.maxInFlight) this.#pumpSoon();
     }
 
     #pump(): void {

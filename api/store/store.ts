@@ -8,6 +8,7 @@ import type { OperationKind } from "../domain/stateMachine";
 import { migrate } from "./migrations";
 import { notifyAll, type Notification } from "./queue";
 import { Batcher } from "./batch";
+import { coalesced } from "../coalesce";
 import { named } from "./sql";
 import { type DatabaseState } from "../../contracts/api";
 
@@ -174,18 +175,15 @@ export class AdminStore {
      */
     announce(notes: readonly Notification[]): void {
         for (const n of notes) this.#pendingNotes.set(`${n[0]}\u0000${n[1]}`, n);
-        if (this.#flushScheduled || this.#pendingNotes.size === 0) return;
-        this.#flushScheduled = true;
-        setImmediate(() => {
-            this.#flushScheduled = false;
-            const batch = [...this.#pendingNotes.values()];
-            this.#pendingNotes.clear();
-            notifyAll(this.pool, batch).catch(() => undefined);
-        });
+        if (this.#pendingNotes.size > 0) this.#sendNotes();
     }
 
     readonly #pendingNotes = new Map<string, Notification>();
-    #flushScheduled = false;
+    readonly #sendNotes = coalesced(() => {
+        const batch = [...this.#pendingNotes.values()];
+        this.#pendingNotes.clear();
+        notifyAll(this.pool, batch).catch(() => undefined);
+    }, { nextTurn: true });
 
     async migrate(): Promise<number[]> {
         return migrate(this.pool);

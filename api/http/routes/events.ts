@@ -11,6 +11,7 @@ import { problemSchema, problems } from "../problems";
 import { eventsQuery, nameParams } from "../../../contracts/api";
 import type { Databases } from "../../domain/databases";
 import type { NotificationHub } from "../../store/notifications";
+import { coalesced } from "../../coalesce";
 import { eventsAfter, operationById, type EventRow } from "../../store/queue";
 import type { AdminStore } from "../../store/store";
 
@@ -70,8 +71,6 @@ export const eventRoutes: FastifyPluginCallbackZod<EventRouteOptions> = (app, { 
 
         let after = lastEventId(req.headers["last-event-id"]);
         let closed = false;
-        let fetching = false;
-        let pending = false;
         const close = () => {
             if (closed) return;
             closed = true;
@@ -81,15 +80,11 @@ export const eventRoutes: FastifyPluginCallbackZod<EventRouteOptions> = (app, { 
             res.end();
         };
         open.add(close);
-        const pump = async (): Promise<void> => {
-            if (fetching) {
-                pending = true;
-                return;
-            }
-            fetching = true;
+        // One read at a time; a wake-up during a read causes one more.
+        const pump = coalesced(async () => {
             try {
-                do {
-                    pending = false;
+                let full = true;
+                while (full && !closed) {
                     const rows = await eventsAfter(store.pool, op.id, after);
                     for (const e of rows) {
                         if (closed) return;
@@ -100,26 +95,26 @@ export const eventRoutes: FastifyPluginCallbackZod<EventRouteOptions> = (app, { 
                             return;
                         }
                     }
-                    if (rows.length === 500) pending = true;
-                } while (pending && !closed);
+                    // A full page: there may be more right away.
+                    full = rows.length === 500;
+                }
             } catch (e) {
                 req.log.warn({ err: (e as Error).message }, "SSE: reading events failed");
                 close();
-            } finally {
-                fetching = false;
             }
-        };
+        });
         const onEvent = (id: number) => {
-            if (id === op.id) void pump();
+            if (id === op.id) pump();
         };
         hub?.on("event", onEvent);
         // Heartbeats keep proxies from timing the stream out; each also polls, covering a lost notification.
         const heartbeat = setInterval(() => {
             if (!closed) res.write(": heartbeat\n\n");
-            void pump();
+            pump();
         }, hub?.connected ? heartbeatMs : Math.min(heartbeatMs, 1000));
         req.raw.on("close", close);
-        await pump();
+        pump();
+        await pump.idle();
     });
     done();
 };
