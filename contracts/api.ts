@@ -147,3 +147,9 @@ export const readyView = z.object({ status: z.literal("ready") });
 export type DatabaseView = z.output<typeof databaseView>;
 export type OperationView = z.output<typeof operationView>;
 export type AuditEntryView = z.output<typeof auditEntryView>;
+/**
+ * Where a database is reached, without secrets: the one connection-info type.
+ * The admin database stores it, the engine's outputs extend it with the secrets,
+ * and the on-demand program's `DatabaseEndpoint` is its deploy-time form.
+ */
+export type Endpoint = Readonly<z.output<typeof endpointView>>;

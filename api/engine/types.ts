@@ -21,6 +21,7 @@
  *   to the database owner over SSE as they are.
  * No Pulumi imports: the API loads this module without the Pulumi runtime.
  */
+import type { Endpoint } from "../../contracts/api";
 import type { DatabaseSpec } from "../../contracts/database";
 
 /** One progress event of a running operation. */
@@ -41,12 +42,8 @@ export interface EngineEvent {
     readonly at: string;
 }
 
-/** The outputs of one on-demand database stack. */
-export interface DatabaseOutputs {
-    readonly host: string;
-    readonly port: number;
-    readonly database: string;
-    readonly user: string;
+/** The outputs of one on-demand database stack: where it is (the stored `Endpoint`) and the secrets. */
+export interface DatabaseOutputs extends Endpoint {
     /**
      * Secret. The API does not store it: it asks `outputs(name)` again when
      * the owner explicitly requests the credentials, and never logs it.

@@ -7,8 +7,8 @@
 import type { DatabaseOutputs } from "../engine/types";
 import { transition, type DatabaseAction } from "../domain/stateMachine";
 import { CHANNEL_EVENTS, finishOperation, insertEvent } from "../store/queue";
-import type { AdminStore, Endpoint, OperationRow } from "../store/store";
-import { type DatabaseState } from "../../contracts/api";
+import type { AdminStore, OperationRow } from "../store/store";
+import type { DatabaseState, Endpoint } from "../../contracts/api";
 
 export type FinalStatus = "succeeded" | "failed" | "cancelled";
 

@@ -10,16 +10,9 @@ import { notifyAll, type Notification } from "./queue";
 import { Batcher } from "./batch";
 import { coalesced } from "../coalesce";
 import { named } from "./sql";
-import { type DatabaseState } from "../../contracts/api";
+import type { DatabaseState, Endpoint } from "../../contracts/api";
 
 export type Queryable = pg.Pool | pg.PoolClient;
-
-export interface Endpoint {
-    readonly host: string;
-    readonly port: number;
-    readonly database: string;
-    readonly user: string;
-}
 
 export interface DatabaseRow {
     readonly id: number;
