@@ -21,13 +21,15 @@ const int = (min: number, max: number) => z.coerce.number().int("a whole number"
 const bool = z.enum(["true", "false", "1", "0"], { message: '"true" or "false"' }).transform((v) => v === "true" || v === "1");
 const list = z.string().transform((s) => s.split(",").map((x) => x.trim()).filter((x) => x.length > 0));
 const hostName = z.string().regex(DNS_NAME_PATTERN, "lowercase DNS names such as backups.example.com");
+const POSTGRES_URL = /^postgres(ql)?:\/\//;
+const dockerHost = z.string().regex(/^(unix|tcp|ssh):\/\/.+/, "a Docker host URL such as unix:///var/run/docker.sock");
 
 /** Environment variables, their defaults and rules. */
 const envSchema = z.object({
     PORT: int(0, 65535).default(API_PORT),
     HOST: z.string().min(1).default("127.0.0.1"),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "a postgresql:// URL").optional(),
+    DATABASE_URL: z.string().regex(POSTGRES_URL, "a postgresql:// URL").optional(),
     // The platform program hands the URL over as a secret file (never as a plain env value).
     DATABASE_URL_FILE: z.string().min(1).optional(),
     DBAAS_DATA_DIR: z.string().min(1).default(path.join(REPO_ROOT, ".dbaas-data")),
@@ -53,8 +55,8 @@ const envSchema = z.object({
     DBAAS_TRUST_PROXY: bool.default(false),
     DBAAS_TARGET: z.enum(["docker", "kubernetes"], { message: '"docker" or "kubernetes"' }).default("docker"),
     // Default: DOCKER_HOST (as the docker CLI reads it), else the local engine's socket.
-    DBAAS_DOCKER_HOST: z.string().regex(/^(unix|tcp|ssh):\/\/.+/, "a Docker host URL such as unix:///var/run/docker.sock").optional(),
-    DOCKER_HOST: z.string().regex(/^(unix|tcp|ssh):\/\/.+/, "a Docker host URL such as unix:///var/run/docker.sock").optional(),
+    DBAAS_DOCKER_HOST: dockerHost.optional(),
+    DOCKER_HOST: dockerHost.optional(),
     DBAAS_PUBLISH_IP: z.string().min(1).default("127.0.0.1"),
     DBAAS_DB_MEMORY_MB: int(128, 262144).default(1024),
     DBAAS_NAMESPACE_PREFIX: z.string().regex(NAMESPACE_PREFIX_PATTERN, NAMESPACE_PREFIX_HINT).default("devdb-"),
@@ -133,7 +135,7 @@ function readDatabaseUrl(env: z.output<typeof envSchema>, problems: string[]): s
         problems.push(`DATABASE_URL_FILE = ${JSON.stringify(env.DATABASE_URL_FILE)}: expected a readable file (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`);
         return undefined;
     }
-    if (!/^postgres(ql)?:\/\//.test(text)) {
+    if (!POSTGRES_URL.test(text)) {
         problems.push(`DATABASE_URL_FILE = ${JSON.stringify(env.DATABASE_URL_FILE)}: expected the file to hold a postgresql:// URL`);
         return undefined;
     }
