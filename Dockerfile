@@ -12,13 +12,16 @@
 
 # Pinned to a Node 20 minor on Debian bookworm; pin a digest for fully reproducible builds.
 ARG NODE_IMAGE=node:20.19-bookworm-slim
+# The CLI version baked in (config api.pulumiVersion); the runtime stage checks it.
+ARG PULUMI_VERSION=3.170.0
 # Where the Pulumi CLI comes from:
 #   download  the release tarball from GitHub, checked against its SHA-256 checksums;
-#   local     /opt/pulumi of the image PULUMI_LOCAL_IMAGE: a set built elsewhere (the
-#             e2e tier's scripts/e2e/pulumi-image.sh makes one from the locally built
-#             CLI, language host and kubernetes provider), for machines without GitHub.
+#   local     /opt/pulumi of the image PULUMI_LOCAL_IMAGE (default
+#             dbaas-e2e/pulumi:<PULUMI_VERSION>): a set built elsewhere, for machines
+#             without GitHub (the e2e tier's scripts/e2e/pulumi-image.sh makes one from
+#             the locally built CLI, language host and kubernetes provider).
 ARG PULUMI_SOURCE=download
-ARG PULUMI_LOCAL_IMAGE=dbaas-e2e/pulumi:local
+ARG PULUMI_LOCAL_IMAGE=dbaas-e2e/pulumi:${PULUMI_VERSION}
 
 # ---- production dependencies only ----
 FROM ${NODE_IMAGE} AS deps
@@ -52,7 +55,7 @@ RUN npx tsc --noEmit -p tsconfig.json --noCheck false \
 
 # ---- the Pulumi CLI, verified against the release's published SHA-256 checksums ----
 FROM ${NODE_IMAGE} AS pulumi-download
-ARG PULUMI_VERSION=3.170.0
+ARG PULUMI_VERSION
 ARG TARGETARCH=amd64
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl \
@@ -82,7 +85,6 @@ FROM pulumi-${PULUMI_SOURCE} AS pulumi
 
 # ---- runtime ----
 FROM ${NODE_IMAGE} AS runtime
-ARG PULUMI_VERSION=3.170.0
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates tini \
     && rm -rf /var/lib/apt/lists/*
@@ -96,7 +98,9 @@ ENV NODE_ENV=production \
     PORT=5000
 WORKDIR /app
 COPY --from=pulumi /opt/pulumi /opt/pulumi
-# Whichever source: the CLI must be the version the stack config pins.
+# Whichever source: the CLI must be the version the stack config pins. (The ARG is
+# declared here, not above, so another version does not redo the apt layer.)
+ARG PULUMI_VERSION
 RUN v="$(pulumi version)" \
     && { [ "${v}" = "v${PULUMI_VERSION}" ] \
          || { echo "pulumi: /opt/pulumi has ${v}, the build asked for v${PULUMI_VERSION} (build arg PULUMI_VERSION; check PULUMI_LOCAL_IMAGE)" >&2; exit 1; }; }

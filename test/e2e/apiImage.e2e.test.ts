@@ -102,6 +102,7 @@ describe.skipIf(missing)("API image (e2e)", () => {
     const db = `dbaas-e2e-api-db-${suffix}`;
     const api = `dbaas-e2e-api-${suffix}`;
     const started: string[] = [];
+    let toolsImage = "";
     let networkCreated = false;
     let work = "";
     let port = 0;
@@ -109,15 +110,15 @@ describe.skipIf(missing)("API image (e2e)", () => {
     let pulumiVersion = "";
 
     /** Builds the image; returns the seconds it took. */
-    async function buildImage(toolsImage: string): Promise<number> {
+    async function buildImage(toolsImage: string, version = pulumiVersion.replace(/^v/, ""), tag = IMAGE): Promise<number> {
         const t0 = Date.now();
-        const log = path.join(work, "build.log");
+        const log = path.join(work, `build-${version}.log`);
         const args = ["build", "--network", "host", "--progress", "plain",
             "--build-arg", `NODE_IMAGE=${NODE_IMAGE}`,
             "--build-arg", "PULUMI_SOURCE=local",
             "--build-arg", `PULUMI_LOCAL_IMAGE=${toolsImage}`,
-            "--build-arg", `PULUMI_VERSION=${pulumiVersion.replace(/^v/, "")}`,
-            "--label", LABEL, "-t", IMAGE, ROOT];
+            "--build-arg", `PULUMI_VERSION=${version}`,
+            "--label", LABEL, "-t", tag, ROOT];
         try {
             const { stdout, stderr } = await execFileAsync(DOCKER, args, { env: { ...process.env, DOCKER_BUILDKIT: "1" }, timeout: BUILD_TIMEOUT_MS, maxBuffer: 256 * 1024 * 1024 });
             fs.writeFileSync(log, `${stdout}\n${stderr}`);
@@ -126,7 +127,7 @@ describe.skipIf(missing)("API image (e2e)", () => {
         } catch (e) {
             const err = e as { stderr?: string; message: string; killed?: boolean };
             const why = err.killed === true ? `killed after ${BUILD_TIMEOUT_MS / 60_000} min` : err.message.split("\n")[0];
-            throw new Error(`docker build of ${IMAGE} failed (${why}); the end of its output:\n${(err.stderr ?? "").split("\n").slice(-40).join("\n")}`);
+            throw new Error(`docker build of ${tag} failed (${why}); the end of its output:\n${(err.stderr ?? "").split("\n").slice(-40).join("\n")}`);
         }
         return (Date.now() - t0) / 1000;
     }
@@ -167,7 +168,7 @@ describe.skipIf(missing)("API image (e2e)", () => {
 
         const tools = await execFileAsync("bash", [path.join(ROOT, "scripts/e2e/pulumi-image.sh")], { env: { ...process.env, PATH: enginePath() }, timeout: 5 * 60_000 })
             .catch((e: Error & { stderr?: string }) => { throw new Error(`scripts/e2e/pulumi-image.sh failed: ${e.stderr ?? e.message}`); });
-        const toolsImage = tools.stdout.trim().split(/\s+/)[0] ?? "";
+        toolsImage = tools.stdout.trim().split(/\s+/)[0] ?? "";
         const firstBuild = await buildImage(toolsImage);
         // The second build of the same tree is what every later run pays: layer cache only.
         const warmBuild = await buildImage(toolsImage);
@@ -287,6 +288,11 @@ describe.skipIf(missing)("API image (e2e)", () => {
         expect(await docker(["exec", api, "pulumi", "version"])).toBe(pinned);
         const tools = await docker(["exec", api, "sh", "-c", "cd /opt/pulumi && for f in *; do [ -x \"$f\" ] && echo \"$f\"; done"]);
         expect(tools.split("\n")).toEqual(expect.arrayContaining(["pulumi", "pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs", "pulumi-resource-kubernetes"]));
+    });
+
+    it("refuses a local set of another version than PULUMI_VERSION, naming both", async () => {
+        const error = await buildImage(toolsImage, "3.0.0", `${IMAGE}-mismatch`).then(() => undefined, (e: Error) => e);
+        expect(error?.message).toMatch(new RegExp(`/opt/pulumi has ${pulumiVersion.replace(/\./g, "\\.")}, the build asked for v3\\.0\\.0`));
     });
 
     it("loads the on-demand program's TypeScript as the language host does, with the locked compiler; the restore script resolves beside it", async () => {
