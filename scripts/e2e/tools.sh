@@ -5,13 +5,14 @@
 #   pulumi-language-nodejs      dbaas's minimal host (scripts/e2e/go/pulumi-language-nodejs)
 #   pulumi-resource-pulumi-nodejs  copied from node_modules/@pulumi/pulumi (dynamic providers)
 #   pulumi-resource-kubernetes  github.com/pulumi/pulumi-kubernetes/provider/v4 (scripts/e2e/go/pulumi-resource-kubernetes)
+#   pulumi-resource-docker      the kreuzwerker Terraform provider bridged here (scripts/e2e/docker-provider.sh)
 #
 # Usage: scripts/e2e/tools.sh [--env FILE | FILE]
 #   Prints the `export PATH=...` line to source, or writes it to FILE.
 # Environment:
 #   DBAAS_TOOLS_DIR   cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/dbaas/tools)
 #   DBAAS_GO          go command (default: go on PATH, else /usr/local/go/bin/go)
-#   DBAAS_TOOLS_SKIP  space-separated tools not to build: pulumi language-nodejs kubernetes
+#   DBAAS_TOOLS_SKIP  space-separated tools not to build: pulumi language-nodejs kubernetes docker
 #   GOTOOLCHAIN       passed to go (default local); GOPROXY as usual
 set -euo pipefail
 
@@ -219,6 +220,16 @@ build_kubernetes() {
   PATH_DIRS+=("$dir/bin")
 }
 
+# docker-provider.sh keeps its own cache key (the module versions and its own hash) and prints
+# the plugin's bin dir on stdout; its progress and failures go to stderr. Cold: about 9 min.
+build_docker_provider() {
+  local dir
+  dir="$(DBAAS_TOOLS_DIR="$TOOLS_DIR" bash "$SCRIPT_DIR/docker-provider.sh")" ||
+    fail "scripts/e2e/docker-provider.sh failed (its last line above names the step; DBAAS_TOOLS_SKIP=docker leaves it out)"
+  [ -x "$dir/pulumi-resource-docker" ] || fail "docker-provider.sh printed '$dir', which holds no pulumi-resource-docker (check the script's last step)"
+  PATH_DIRS+=("$dir")
+}
+
 # The engine looks for its bundled plugins (the nodejs language host, pulumi-resource-pulumi-nodejs)
 # beside the pulumi binary before PATH, and warns on every run about plugins taken from PATH:
 # link them beside the pulumi that was built here (never into a pulumi installed by the user).
@@ -275,6 +286,7 @@ main() {
     ;;
   esac
   case "$SKIP" in *" kubernetes "*) ;; *) build_kubernetes ;; esac
+  case "$SKIP" in *" docker "*) ;; *) build_docker_provider ;; esac
   [ -z "$PULUMI_VERSION" ] || check_lock_versions
   link_bundled
   write_env

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # npm run e2e:up — brings up every real engine the e2e tier uses and writes .e2e/env:
-#   1. the Pulumi CLI, our Node.js language host and the kubernetes provider (tools.sh;
-#      built from Go modules into the tools cache, or the official CLI if it is on PATH);
+#   1. the Pulumi CLI, our Node.js language host, the kubernetes provider and the docker
+#      provider (tools.sh, docker-provider.sh; built from Go modules into the tools cache,
+#      or the official CLI if it is on PATH);
 #   2. a Kubernetes control plane on 127.0.0.1 (kube.sh: real etcd, API server,
 #      controller-manager, scheduler; kwok plays the kubelets);
 #   3. a private Docker engine and the local stand-in images (docker.sh).
@@ -32,7 +33,7 @@ step() {
 }
 
 engine_tools() {
-  step "engine tools (Pulumi CLI, language host, kubernetes provider)" \
+  step "engine tools (Pulumi CLI, language host, kubernetes and docker providers)" \
     bash "$ROOT/scripts/e2e/tools.sh" --env "$STATE/env.tools"
 }
 
