@@ -19,7 +19,8 @@ export const API_UID = 1000;
 /** The secret files the API may receive, with the variable naming each file's path. */
 export const SECRET_FILES = {
     databaseUrl: { env: "DATABASE_URL_FILE", file: `${SECRETS_DIR}/database-url` },
-    kubeconfig: { env: "DBAAS_KUBECONFIG_FILE", file: `${SECRETS_DIR}/kubeconfig` },
+    // The Kubernetes client libraries and kubectl find the file through KUBECONFIG itself.
+    kubeconfig: { env: "KUBECONFIG", file: `${SECRETS_DIR}/kubeconfig` },
     tokens: { env: "DBAAS_TOKENS_FILE", file: `${SECRETS_DIR}/tokens` },
     // The on-demand stacks' secrets provider: the engine hands this file to the
     // Pulumi CLI as PULUMI_CONFIG_PASSPHRASE_FILE (api/engine/workspace.ts).
@@ -85,8 +86,6 @@ export function apiEnvironment(s: ApiSettings): string[] {
     for (const key of [...s.secrets].sort()) {
         const f = SECRET_FILES[key];
         env[f.env] = f.file;
-        // The Kubernetes client libraries and kubectl find the file through KUBECONFIG.
-        if (key === "kubeconfig") env.KUBECONFIG = f.file;
     }
     return Object.entries(env).map(([k, v]) => `${k}=${v}`);
 }

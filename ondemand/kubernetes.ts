@@ -13,38 +13,7 @@ import {
 } from "../components/ondemand";
 import { readFetchScript, readRestoreScript } from "./restore";
 import { DatabaseSpec, KubernetesTarget } from "../contracts/database";
-import { FETCH_SCRIPT_FILE, RESTORE_MARKER, SCRIPT_DIR, SCRIPT_FILE } from "../contracts/restore";
-
-/** The init container PostgresWorkload declares for the fetch step. */
-const FETCH_CONTAINER = "fetch-backup";
-
-interface Mount { name: string; mountPath: string; subPath?: string; readOnly?: boolean }
-interface PodSpecProps { initContainers?: { name: string; volumeMounts?: Mount[] }[] }
-
-/**
- * PostgresWorkload ships one script (`script`, mounted as restore.sh in both
- * containers). Until it takes the fetch script itself, this transformation
- * adds fetch.sh to its ConfigMap and mounts that, instead of restore.sh, in the
- * fetch init container; nothing else of the workload changes.
- */
-export function shipFetchScript(fetchScript: string): pulumi.ResourceTransformation {
-    return ({ type, props, opts }) => {
-        if (type === "kubernetes:core/v1:ConfigMap") {
-            const data = props.data as Record<string, string> | undefined;
-            if (data?.[SCRIPT_FILE] === undefined) return undefined;
-            return { props: { ...props, data: { ...data, [FETCH_SCRIPT_FILE]: fetchScript } }, opts };
-        }
-        if (type !== "kubernetes:apps/v1:StatefulSet") return undefined;
-        const pod = (props.spec as { template?: { spec?: PodSpecProps } } | undefined)?.template?.spec;
-        for (const c of pod?.initContainers ?? []) {
-            if (c.name !== FETCH_CONTAINER) continue;
-            c.volumeMounts = (c.volumeMounts ?? []).map((m) => m.subPath === SCRIPT_FILE
-                ? { ...m, mountPath: `${SCRIPT_DIR}/${FETCH_SCRIPT_FILE}`, subPath: FETCH_SCRIPT_FILE }
-                : m);
-        }
-        return { props, opts };
-    };
-}
+import { RESTORE_MARKER } from "../contracts/restore";
 
 /** `password`: the superuser password (secret stack config `dbaas-db:password`). */
 export function deployKubernetes(spec: DatabaseSpec, target: KubernetesTarget, password: pulumi.Input<string>): DatabaseEndpoint {
@@ -92,14 +61,13 @@ export function deployKubernetes(spec: DatabaseSpec, target: KubernetesTarget, p
             restore: {
                 backupUrl: spec.backup_location,
                 fetchImage: target.fetch_image,
+                fetchScript: readFetchScript(),
                 script: readRestoreScript(),
                 markerName: RESTORE_MARKER,
-                restore_jobs: target.restore_jobs,
-                restore_max_bytes: target.restore_max_bytes,
-                restore_max_seconds: target.restore_max_seconds,
+                limits: target,
             },
         }),
-    }, spec.backup_location === undefined ? undefined : { transformations: [shipFetchScript(readFetchScript())] });
+    });
 
     return { host: service.host, port: service.port, database: spec.name, user: DATABASE_USER, password: workload.password };
 }

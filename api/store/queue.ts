@@ -12,7 +12,7 @@ import type pg from "pg";
 import type { OperationKind } from "../domain/stateMachine";
 import type { DatabaseSpec } from "../../contracts/database";
 import { named } from "./sql";
-import type { OperationRow, OperationStatus, Queryable } from "./store";
+import type { OperationRow, OperationStatus, Queryable } from "./rows";
 
 export const CHANNEL_EVENTS = "dbaas_events";
 export const CHANNEL_JOBS = "dbaas_jobs";

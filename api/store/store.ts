@@ -4,15 +4,15 @@
  */
 import pg from "pg";
 import type { DatabaseSpec } from "../../contracts/database";
-import type { OperationKind } from "../domain/stateMachine";
 import { migrate } from "./migrations";
 import { notifyAll, type Notification } from "./queue";
 import { Batcher } from "./batch";
 import { coalesced } from "../coalesce";
 import { named } from "./sql";
 import type { DatabaseState, Endpoint } from "../../contracts/api";
+import type { OperationRow, Queryable } from "./rows";
 
-export type Queryable = pg.Pool | pg.PoolClient;
+export type { OperationRow, OperationStatus, Queryable } from "./rows";
 
 export interface DatabaseRow {
     readonly id: number;
@@ -32,27 +32,6 @@ export interface DatabaseRow {
     readonly created_at: Date;
     readonly updated_at: Date;
     readonly deleted_at: Date | null;
-}
-
-export type OperationStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
-
-export interface OperationRow {
-    readonly id: number;
-    readonly database_id: number;
-    readonly kind: OperationKind;
-    readonly status: OperationStatus;
-    readonly attempts: number;
-    readonly run_after: Date;
-    readonly lease_owner: string | null;
-    readonly lease_until: Date | null;
-    readonly cancel_requested: boolean;
-    readonly cancel_reason: string | null;
-    readonly error: string | null;
-    readonly requested_by: string;
-    readonly request_id: string | null;
-    readonly created_at: Date;
-    readonly started_at: Date | null;
-    readonly finished_at: Date | null;
 }
 
 /** A database with the operation a request just started on it (what a 202 answers). */

@@ -48,7 +48,7 @@ export interface ApiServiceArgs {
     adminDatabaseUrl?: pulumi.Input<string>;
     /** The stack CA certificate, trusted by the API (NODE_EXTRA_CA_CERTS) to verify the admin database's certificate. Default: none. */
     caCertPem?: pulumi.Input<string>;
-    /** Kubeconfig for the kubernetes target (secret) → `DBAAS_KUBECONFIG_FILE` and `KUBECONFIG`. Default: none. */
+    /** Kubeconfig for the kubernetes target (secret) → `KUBECONFIG`. Default: none. */
     kubeconfig?: pulumi.Input<string>;
     /** Bearer tokens file content (secret) → `DBAAS_TOKENS_FILE`. Default: none (the API's own default path in its data dir). */
     tokens?: pulumi.Input<string>;

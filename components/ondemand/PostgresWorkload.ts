@@ -10,22 +10,26 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DATABASE_USER, SERVICE_NAME } from "./naming";
 import {
-    DATA_MOUNT, fetchEnv, fetchScript, INITDB_DIR, INITDB_FILE, initdbScript, PGDATA, readinessCommand,
+    DATA_MOUNT, fetchEnv, FETCH_SCRIPT_FILE, fetchScript, INITDB_DIR, INITDB_FILE, initdbScript, PGDATA, readinessCommand,
     RestoreLimits, restoreEnv, SCRIPT_DIR, SCRIPT_FILE, WRITABLE_DIRS,
 } from "../../contracts/restore";
 import { fetchResources, guaranteedResources } from "./resources";
 import { containerSecurityContext, podSecurityContext } from "./security";
 import { POSTGRES_PORT } from "../../contracts/ports";
 
-export interface PostgresRestore extends RestoreLimits {
+export interface PostgresRestore {
     /** https URL of the backup. */
     readonly backupUrl: string;
     /** Image with curl and a POSIX shell for the fetch step. */
     readonly fetchImage: string;
-    /** Content of the restore script (mounted from the ConfigMap). */
+    /** Content of the fetch script (mounted from the ConfigMap in the fetch init container). */
+    readonly fetchScript: string;
+    /** Content of the restore script (mounted from the ConfigMap in the Postgres container). */
     readonly script: string;
     /** File name the script writes into RESTORE_MARKER_DIR on success. */
     readonly markerName: string;
+    /** Jobs, size and time caps of the fetch and the restore (the spec's target settings). */
+    readonly limits: RestoreLimits;
 }
 
 export interface PostgresWorkloadArgs {
@@ -81,15 +85,16 @@ export class PostgresWorkload extends pulumi.ComponentResource {
 
         const scripts = restore === undefined ? undefined : new k8s.core.v1.ConfigMap(`${name}-restore`, {
             metadata: meta("postgres-restore"),
-            data: { [SCRIPT_FILE]: restore.script, [INITDB_FILE]: initdbScript() },
+            data: { [FETCH_SCRIPT_FILE]: restore.fetchScript, [SCRIPT_FILE]: restore.script, [INITDB_FILE]: initdbScript() },
         }, { parent: this });
 
         const env = (vars: Record<string, string>) => Object.entries(vars).map(([n, value]) => ({ name: n, value }));
         const dataMount = { name: "data", mountPath: DATA_MOUNT };
         const tmpMount = { name: "tmp", mountPath: WRITABLE_DIRS.tmp };
         const scriptMount = { name: "restore", mountPath: `${SCRIPT_DIR}/${SCRIPT_FILE}`, subPath: SCRIPT_FILE, readOnly: true };
+        const fetchScriptMount = { name: "restore", mountPath: `${SCRIPT_DIR}/${FETCH_SCRIPT_FILE}`, subPath: FETCH_SCRIPT_FILE, readOnly: true };
         // Enough startup probes to cover download plus restore at their caps, and a margin for initdb.
-        const restoreSeconds = restore === undefined ? 0 : 2 * restore.restore_max_seconds;
+        const restoreSeconds = restore === undefined ? 0 : 2 * restore.limits.restore_max_seconds;
         const startupFailures = Math.ceil((restoreSeconds + 300) / STARTUP_PERIOD_SECONDS);
         const ready = readinessCommand(restore?.markerName);
 
@@ -111,10 +116,10 @@ export class PostgresWorkload extends pulumi.ComponentResource {
                             name: "fetch-backup",
                             image: restore.fetchImage,
                             command: ["sh", "-c", fetchScript()],
-                            env: env(fetchEnv(restore.backupUrl, restore.markerName, restore)),
+                            env: env(fetchEnv(restore.backupUrl, restore.markerName, restore.limits)),
                             securityContext: security,
                             resources: guaranteedResources(fetchResources({ memory_mb: args.memoryMb, cpu_millicores: args.cpuMillicores })),
-                            volumeMounts: [dataMount, tmpMount, scriptMount],
+                            volumeMounts: [dataMount, tmpMount, fetchScriptMount],
                         }],
                         containers: [{
                             name: "postgres",
@@ -125,7 +130,7 @@ export class PostgresWorkload extends pulumi.ComponentResource {
                                 { name: "POSTGRES_DB", value: args.database },
                                 { name: "PGDATA", value: PGDATA },
                                 { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: secret.metadata.name, key: "password" } } },
-                                ...(restore === undefined ? [] : env(restoreEnv(restore.markerName, restore))),
+                                ...(restore === undefined ? [] : env(restoreEnv(restore.markerName, restore.limits))),
                             ],
                             securityContext: security,
                             resources: guaranteedResources({ memory_mb: args.memoryMb, cpu_millicores: args.cpuMillicores }),

@@ -183,11 +183,11 @@ describe.skipIf(missing)("web tier in the platform program", () => {
                 const env = plain(a.inputs.envs) as string[];
                 const files = uploads(a).map((u) => u.file);
                 if (stack === "prod") {
-                    expect(env).toContain("DBAAS_KUBECONFIG_FILE=/run/secrets/dbaas/kubeconfig");
+                    expect(env).toContain("KUBECONFIG=/run/secrets/dbaas/kubeconfig");
                     expect(files).toContain("/run/secrets/dbaas/kubeconfig");
                     expect(upload(a, "/run/secrets/dbaas/kubeconfig").content).toContain("apiVersion");
                 } else {
-                    expect(env.some((e) => e.startsWith("DBAAS_KUBECONFIG_FILE="))).toBe(false);
+                    expect(env.some((e) => e.startsWith("KUBECONFIG="))).toBe(false);
                     expect(files).not.toContain("/run/secrets/dbaas/kubeconfig");
                 }
             }

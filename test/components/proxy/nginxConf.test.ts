@@ -154,12 +154,13 @@ describe("API container environment", () => {
     });
 
     it("announces only the secret files that are present, and never a secret value variable", () => {
-        expect(env.DBAAS_KUBECONFIG_FILE).toBeUndefined();
         expect(env.KUBECONFIG).toBeUndefined();
         expect(env.DATABASE_URL).toBeUndefined();
         expect(env.PULUMI_CONFIG_PASSPHRASE).toBeUndefined();
         const withKube = apiEnvironment({ ...settings, secrets: new Set(["kubeconfig"]) });
-        expect(withKube).toEqual(expect.arrayContaining(["DBAAS_KUBECONFIG_FILE=/run/secrets/dbaas/kubeconfig", "KUBECONFIG=/run/secrets/dbaas/kubeconfig"]));
+        expect(withKube).toContain("KUBECONFIG=/run/secrets/dbaas/kubeconfig");
+        // One variable per file: nothing reads a second name for the kubeconfig.
+        expect(withKube.filter((e) => e.includes("/run/secrets/dbaas/kubeconfig"))).toEqual(["KUBECONFIG=/run/secrets/dbaas/kubeconfig"]);
     });
 
     it.each([[1, ["api-0:5000"]], [2, ["api-0:5000", "api-1:5000"]], [3, ["api-0:5000", "api-1:5000", "api-2:5000"]]])("%i replicas → upstreams %j", (n, ups) => {
