@@ -19,7 +19,6 @@ const INTEGRATION = [
     "test/dashboard/dashboard.test.ts", // Chromium, PostgreSQL, a vite build
     "test/api/engine/api.test.ts", // PostgreSQL, the fake Pulumi CLI
     "test/api/engine/automation.test.ts", // the fake Pulumi CLI
-    "test/api/engine/integration.test.ts", // a real Pulumi CLI and Docker (skips without them, even in CI)
     "test/components/ondemand/decisions.test.ts", // sh, shellcheck
     "test/contracts/egress.test.ts", // the fetch script under bash and busybox sh
     "test/components/postgres/server.test.ts", // PostgreSQL 15-18

@@ -327,3 +327,57 @@ export async function eventually<T>(what: string, check: () => T | undefined | P
         await new Promise((r) => setTimeout(r, everyMs));
     }
 }
+
+/**
+ * The docker target's counterpart of the set-up above: the API's settings for the private
+ * Docker engine of `e2e:up` (DOCKER_HOST) and the stand-in image `image` as the whole catalog
+ * (the policy pack allows exactly the catalog's images), a PostgreSQL 17 admin database, and
+ * the engine's settings. No cluster and no simulated cloud: every container really runs.
+ */
+export interface DockerE2e {
+    readonly tmp: string;
+    readonly pg: PostgresServer;
+    readonly stateRoot: string;
+    readonly engineEnv: Readonly<Record<string, string>>;
+    /** The API's DBAAS_* settings for the docker target. */
+    readonly apiEnv: Readonly<Record<string, string>>;
+    tearDown(): Promise<void>;
+}
+
+export async function setUpDockerE2e(name: string, image: string): Promise<DockerE2e> {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `dbaas-${name}-`));
+    const pg = await startPostgres(17);
+    const cli = pulumiCli();
+    fs.writeFileSync(path.join(tmp, "passphrase"), "e2e-passphrase\n", { mode: 0o600 });
+    const stateRoot = path.join(tmp, "stacks");
+    return {
+        tmp, pg, stateRoot,
+        engineEnv: {
+            DBAAS_PULUMI_ROOT: path.dirname(path.dirname(cli?.path ?? "")),
+            DBAAS_PULUMI_PASSPHRASE_FILE: path.join(tmp, "passphrase"),
+            DBAAS_STATE_ROOT: stateRoot,
+        },
+        apiEnv: {
+            DBAAS_TARGET: "docker",
+            DBAAS_DOCKER_HOST: process.env.DOCKER_HOST ?? "",
+            DBAAS_PUBLISH_IP: "127.0.0.1",
+            DBAAS_CATALOG: JSON.stringify([{ label: "PostgreSQL 17", image }]),
+            DBAAS_DB_MEMORY_MB: "256",
+            DBAAS_OPERATION_MAX_ATTEMPTS: "1",
+            DBAAS_OPERATION_TIMEOUT_SECONDS: "600",
+        },
+        tearDown: async () => {
+            await pg.stop();
+            fs.rmSync(tmp, { recursive: true, force: true });
+        },
+    };
+}
+
+/** The API in this process with the Automation API engine on the docker target (see startEngineApi). */
+export async function startDockerEngineApi(e2e: DockerE2e, env: Record<string, string> = {}): Promise<{ api: TestApi; engine: StackEngine; close: () => Promise<void> }> {
+    const all = { ...e2e.apiEnv, ...env };
+    const config = testConfig(all);
+    const engine = await loadEngine({ ...process.env, ...all, ...e2e.engineEnv, PULUMI_BACKEND_URL: "" }, config, pino({ level: "warn" }));
+    const api = await startTestApi(e2e.pg, { engine, env: all });
+    return { api, engine, close: () => api.close(1000) };
+}

@@ -1,0 +1,225 @@
+/**
+ * The docker target end to end, all of it real: the Automation API engine with
+ * the built Pulumi CLI, our Node.js language host and the policy pack, the
+ * on-demand program's docker graph applied by a REAL docker provider to the
+ * private Docker engine of `e2e:up` (DOCKER_HOST), and the stand-in image
+ * dbaas-e2e/postgres:17 really running PostgreSQL.
+ *
+ * The docker provider is NOT pulumi-docker: it is the kreuzwerker Terraform
+ * provider bridged here with pulumi-terraform-bridge v3.120.0 under
+ * pulumi-docker's tokens (scripts/e2e/docker-provider.sh,
+ * docs/engine-tools.md#the-docker-provider). The resources the program uses
+ * (Provider, RemoteImage, Volume, Container) have the same inputs as in
+ * @pulumi/docker 5.2; it reports version 0.0.0-…, so the engine warns that it
+ * expected >=5.2.0.
+ *
+ * First the engine alone (what test/api/engine/integration.test.ts checked,
+ * which was always skipped), then through the API: create → ready → connect
+ * with the returned credentials → restart → ready with the data kept → DELETE
+ * removes container, volume and stack.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import pgClient from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AutomationEngine } from "../../api/engine/automation";
+import { ONDEMAND_PROGRAM_DIR, ondemandPolicyConfig, POLICY_PACK_DIR } from "../../api/engine/workspace";
+import { dockerObjectName } from "../../components/ondemand";
+import { parseDatabaseSpec } from "../../contracts/database";
+import { createBody, waitFor, type TestApi } from "../support/testApi";
+import { enginePath, engineMissing, pulumiCli, requirePulumi } from "./engine";
+import { setUpDockerE2e, stackFiles, startDockerEngineApi, type DockerE2e } from "./ondemandApi";
+
+/** The stand-in of postgres:17 that `e2e:up` builds (docs/e2e-docker.md). */
+const IMAGE = "dbaas-e2e/postgres:17";
+const NAME = "e2e-docker-db";
+
+/** The docker CLI against the private engine (DOCKER_HOST of .e2e/env). */
+function docker(args: string[]): { status: number | null; stdout: string; stderr: string } {
+    const r = spawnSync("docker", args, { encoding: "utf8", timeout: 60_000 });
+    return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+
+function dockerProblem(): string | undefined {
+    if (process.env.DOCKER_HOST === undefined) return "DOCKER_HOST is unset (the private engine of e2e:up)";
+    if (docker(["info"]).status !== 0) return `the Docker engine at ${process.env.DOCKER_HOST} does not answer (docker info failed)`;
+    if (docker(["image", "inspect", IMAGE]).status !== 0) return `the stand-in image ${IMAGE} is missing (scripts/e2e/docker.sh images)`;
+    const plugin = enginePath().split(path.delimiter).some((d) => d !== "" && fs.existsSync(path.join(d, "pulumi-resource-docker")));
+    if (!plugin) return "no pulumi-resource-docker on PATH (scripts/e2e/docker-provider.sh, run by tools.sh)";
+    return undefined;
+}
+
+const missing = requirePulumi() ?? engineMissing("the Docker engine and provider", dockerProblem());
+const noop = { onEvent: () => undefined };
+const signal = () => new AbortController().signal;
+
+const containerExists = (name: string) => docker(["container", "inspect", name]).status === 0;
+const volumeExists = (name: string) => docker(["volume", "inspect", name]).status === 0;
+const containerId = (name: string) => docker(["container", "inspect", "-f", "{{.Id}}", name]).stdout.trim();
+
+describe.skipIf(missing)("AutomationEngine with the real pulumi CLI and Docker (docker provider: the bridged Terraform provider, not pulumi-docker)", () => {
+    it("creates a docker database, reads its outputs, and destroys it", async () => {
+        const dir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? "/tmp", "dbaas-engine-it-"));
+        fs.writeFileSync(path.join(dir, "passphrase"), "integration-test-passphrase", { mode: 0o600 });
+        const stateRoot = path.join(dir, "stacks");
+        const engine = new AutomationEngine({
+            settings: {
+                stateRoot,
+                backendUrl: `file://${path.join(stateRoot, ".state")}`,
+                passphraseFile: path.join(dir, "passphrase"),
+                // The built CLI, not the npm `pulumi` downloader npx puts first on PATH.
+                pulumiRoot: path.dirname(path.dirname(pulumiCli()?.path ?? "")),
+                programDir: ONDEMAND_PROGRAM_DIR,
+                outputsTimeoutMs: 600_000,
+                tsconfigPath: path.resolve(__dirname, "..", "..", "tsconfig.json"),
+                policyPackDir: POLICY_PACK_DIR,
+                // The image below is the test's own catalog (the pack refuses images outside the catalog).
+                policyConfig: ondemandPolicyConfig([IMAGE]),
+            },
+        });
+        expect(await engine.readiness()).toEqual({ ok: true, reasons: [] });
+        const name = `it${Date.now().toString(36)}`;
+        const spec = parseDatabaseSpec({
+            name, owner: "it", project_id: "it", db_type: "postgres", version: "PostgreSQL 17", image: IMAGE,
+            expires_at: new Date(Date.now() + 3600_000).toISOString(), source_ranges: [],
+            target: { kind: "docker", docker_host: process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock", memory_mb: 256 },
+        });
+        const options = { signal: signal(), ...noop };
+        try {
+            const started = Date.now();
+            const out = await engine.up(spec, options);
+            console.log(`engine up (docker target): ${Math.round((Date.now() - started) / 1000)} s`);
+            expect(out.port).toBeGreaterThan(0);
+            expect(out.uri).toMatch(/^postgresql:\/\//);
+            expect(await engine.outputs(name)).toEqual(out);
+            expect(containerExists(dockerObjectName(name)), "the container runs").toBe(true);
+        } finally {
+            const started = Date.now();
+            await engine.destroy(name, options);
+            console.log(`engine destroy (docker target): ${Math.round((Date.now() - started) / 1000)} s`);
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+        expect(fs.existsSync(path.join(stateRoot, name))).toBe(false);
+        expect(containerExists(dockerObjectName(name)), "the container is gone").toBe(false);
+        expect(volumeExists(dockerObjectName(name, "data")), "the volume is gone").toBe(false);
+    }, 900_000);
+});
+
+interface DbView { state: string; endpoint: { host: string; port: number } | null; failure_reason: string | null; credentials?: { password: string; uri: string } }
+
+describe.skipIf(missing)("the docker target through the API and the real engine (docker provider: the bridged Terraform provider, not pulumi-docker)", () => {
+    let e2e: DockerE2e;
+    let api: TestApi;
+    let close: (() => Promise<void>) | undefined;
+    let firstContainer = "";
+
+    const view = async (name: string) => (await api.call("alice", "GET", `/databases/${name}`)).body as DbView;
+    const settled = (name: string, timeoutMs: number) => waitFor(`${name} to be ready or failed`, async () => {
+        const v = await view(name);
+        return v.state === "ready" || v.state === "failed" ? v : undefined;
+    }, timeoutMs);
+    /** A client with the credentials the API hands out (no TLS option: see the test below). */
+    const connect = async (name: string) => {
+        const r = await api.call("alice", "GET", `/databases/${name}?include=password`);
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
+        const v = r.body as DbView;
+        const c = new pgClient.Client({ host: v.endpoint?.host, port: v.endpoint?.port, user: "postgres", password: v.credentials?.password, database: name, ssl: false });
+        await c.connect();
+        return { client: c, view: v };
+    };
+
+    beforeAll(async () => {
+        e2e = await setUpDockerE2e("docker-e2e", IMAGE);
+        ({ api, close } = await startDockerEngineApi(e2e));
+    }, 600_000);
+
+    afterAll(async () => {
+        await close?.();
+        // Whatever a failed test left behind on the shared private engine.
+        docker(["rm", "-f", dockerObjectName(NAME), dockerObjectName(NAME, "fetch")]);
+        docker(["volume", "rm", "-f", dockerObjectName(NAME, "data")]);
+        await e2e?.tearDown();
+    }, 600_000);
+
+    it("is ready: the engine reports no missing part", async () => {
+        const r = await api.call(null, "GET", "/readyz");
+        expect(r.body, JSON.stringify(r.body)).toEqual({ status: "ready" });
+    });
+
+    it("POST /databases runs the container as declared and the database reaches ready", async () => {
+        const started = Date.now();
+        const r = await api.call("alice", "POST", "/databases", { body: createBody(NAME) });
+        expect(r.status, JSON.stringify(r.body)).toBe(202);
+        const db = await settled(NAME, 480_000);
+        console.log(`API create → ready (docker target): ${Math.round((Date.now() - started) / 1000)} s`);
+        expect(db.state, `failure: ${db.failure_reason}`).toBe("ready");
+        expect(db.endpoint?.host).toBe("127.0.0.1");
+        expect(db.endpoint?.port).toBeGreaterThan(0);
+
+        const inspect = JSON.parse(docker(["container", "inspect", dockerObjectName(NAME)]).stdout) as [{
+            Id: string; Config: { Image: string; Env: string[]; Labels: Record<string, string> };
+            HostConfig: { Memory: number; RestartPolicy: { Name: string }; SecurityOpt: string[]; PortBindings: Record<string, { HostIp: string; HostPort: string }[]> };
+            Mounts: { Type: string; Name: string; Destination: string }[]; State: { Running: boolean; Health?: { Status: string } };
+        }];
+        const c = inspect[0];
+        firstContainer = c.Id;
+        expect(c.State.Running).toBe(true);
+        expect(c.State.Health?.Status).toBe("healthy");
+        expect(c.HostConfig.Memory).toBe(256 * 1024 * 1024);
+        expect(c.HostConfig.RestartPolicy.Name).toBe("unless-stopped");
+        expect(c.HostConfig.SecurityOpt).toContain("no-new-privileges:true");
+        expect(c.HostConfig.PortBindings["5432/tcp"]?.[0]?.HostIp).toBe("127.0.0.1");
+        expect(c.Config.Env).toContain("POSTGRES_PASSWORD_FILE=/run/dbaas/postgres-password");
+        expect(c.Config.Env.some((e) => e.startsWith("POSTGRES_PASSWORD="))).toBe(false);
+        expect(c.Config.Labels).toMatchObject({ "dbaas.io/owner": "alice" });
+        expect(c.Mounts).toEqual([expect.objectContaining({ Type: "volume", Name: dockerObjectName(NAME, "data") })]);
+    }, 600_000);
+
+    it("the returned credentials connect (no TLS: the docker target declares none) and a query runs", async () => {
+        const { client, view: v } = await connect(NAME);
+        try {
+            expect(v.credentials?.uri).toMatch(new RegExp(`^postgresql://postgres:.+@127\\.0\\.0\\.1:${v.endpoint?.port}/${NAME}$`));
+            // ondemand/docker.ts sets up no certificate: the server runs with ssl=off, so the connection is plain TCP on 127.0.0.1.
+            expect((await client.query<{ ssl: string }>("SHOW ssl")).rows[0]?.ssl).toBe("off");
+            expect((await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v).toMatch(/^17/);
+            await client.query("CREATE TABLE kept (id int PRIMARY KEY, note text); INSERT INTO kept VALUES (1, 'before restart')");
+        } finally {
+            await client.end();
+        }
+        const wrong = new pgClient.Client({ host: v.endpoint?.host, port: v.endpoint?.port, user: "postgres", password: "not-the-password", database: NAME });
+        await expect(wrong.connect()).rejects.toMatchObject({ code: "28P01" });
+    }, 120_000);
+
+    it("POST /databases/:name/restart replaces the container, reaches ready again and keeps the data", async () => {
+        const started = Date.now();
+        const r = await api.call("alice", "POST", `/databases/${NAME}/restart`);
+        expect(r.status, JSON.stringify(r.body)).toBe(202);
+        await waitFor("the restart to begin", async () => ((await view(NAME)).state !== "ready" || containerId(dockerObjectName(NAME)) !== firstContainer ? true : undefined), 120_000);
+        const db = await settled(NAME, 480_000);
+        console.log(`API restart → ready (docker target): ${Math.round((Date.now() - started) / 1000)} s`);
+        expect(db.state, `failure: ${db.failure_reason}`).toBe("ready");
+        expect(containerId(dockerObjectName(NAME)), "a new container").not.toBe(firstContainer);
+        const { client } = await connect(NAME);
+        try {
+            expect((await client.query<{ note: string }>("SELECT note FROM kept WHERE id = 1")).rows).toEqual([{ note: "before restart" }]);
+        } finally {
+            await client.end();
+        }
+    }, 600_000);
+
+    it("DELETE removes the container, its volume and the stack", async () => {
+        const started = Date.now();
+        const r = await api.call("alice", "DELETE", `/databases/${NAME}`);
+        expect(r.status).toBe(202);
+        await waitFor("the database deleted", async () => {
+            const g = await api.call("alice", "GET", `/databases/${NAME}`);
+            return g.status === 404 || (g.body as { state?: string }).state === "deleted" ? true : undefined;
+        }, 300_000);
+        console.log(`API delete → gone (docker target): ${Math.round((Date.now() - started) / 1000)} s`);
+        expect(containerExists(dockerObjectName(NAME)), "the container").toBe(false);
+        expect(volumeExists(dockerObjectName(NAME, "data")), "the volume").toBe(false);
+        expect(fs.existsSync(path.join(e2e.stateRoot, NAME)), "the work dir").toBe(false);
+        expect(stackFiles(e2e.stateRoot, NAME).checkpoint, "the stack in the file backend").toBeUndefined();
+    }, 600_000);
+});
