@@ -13,7 +13,7 @@
 # Pinned to a Node 20 minor on Debian bookworm; pin a digest for fully reproducible builds.
 ARG NODE_IMAGE=node:20.19-bookworm-slim
 # The CLI version baked in (config api.pulumiVersion); the runtime stage checks it.
-ARG PULUMI_VERSION=3.170.0
+ARG PULUMI_VERSION=3.248.0
 # Where the Pulumi CLI comes from:
 #   download  the release tarball from GitHub, checked against its SHA-256 checksums;
 #   local     /opt/pulumi of the image PULUMI_LOCAL_IMAGE (default

@@ -10,6 +10,13 @@ import { z } from "zod";
 import { mountedDockerSocket } from "./apiEnv";
 import { versionCatalogSchema } from "./catalog";
 
+/**
+ * The Pulumi CLI baked into the API image by default: the version of the
+ * `@pulumi/pulumi` SDK in package-lock.json (a test keeps them equal), so the
+ * engine the API runs is the one its programs were written against.
+ */
+export const PULUMI_CLI_VERSION = "3.248.0";
+
 /** The Pulumi project name; config keys are `dbaas:<key>`. */
 export const PROJECT = "dbaas";
 
@@ -106,7 +113,7 @@ export const platformConfigSchema = z.object({
         replicas: z.number().int("a whole number of replicas").min(1, "at least 1 replica").max(16, "at most 16 replicas"),
         memoryMb: memoryMb(128).default(512),
         imageName: z.string().min(1).default("dbaas-api"),
-        pulumiVersion: z.string().regex(/^\d+\.\d+\.\d+$/, "a Pulumi CLI version such as 3.170.0").default("3.170.0"),
+        pulumiVersion: z.string().regex(/^\d+\.\d+\.\d+$/, "a Pulumi CLI version such as 3.248.0").default(PULUMI_CLI_VERSION),
         ttlHoursDefault: z.number().int().min(1).default(24),
         ttlHoursMax: z.number().int().min(1).default(168),
         allowedBackupHosts: z.array(hostname).default([]),

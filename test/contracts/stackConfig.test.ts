@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { ConfigError, isCertificateChainPem, isPrivateKeyPem, parsePlatformConfig, Secret } from "../../contracts/stackConfig";
+import { ConfigError, isCertificateChainPem, isPrivateKeyPem, parsePlatformConfig, PULUMI_CLI_VERSION, Secret } from "../../contracts/stackConfig";
 import { ROOT } from "../support/harness";
 
 /** The dev stack file's config as the parser receives it (keys without `dbaas:`). */
@@ -169,4 +169,12 @@ describe("PEM checks", () => {
         [KEY + KEY, false],
         [CERT, false],
     ])("isPrivateKeyPem(%#) = %s", (text, ok) => expect(isPrivateKeyPem(text)).toBe(ok));
+});
+
+describe("the Pulumi CLI baked into the API image", () => {
+    it("is, by default, the version of @pulumi/pulumi in package-lock.json, and the Dockerfile's default says the same", () => {
+        const lock = JSON.parse(fs.readFileSync(path.join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string }> };
+        expect(PULUMI_CLI_VERSION).toBe(lock.packages["node_modules/@pulumi/pulumi"]?.version);
+        expect(fs.readFileSync(path.join(ROOT, "Dockerfile"), "utf8")).toContain(`ARG PULUMI_VERSION=${PULUMI_CLI_VERSION}\n`);
+    });
 });
