@@ -70,6 +70,8 @@ export function deployDocker(spec: DatabaseSpec, target: DockerTarget, password:
         });
     }
 
+    // deleteBeforeReplace: the container has a fixed name, which Docker will not give to a second
+    // container, so a replacement (a restart, a new image) must remove the old one first.
     const container = new docker.Container(name, {
         name: dockerObjectName(name),
         image: image.imageId,
@@ -101,7 +103,7 @@ export function deployDocker(spec: DatabaseSpec, target: DockerTarget, password:
         },
         wait: true,
         waitTimeout: target.restore_max_seconds + START_MARGIN_SECONDS,
-    }, { provider, additionalSecretOutputs: ["uploads"] });
+    }, { provider, additionalSecretOutputs: ["uploads"], deleteBeforeReplace: true });
 
     return {
         host: pulumi.output(publishedHost(target.docker_host, target.publish_ip)),

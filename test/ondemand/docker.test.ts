@@ -4,7 +4,8 @@
  * must finish before the server is created.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { describe, expect, it } from "vitest";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import { describe, expect, it, vi } from "vitest";
 import { isSecretOutput, promiseOf, type RecordedResource } from "../support/harness";
 import { BACKUP_URL, CONFIGURED_PASSWORD, DOCKER_HOST_PORT, dockerSpec, runProgram, unwrapSecret } from "./fixtures";
 import { LABELS } from "../../contracts/labels";
@@ -128,5 +129,18 @@ describe("docker target, no backup", async () => {
         const s = inputsOf(rec.one(CONTAINER));
         expect(s.uploads.map((u) => u.file)).toEqual(["/run/dbaas/postgres-password"]);
         expect(s.healthcheck.tests.join(" ")).not.toContain(RESTORE_MARKER);
+    });
+});
+
+describe("docker target, replacing the server (a restart)", async () => {
+    // The mocks hand no resource options to newResource: read them from the registration request.
+    const register = vi.spyOn(MockMonitor.prototype, "registerResource");
+    await runProgram(dockerSpec({ backup_location: undefined }));
+    const requests = register.mock.calls.map(([req]) => req as { getType(): string; getName(): string; getDeletebeforereplace(): boolean });
+    register.mockRestore();
+
+    it("deletes the old container before creating the new one: Docker refuses a second container of the same name", () => {
+        const server = requests.find((r) => r.getType() === CONTAINER && r.getName() === "orders");
+        expect(server?.getDeletebeforereplace()).toBe(true);
     });
 });
