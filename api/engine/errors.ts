@@ -72,6 +72,19 @@ const UNAVAILABLE = [
 const GENERIC = /^(error: )?(update failed|destroy failed|refresh failed|preview failed|an error occurred while advancing the preview|\d+ errors? occurred:?)$/i;
 
 /**
+ * The Kubernetes provider's refusals open with the resource's whole URN and
+ * an admission refusal names the policy's binding before the policy's own
+ * message, which is what the user can act on. Both are shortened (the URN to
+ * its type and name, the binding dropped) so the message fits in the reason.
+ */
+function compactReason(line: string): string {
+    return line
+        .replace(/resource "urn:pulumi:[^":]*::[^":]*::([^"]*?)::([^"]+)" was not successfully (created|updated|deleted) by the Kubernetes API server: /,
+            (_all, type: string, name: string, verb: string) => `${type.slice(type.lastIndexOf("$") + 1)} "${name}" was not ${verb}: `)
+        .replace(/(ValidatingAdmissionPolicy '[^']*') with binding '[^']*' denied request: /, "$1 denied the request: ");
+}
+
+/**
  * The most useful single line of a program failure: the first specific
  * `error:` diagnostic (from engine events when there were any, else from the
  * CLI text), colour-free, redacted and at most `REASON_MAX` characters.
@@ -87,7 +100,7 @@ export function programFailureReason(diagnostics: readonly string[], output: str
         .map((c) => stripColor(c).replace(/^\s*(error: |Error: )/, "").replace(/^\s*\*\s*/, "").trim())
         .filter((c) => c.length > 0 && !GENERIC.test(c) && !/^Running program '.*' failed with an unhandled exception:?$/.test(c));
     const first = specific[0] ?? "the Pulumi program failed (details in the server log)";
-    return truncate(redact(first), REASON_MAX);
+    return truncate(redact(compactReason(first)), REASON_MAX);
 }
 
 /** A mandatory policy violation, as the CLI reports it in a policy event (or its `Policies:` output). */

@@ -90,9 +90,9 @@ describe.skipIf(missing)("a failed create retried, and a database whose namespac
         expect((await api.call("alice", "POST", "/databases", { body: createBody(NAME, { source_ranges: ["203.0.113.0/24"] }) })).status).toBe(202);
         const failed = await ended("the create to end", ["ready", "failed"]);
         expect(failed.state).toBe("failed");
-        // The stored reason names the Service and the admin's policy (it is cut before the policy's own message).
+        // The stored reason names the Service, the admin's policy and the policy's own message.
         expect(failed.failure_reason).toContain(SERVICE_TYPE);
-        expect(failed.failure_reason).toContain(`forbidden: ValidatingAdmissionPolicy '${POLICY}'`);
+        expect(failed.failure_reason).toContain(`forbidden: ValidatingAdmissionPolicy '${POLICY}' denied the request: ${REFUSAL}`);
 
         expect(e2e.namespaceExists(NS), "the namespace the first attempt made").toBe(true);
         namespaceUid = uidOf(NS);

@@ -162,6 +162,13 @@ describe("classifyCliFailure", () => {
         expect(programFailureReason(["x".repeat(1000)], "error: other")).toHaveLength(REASON_MAX);
         expect(programFailureReason([], "error: update failed")).toMatch(/details in the server log/);
     });
+
+    it("keeps an admission policy's own message in the reason: the URN shortened to type and name, the binding's name dropped", () => {
+        const refusal = "no load balancer is available: the load-balancer quota is used up";
+        const urn = "urn:pulumi:db1::dbaas-db::dbaas:ondemand:DatabaseService$kubernetes:core/v1:Service::db1-service";
+        const line = `resource "${urn}" was not successfully created by the Kubernetes API server: services "postgres" is forbidden: ValidatingAdmissionPolicy 'no-lb' with binding 'no-lb-in-${"x".repeat(200)}' denied request: ${refusal}`;
+        expect(programFailureReason([line], "")).toBe(`kubernetes:core/v1:Service "db1-service" was not created: services "postgres" is forbidden: ValidatingAdmissionPolicy 'no-lb' denied the request: ${refusal}`);
+    });
 });
 
 describe("workspace settings", () => {
