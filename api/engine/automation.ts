@@ -158,8 +158,8 @@ export class AutomationEngine implements StackEngine {
         });
     }
 
-    async restart(name: string, options: OperationOptions): Promise<void> {
-        await this.operation(name, options, async (signal, onEvent) => {
+    async restart(name: string, options: OperationOptions): Promise<DatabaseOutputs> {
+        return this.operation(name, options, async (signal, onEvent) => {
             const stack = await this.openExisting(name);
             if (stack === undefined) throw new StackNotFoundError(name);
             const spec = await this.readSpec(stack);
@@ -172,6 +172,8 @@ export class AutomationEngine implements StackEngine {
             const policies = await this.policyOptions(name);
             signal.throwIfAborted();
             await stack.up({ signal, onEvent, color: "never", replace: urns, target: urns, targetDependents: true, ...policies });
+            // A replaced container may be published on another host port: the endpoint is read again.
+            return this.readOutputs(stack);
         });
     }
 

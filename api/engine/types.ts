@@ -78,7 +78,7 @@ export interface StackEngine {
     /** The current outputs of the stack; rejects with `StackNotFoundError` when there is none. */
     outputs(name: string): Promise<DatabaseOutputs>;
     /** Restarts the database server (container or pod) without changing its data. */
-    restart(name: string, options: OperationOptions): Promise<void>;
+    restart(name: string, options: OperationOptions): Promise<DatabaseOutputs>;
     /**
      * Cancels an update left running on the stack by a process that died
      * (clears the stack lock); resolves when nothing was running. Called

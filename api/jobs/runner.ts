@@ -137,7 +137,7 @@ export class JobRunner {
         let error: unknown;
         try {
             const work = op.kind === "create" ? this.o.engine.up(op.spec, options)
-                : op.kind === "restart" ? this.o.engine.restart(op.database_name, options).then(() => undefined)
+                : op.kind === "restart" ? this.o.engine.restart(op.database_name, options)
                     : this.o.engine.destroy(op.database_name, options).then(() => undefined);
             outputs = (await this.#untilSettledOrAbandoned(work, entry)) ?? undefined;
         } catch (e) {
@@ -148,7 +148,7 @@ export class JobRunner {
         }
         await events.drain();
         if (error === undefined && entry.cause === undefined) {
-            if (op.kind === "create" && outputs === undefined) error = new Error("engine.up resolved without outputs");
+            if (op.kind !== "delete" && outputs === undefined) error = new Error(`engine.${op.kind === "create" ? "up" : "restart"} resolved without outputs`);
             else {
                 await completeOperation(this.o.store, op, this.workerId, "succeeded", null, outputs);
                 log.info("operation succeeded");

@@ -126,8 +126,10 @@ describe("legal transitions", () => {
         expect(restart.status).toBe(202);
         expect(restart.body.database.state).toBe("restarting");
         expect((await a.call("alice", "GET", "/databases/db-life")).body.state).toBe("restarting");
-        await waitForState(a, "db-life", "ready");
+        const restarted = await waitForState(a, "db-life", "ready");
         expect(a.engine.callsOf("restart", "db-life")).toHaveLength(1);
+        // The replaced server is published on another port (the test engine moves it, as Docker does): the endpoint follows.
+        expect(restarted).toMatchObject({ endpoint: { host: "127.0.0.1", port: 15433, user: "owner" }, last_operation: { kind: "restart", status: "succeeded" } });
 
         const del = await a.call("alice", "DELETE", "/databases/db-life");
         expect(del.status).toBe(202);

@@ -112,10 +112,15 @@ export class FakeStackEngine implements StackEngine {
         });
     }
 
-    restart(name: string, o: OperationOptions): Promise<void> {
+    restart(name: string, o: OperationOptions): Promise<DatabaseOutputs> {
         this.#record({ method: "restart", name, at: Date.now() });
         return this.#run("restart", name, o, () => {
-            if (!this.stacks.has(name)) throw new StackNotFoundError(`dbaas-db/${name}`);
+            const out = this.stacks.get(name);
+            if (out === undefined) throw new StackNotFoundError(`dbaas-db/${name}`);
+            // A replaced container is published on another host port, as Docker does.
+            const moved = { ...out, port: out.port + 1 };
+            this.stacks.set(name, moved);
+            return moved;
         });
     }
 
