@@ -43,34 +43,17 @@ say() {
   echo "docker-provider.sh: $*" >&2
 }
 
-# The cache key: both module versions plus a hash of this script (it holds the shim).
-KEY="$TF_VERSION-bridge$BRIDGE_VERSION-$(sha256sum "$SCRIPT" | cut -c1-12)"
+# The cache key: both module versions plus a hash of this script (it holds the shim) and the Go setup it sources.
+KEY="$TF_VERSION-bridge$BRIDGE_VERSION-$(cat "$SCRIPT" "$(dirname "$SCRIPT")/go-env.sh" | sha256sum | cut -c1-12)"
 DIR="$TOOLS_DIR/pulumi-resource-docker-$KEY"
 
 warm() {
   [ -x "$DIR/bin/pulumi-resource-docker" ] && [ "$(cat "$DIR/VERSION" 2>/dev/null)" = "$KEY" ]
 }
 
-setup_go() {
-  STEP="find go"
-  if [ -n "${DBAAS_GO:-}" ]; then
-    GO_BIN="$DBAAS_GO"
-  elif command -v go >/dev/null 2>&1; then
-    GO_BIN="$(command -v go)"
-  elif [ -x /usr/local/go/bin/go ]; then
-    GO_BIN=/usr/local/go/bin/go
-  else
-    fail "no go command found (install Go 1.25+ or set DBAAS_GO=/path/to/go)"
-  fi
-  "$GO_BIN" version >/dev/null 2>&1 || fail "$GO_BIN does not run (check DBAAS_GO / the Go install)"
-  export GOPATH="$TOOLS_DIR/go"
-  export GOMODCACHE="$TOOLS_DIR/go/pkg/mod"
-  export GOCACHE="$TOOLS_DIR/go/cache"
-  export GOFLAGS="-buildvcs=false -mod=mod"
-  export GOWORK=off
-  export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
-  mkdir -p "$GOMODCACHE" "$GOCACHE" || fail "cannot create Go caches under $TOOLS_DIR/go (check DBAAS_TOOLS_DIR is writable)"
-}
+# setup_go: scripts/e2e/go-env.sh (the module copy has its requirements edited, so -mod=mod)
+# shellcheck source=scripts/e2e/go-env.sh
+. "$(dirname "$SCRIPT")/go-env.sh"
 
 # The first error lines of a go build log (not the download and package-header lines).
 first_errors() {
@@ -282,7 +265,8 @@ GO
 build() {
   local start src build tmp mod_dir ldflags
   start=$SECONDS
-  setup_go
+  STEP="find go"
+  setup_go mod
   say "building pulumi-resource-docker $KEY; cold: tens of minutes on 2 cores"
 
   STEP="go mod download $TF_MODULE@$TF_VERSION"

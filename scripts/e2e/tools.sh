@@ -78,27 +78,9 @@ lock_version() {
   node -p "(require(process.argv[1]).packages['node_modules/$pkg'] || {}).version || ''" "$lock" 2>/dev/null || true
 }
 
-# Locates go only when something has to be built, so a warm run needs no Go at all.
-setup_go() {
-  [ -z "$GO_BIN" ] || return 0
-  if [ -n "${DBAAS_GO:-}" ]; then
-    GO_BIN="$DBAAS_GO"
-  elif command -v go >/dev/null 2>&1; then
-    GO_BIN="$(command -v go)"
-  elif [ -x /usr/local/go/bin/go ]; then
-    GO_BIN=/usr/local/go/bin/go
-  else
-    fail "no go command found (install Go 1.25+ or set DBAAS_GO=/path/to/go)"
-  fi
-  "$GO_BIN" version >/dev/null 2>&1 || fail "$GO_BIN does not run (check DBAAS_GO / the Go install)"
-  export GOPATH="$TOOLS_DIR/go"
-  export GOMODCACHE="$TOOLS_DIR/go/pkg/mod"
-  export GOCACHE="$TOOLS_DIR/go/cache"
-  export GOFLAGS="-buildvcs=false -mod=readonly"
-  export GOWORK=off
-  export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
-  mkdir -p "$GOMODCACHE" "$GOCACHE" || fail "cannot create Go caches under $TOOLS_DIR/go (check DBAAS_TOOLS_DIR is writable)"
-}
+# setup_go: scripts/e2e/go-env.sh
+# shellcheck source=scripts/e2e/go-env.sh
+. "$SCRIPT_DIR/go-env.sh"
 
 # go build into a temporary dir, then move the bin dir into place (a failed build leaves nothing).
 install_dir() {
@@ -124,7 +106,7 @@ build_pulumi() {
     PATH_DIRS+=("$dir/bin")
     return 0
   fi
-  setup_go
+  setup_go readonly
   say "building pulumi $v (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi); cold: about 20 min on 2 cores"
   start=$SECONDS
   tmp="$(mktemp -d "$TOOLS_DIR/.pulumi-$v.XXXXXX")"
@@ -151,7 +133,7 @@ build_language_nodejs() {
   key="$v-$(files_hash "$GO_DIR/pulumi-language-nodejs/main.go" "$GO_DIR/pulumi-language-nodejs/go.mod" "$GO_DIR/pulumi-language-nodejs/go.sum")"
   dir="$TOOLS_DIR/pulumi-language-nodejs-$key"
   use_cached_build "$dir" pulumi-language-nodejs "$key" && return 0
-  setup_go
+  setup_go readonly
   say "building pulumi-language-nodejs $key (dbaas minimal host on sdk/v3 $v)"
   start=$SECONDS
   tmp="$(mktemp -d "$TOOLS_DIR/.pulumi-language-nodejs-$key.XXXXXX")"
@@ -195,7 +177,7 @@ build_kubernetes() {
   stamp="${v#v}"
   dir="$TOOLS_DIR/pulumi-resource-kubernetes-$v"
   use_cached_build "$dir" pulumi-resource-kubernetes "$v" && return 0
-  setup_go
+  setup_go readonly
   say "building pulumi-resource-kubernetes $v; cold: about 20-40 min on 2 cores"
   start=$SECONDS
   src="$(cd "$GO_DIR/pulumi-resource-kubernetes" && "$GO_BIN" mod download -json "$mod@$v" | awk -F'"' '/"Dir":/ { print $4 }')" ||
