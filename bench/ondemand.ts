@@ -23,7 +23,7 @@ import type { StackEngine } from "../api/engine/types";
 import { kubectl } from "../test/e2e/cluster";
 import { enginePath, pulumiCli } from "../test/e2e/engine";
 import { PREFIX, setUpKubernetesE2e, startEngineApi } from "../test/e2e/ondemandApi";
-import { createBody } from "../test/support/testApi";
+import { createBody, waitFor } from "../test/support/testApi";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? "3");
 const POLL_MS = 100;
@@ -56,13 +56,9 @@ function timed(engine: StackEngine, calls: Call[]): StackEngine {
 
 interface Sample { readonly total: number; readonly engine: number; readonly before: number; readonly after: number }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-        if (await check()) return performance.now();
-        if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, POLL_MS));
-    }
+/** When `check` first holds (performance.now()), polled every POLL_MS. */
+function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+    return waitFor(what, async () => ((await check()) ? performance.now() : undefined), timeoutMs, POLL_MS);
 }
 
 const median = (xs: readonly number[]) => {

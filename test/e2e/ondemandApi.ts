@@ -20,7 +20,7 @@ import { tokenLine } from "../../api/http/auth";
 import { loadEngine } from "../../api/engine/load";
 import type { StackEngine } from "../../api/engine/types";
 import { startPostgres, type PostgresServer } from "../support/postgres";
-import { CATALOG, freshDatabaseUrl, startTestApi, testConfig, TOKENS, type TestApi, type Who } from "../support/testApi";
+import { CATALOG, freshDatabaseUrl, startTestApi, testConfig, TOKENS, waitFor, type TestApi, type Who } from "../support/testApi";
 import { applyDevDbAccess, destroyDevDbAccess, kubectl, kubectlJson, simulateCloud } from "./cluster";
 import { enginePath, pulumiCli } from "./engine";
 
@@ -317,15 +317,19 @@ export interface Checkpoint {
     };
 }
 
-/** Polls until `check` returns a value; the e2e figures are seconds, so the poll is coarse. */
-export async function eventually<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs: number, everyMs = 200): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const v = await check();
-        if (v !== undefined) return v;
-        if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, everyMs));
-    }
+/** Anything that answers the API's routes: the in-process test API or the API as a child process. */
+interface Caller {
+    call(who: "alice", method: string, path: string): Promise<{ status: number; body: unknown }>;
+}
+
+/** Waits until `name` is deleted (404 or state deleted); a delete that fails throws with the database's view. */
+export async function waitDeleted(api: Caller, name: string, timeoutMs: number): Promise<void> {
+    await waitFor(`${name} deleted`, async () => {
+        const g = await api.call("alice", "GET", `/databases/${name}`);
+        const state = (g.body as { state?: string } | undefined)?.state;
+        if (state === "failed") throw new Error(`the delete failed: ${JSON.stringify(g.body)}`);
+        return g.status === 404 || state === "deleted" ? true : undefined;
+    }, timeoutMs, 500);
 }
 
 /**

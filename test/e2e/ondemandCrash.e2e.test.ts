@@ -26,10 +26,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createBody, sqlIn } from "../support/testApi";
+import { createBody, sqlIn, waitFor } from "../support/testApi";
 import { requireKubernetes, requirePulumi } from "./engine";
 import {
-    childDatabase, eventually, groupAlive, PREFIX, setUpKubernetesE2e, stackFiles, startApiProcess,
+    childDatabase, groupAlive, PREFIX, setUpKubernetesE2e, stackFiles, startApiProcess, waitDeleted,
     type ApiProcess, type KubernetesE2e,
 } from "./ondemandApi";
 
@@ -70,12 +70,12 @@ describe.skipIf(missing)("crash recovery through the API process and the real en
         expect(r.status, JSON.stringify(r.body)).toBe(202);
         // The provider waits for the LoadBalancer's address, which the paused cloud never gives, while the
         // rest (volumes are still provisioned) completes: the kill then comes with only the Service pending.
-        const pending = await eventually("the Service's create pending and the StatefulSet's done", () => {
+        const pending = await waitFor("the Service's create pending and the StatefulSet's done", () => {
             const latest = stackFiles(e2e.stateRoot, NAME).checkpoint?.latest;
             const ops = latest?.pending_operations ?? [];
             const done = (latest?.resources ?? []).some((res) => res.type === STATEFULSET_TYPE);
             return done && ops.length === 1 && ops[0]?.resource.type === SERVICE_TYPE && ops[0].type === "creating" ? ops : undefined;
-        }, 180_000);
+        }, 180_000, 200);
         expect(e2e.admin(["get", "service", "-n", NS, "postgres"]).status, "the Service exists in the cluster").toBe(0);
         const pgid = first.pid;
         await first.killGroup();
@@ -94,7 +94,7 @@ describe.skipIf(missing)("crash recovery through the API process and the real en
         e2e.resumeCloud();
         second = await startApiProcess(e2e, db, ENV);
         const proc = second;
-        const view = await eventually("the resumed create to end", async () => {
+        const view = await waitFor("the resumed create to end", async () => {
             const g = await proc.call("alice", "GET", `/databases/${NAME}`);
             const body = g.body as unknown as DatabaseView;
             return body.state === "ready" || body.state === "failed" ? body : undefined;
@@ -131,10 +131,7 @@ describe.skipIf(missing)("crash recovery through the API process and the real en
     it("DELETE then leaves no namespace and no stack", async () => {
         const proc = second!;
         expect((await proc.call("alice", "DELETE", `/databases/${NAME}`)).status).toBe(202);
-        await eventually("the database deleted", async () => {
-            const g = await proc.call("alice", "GET", `/databases/${NAME}`);
-            return g.status === 404 || g.body.state === "deleted" ? true : undefined;
-        }, 240_000, 500);
+        await waitDeleted(proc, NAME, 240_000);
         expect(e2e.namespaceExists(NS), "the namespace is gone once the delete has finished").toBe(false);
         const files = stackFiles(e2e.stateRoot, NAME);
         expect(files.checkpoint, "the stack in the file backend").toBeUndefined();

@@ -29,7 +29,7 @@ import { dockerObjectName } from "../../components/ondemand";
 import { parseDatabaseSpec } from "../../contracts/database";
 import { createBody, waitFor, type TestApi } from "../support/testApi";
 import { enginePath, engineMissing, pulumiCli, requirePulumi } from "./engine";
-import { setUpDockerE2e, stackFiles, startDockerEngineApi, type DockerE2e } from "./ondemandApi";
+import { setUpDockerE2e, stackFiles, startDockerEngineApi, waitDeleted, type DockerE2e } from "./ondemandApi";
 
 /** The stand-in of postgres:17 that `e2e:up` builds (docs/e2e-docker.md). */
 const IMAGE = "dbaas-e2e/postgres:17";
@@ -223,10 +223,7 @@ describe.skipIf(missing)("the docker target through the API and the real engine 
         const started = Date.now();
         const r = await api.call("alice", "DELETE", `/databases/${NAME}`);
         expect(r.status).toBe(202);
-        await waitFor("the database deleted", async () => {
-            const g = await api.call("alice", "GET", `/databases/${NAME}`);
-            return g.status === 404 || (g.body as { state?: string }).state === "deleted" ? true : undefined;
-        }, 300_000);
+        await waitDeleted(api, NAME, 300_000);
         console.log(`API delete → gone (docker target): ${Math.round((Date.now() - started) / 1000)} s`);
         expect(containerExists(dockerObjectName(NAME)), "the container").toBe(false);
         expect(volumeExists(dockerObjectName(NAME, "data")), "the volume").toBe(false);

@@ -18,7 +18,7 @@ import { parseDatabaseSpec } from "../../contracts/database";
 import { createBody, readSse, TOKENS, waitFor, type TestApi } from "../support/testApi";
 import { kubectl, kubectlJson } from "./cluster";
 import { requireKubernetes, requirePulumi } from "./engine";
-import { PREFIX, setUpKubernetesE2e, stackFiles, startEngineApi, type KubernetesE2e } from "./ondemandApi";
+import { PREFIX, setUpKubernetesE2e, stackFiles, startEngineApi, waitDeleted, type KubernetesE2e } from "./ondemandApi";
 
 const missing = requirePulumi() ?? requireKubernetes();
 const NAME = "e2e-k8s-db";
@@ -94,10 +94,7 @@ describe.skipIf(missing)("the kubernetes target through the API and the real eng
     it("DELETE removes the namespace and the stack", async () => {
         const r = await api.call("alice", "DELETE", `/databases/${NAME}`);
         expect(r.status).toBe(202);
-        await waitFor("the database deleted", async () => {
-            const g = await api.call("alice", "GET", `/databases/${NAME}`);
-            return g.status === 404 || (g.body as { state?: string }).state === "deleted" ? true : undefined;
-        }, 300_000);
+        await waitDeleted(api, NAME, 300_000);
         await waitFor("the namespace gone", () => Promise.resolve(kubectl(["get", "namespace", NS], { kubeconfig: adminKubeconfig }).status !== 0 ? true : undefined), 120_000);
         expect(fs.existsSync(path.join(tmp, "stacks", NAME))).toBe(false);
         expect(stackFiles(e2e.stateRoot, NAME).checkpoint, "the stack in the file backend").toBeUndefined();

@@ -18,9 +18,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createBody, sqlIn, type TestApi } from "../support/testApi";
+import { createBody, sqlIn, waitFor, type TestApi } from "../support/testApi";
 import { requireKubernetes, requirePulumi } from "./engine";
-import { eventually, PREFIX, setUpKubernetesE2e, stackFiles, startEngineApi, type KubernetesE2e } from "./ondemandApi";
+import { PREFIX, setUpKubernetesE2e, stackFiles, startEngineApi, waitDeleted, type KubernetesE2e } from "./ondemandApi";
 
 const missing = requirePulumi() ?? requireKubernetes();
 const NAME = "e2e-retry";
@@ -59,7 +59,7 @@ let namespaceUid: string;
 
 type DatabaseView = { state: string; failure_reason: string | null; endpoint: { host: string } | null; last_operation: { id: number; kind: string; status: string } };
 const view = async () => (await api.call("alice", "GET", `/databases/${NAME}`)).body as DatabaseView;
-const ended = (what: string, states: string[], timeoutMs = 240_000) => eventually(what, async () => {
+const ended = (what: string, states: string[], timeoutMs = 240_000) => waitFor(what, async () => {
     const v = await view();
     return states.includes(v.state) ? v : undefined;
 }, timeoutMs, 500);
@@ -85,7 +85,7 @@ describe.skipIf(missing)("a failed create retried, and a database whose namespac
 
     it("a create the cluster's admission refuses half way fails with the API server's reason, leaving the namespace and the stack", async () => {
         expect(e2e.admin(["apply", "-f", "-"], POLICY_MANIFEST).status).toBe(0);
-        await eventually("the admission policy to act", () => (refusesLoadBalancers() ? true : undefined), 30_000);
+        await waitFor("the admission policy to act", () => (refusesLoadBalancers() ? true : undefined), 30_000, 200);
 
         expect((await api.call("alice", "POST", "/databases", { body: createBody(NAME, { source_ranges: ["203.0.113.0/24"] }) })).status).toBe(202);
         const failed = await ended("the create to end", ["ready", "failed"]);
@@ -104,7 +104,7 @@ describe.skipIf(missing)("a failed create retried, and a database whose namespac
 
     it("once the admin lifts the policy, a retry resumes the same stack: the Service is created, the namespace is kept (same UID)", async () => {
         expect(e2e.admin(["delete", "-f", "-"], POLICY_MANIFEST).status).toBe(0);
-        await eventually("the admission policy to be lifted", () => (refusesLoadBalancers() ? undefined : true), 30_000);
+        await waitFor("the admission policy to be lifted", () => (refusesLoadBalancers() ? undefined : true), 30_000, 200);
 
         expect((await api.call("alice", "POST", `/databases/${NAME}/retry`)).status).toBe(202);
         const ready = await ended("the retry to end", ["ready", "failed"]);
@@ -125,16 +125,11 @@ describe.skipIf(missing)("a failed create retried, and a database whose namespac
     it("DELETE of a database whose namespace an admin deleted by hand succeeds and leaves no stack", async () => {
         // Not --wait: a synchronous kubectl that long would stall this process's API (and its keep-alive sockets).
         expect(e2e.admin(["delete", "namespace", NS, "--wait=false"]).status).toBe(0);
-        await eventually("the namespace deleted by hand to be gone", () => (e2e.namespaceExists(NS) ? undefined : true), 120_000, 500);
+        await waitFor("the namespace deleted by hand to be gone", () => (e2e.namespaceExists(NS) ? undefined : true), 120_000, 500);
         expect(stackFiles(e2e.stateRoot, NAME).checkpoint, "the stack still exists before the DELETE").toBeDefined();
 
         expect((await api.call("alice", "DELETE", `/databases/${NAME}`)).status).toBe(202);
-        await eventually("the database deleted", async () => {
-            const g = await api.call("alice", "GET", `/databases/${NAME}`);
-            const state = (g.body as { state?: string }).state;
-            if (state === "failed") throw new Error(`the delete failed: ${JSON.stringify(g.body)}`);
-            return g.status === 404 || state === "deleted" ? true : undefined;
-        }, 240_000, 500);
+        await waitDeleted(api, NAME, 240_000);
         expect(stackFiles(e2e.stateRoot, NAME).checkpoint, "the stack in the file backend").toBeUndefined();
         expect(fs.existsSync(path.join(e2e.stateRoot, NAME)), "the work directory").toBe(false);
         expect(e2e.namespaceExists(NS), "no namespace came back").toBe(false);

@@ -169,14 +169,14 @@ export async function startTestApi(pg: PostgresServer, o: { engine?: FakeStackEn
     return Object.assign(api, { engine: engine as FakeStackEngine, logs, databaseUrl, call });
 }
 
-/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+/** Polls every `everyMs` until `check` returns a value (not undefined), or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000, everyMs = 25): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
         const v = await check();
         if (v !== undefined) return v;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 25));
+        if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, everyMs));
     }
 }
 
