@@ -197,11 +197,16 @@ check_not_running() {
 }
 
 # free_port VAR: a loopback port nothing accepts on, not handed out earlier in this run.
+# Taken below the kernel's ephemeral range: a port inside it can become the local end of
+# any outgoing connection between the pick and the bind (seen in CI: "bind: address
+# already in use" from kube-controller-manager on a port that was free when picked).
 USED_PORTS=" "
+EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 free_port() {
-  local var=$1 port tries=0
+  local var=$1 port tries=0 low=10000
+  ((EPHEMERAL_LOW > low + 1000)) || die "the ephemeral port range starts at $EPHEMERAL_LOW: no room below it for the control plane's ports"
   while ((tries++ < 200)); do
-    port=$((20000 + RANDOM % 30000))
+    port=$((low + RANDOM % (EPHEMERAL_LOW - low)))
     [[ $USED_PORTS == *" $port "* ]] && continue
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       USED_PORTS+="$port "
