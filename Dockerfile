@@ -22,6 +22,13 @@ ARG PULUMI_VERSION=3.248.0
 #             the locally built CLI, language host and kubernetes provider).
 ARG PULUMI_SOURCE=download
 ARG PULUMI_LOCAL_IMAGE=dbaas-e2e/pulumi:${PULUMI_VERSION}
+# The resource plugins the per-database program loads (the @pulumi provider packages
+# ondemand/ and components/ondemand/ import), baked into /opt/pulumi so that no `up`
+# in production downloads one at first use (the image sets
+# PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: a missing plugin fails, it is not fetched).
+# The download stage installs each at the version its locked SDK package asks for
+# (node_modules/@pulumi/<name>/package.json "pulumi.version", i.e. package-lock.json).
+ARG PULUMI_PLUGINS="kubernetes docker"
 
 # ---- production dependencies only ----
 FROM ${NODE_IMAGE} AS deps
@@ -76,9 +83,23 @@ RUN case "${TARGETARCH}" in \
     && mkdir -p /opt/pulumi \
     && tar -xzf "${tarball}" -C /opt/pulumi --strip-components=1 \
     && /opt/pulumi/pulumi version
+# One package.json per plugin in PULUMI_PLUGINS: the version the locked SDK asks for.
+COPY --from=deps /app/node_modules/@pulumi/kubernetes/package.json /tmp/sdk/kubernetes.json
+COPY --from=deps /app/node_modules/@pulumi/docker/package.json /tmp/sdk/docker.json
+ARG PULUMI_PLUGINS
+RUN for name in ${PULUMI_PLUGINS}; do \
+        [ -f "/tmp/sdk/${name}.json" ] \
+            || { echo "pulumi: plugin ${name} is in PULUMI_PLUGINS but its package.json is not copied to /tmp/sdk/${name}.json" >&2; exit 1; }; \
+        version="$(node -p "require('/tmp/sdk/${name}.json').pulumi.version")" \
+        && PULUMI_HOME=/tmp/pulumi-home /opt/pulumi/pulumi plugin install resource "${name}" "${version}" \
+        && cp "/tmp/pulumi-home/plugins/resource-${name}-v${version}/pulumi-resource-${name}" /opt/pulumi/ \
+        || exit 1; \
+    done \
+    && rm -rf /tmp/pulumi-home /tmp/sdk
 
 # ---- the Pulumi CLI from a locally built set (pulumi, pulumi-language-nodejs,
-# pulumi-resource-pulumi-nodejs, pulumi-resource-kubernetes in /opt/pulumi) ----
+# pulumi-resource-pulumi-nodejs and the PULUMI_PLUGINS providers in /opt/pulumi;
+# their versions are whatever was built, see docs/engine-tools.md) ----
 FROM ${PULUMI_LOCAL_IMAGE} AS pulumi-local
 
 FROM pulumi-${PULUMI_SOURCE} AS pulumi
@@ -92,6 +113,7 @@ RUN apt-get update \
 ENV NODE_ENV=production \
     PATH=/opt/pulumi:$PATH \
     PULUMI_SKIP_UPDATE_CHECK=true \
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true \
     PULUMI_HOME=/data/pulumi-home \
     DBAAS_DASHBOARD_DIR=/app/dashboard/dist \
     HOST=0.0.0.0 \
@@ -101,9 +123,14 @@ COPY --from=pulumi /opt/pulumi /opt/pulumi
 # Whichever source: the CLI must be the version the stack config pins. (The ARG is
 # declared here, not above, so another version does not redo the apt layer.)
 ARG PULUMI_VERSION
+ARG PULUMI_PLUGINS
 RUN v="$(pulumi version)" \
     && { [ "${v}" = "v${PULUMI_VERSION}" ] \
-         || { echo "pulumi: /opt/pulumi has ${v}, the build asked for v${PULUMI_VERSION} (build arg PULUMI_VERSION; check PULUMI_LOCAL_IMAGE)" >&2; exit 1; }; }
+         || { echo "pulumi: /opt/pulumi has ${v}, the build asked for v${PULUMI_VERSION} (build arg PULUMI_VERSION; check PULUMI_LOCAL_IMAGE)" >&2; exit 1; }; } \
+    && for name in ${PULUMI_PLUGINS}; do \
+        [ -x "/opt/pulumi/pulumi-resource-${name}" ] \
+            || { echo "pulumi: /opt/pulumi has no pulumi-resource-${name} (PULUMI_PLUGINS; check PULUMI_LOCAL_IMAGE)" >&2; exit 1; }; \
+    done
 COPY --from=deps /app/node_modules ./node_modules
 # The language host transpiles the on-demand program and the CrossGuard pack with the
 # `typescript` it finds; without one the CLI falls back to its vendored 3.8, which

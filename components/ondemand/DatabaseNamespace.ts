@@ -6,7 +6,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { podSecurityLabels } from "./naming";
+import { FIELD_MANAGER_ANNOTATIONS, podSecurityLabels } from "./naming";
 import { DatabaseSize, limitRangeItems, quotaHard } from "./resources";
 
 export interface DatabaseNamespaceArgs {
@@ -28,17 +28,17 @@ export class DatabaseNamespace extends pulumi.ComponentResource {
         super("dbaas:ondemand:DatabaseNamespace", name, {}, opts);
 
         const namespace = new k8s.core.v1.Namespace(name, {
-            metadata: { name: args.namespace, labels: { ...args.labels, ...podSecurityLabels() } },
+            metadata: { name: args.namespace, labels: { ...args.labels, ...podSecurityLabels() }, annotations: FIELD_MANAGER_ANNOTATIONS },
         }, { parent: this });
         this.name = namespace.metadata.name;
 
         new k8s.core.v1.ResourceQuota(`${name}-quota`, {
-            metadata: { name: "database", namespace: this.name, labels: args.labels },
+            metadata: { name: "database", namespace: this.name, labels: args.labels, annotations: FIELD_MANAGER_ANNOTATIONS },
             spec: { hard: quotaHard(args.size, args.exposed ?? false) },
         }, { parent: this });
 
         new k8s.core.v1.LimitRange(`${name}-limits`, {
-            metadata: { name: "database", namespace: this.name, labels: args.labels },
+            metadata: { name: "database", namespace: this.name, labels: args.labels, annotations: FIELD_MANAGER_ANNOTATIONS },
             spec: { limits: limitRangeItems(args.size) },
         }, { parent: this });
 

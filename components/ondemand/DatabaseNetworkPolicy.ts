@@ -5,6 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { FIELD_MANAGER_ANNOTATIONS } from "./naming";
 import { networkPolicySpec } from "./networkPolicy";
 
 export interface DatabaseNetworkPolicyArgs {
@@ -25,7 +26,7 @@ export class DatabaseNetworkPolicy extends pulumi.ComponentResource {
         super("dbaas:ondemand:DatabaseNetworkPolicy", name, {}, opts);
 
         new k8s.networking.v1.NetworkPolicy(name, {
-            metadata: { name: "database", namespace: args.namespace, labels: args.labels ?? {} },
+            metadata: { name: "database", namespace: args.namespace, labels: args.labels ?? {}, annotations: FIELD_MANAGER_ANNOTATIONS },
             spec: networkPolicySpec({
                 podSelector: args.podSelector,
                 sourceRanges: args.sourceRanges ?? [],

@@ -5,7 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { SERVICE_NAME } from "./naming";
+import { FIELD_MANAGER_ANNOTATIONS, SERVICE_NAME } from "./naming";
 import { serviceAnnotations, serviceSpec } from "./serviceSpec";
 import { POSTGRES_PORT } from "../../contracts/ports";
 
@@ -32,7 +32,7 @@ export class DatabaseService extends pulumi.ComponentResource {
         const ranges = args.sourceRanges ?? [];
 
         const service = new k8s.core.v1.Service(name, {
-            metadata: { name: SERVICE_NAME, namespace: args.namespace, labels: args.labels ?? {}, annotations: serviceAnnotations(ranges) },
+            metadata: { name: SERVICE_NAME, namespace: args.namespace, labels: args.labels ?? {}, annotations: { ...serviceAnnotations(ranges), ...FIELD_MANAGER_ANNOTATIONS } },
             spec: serviceSpec(ranges, args.selector),
         }, { parent: this });
 

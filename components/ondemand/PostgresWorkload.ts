@@ -8,7 +8,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DATABASE_USER, SERVICE_NAME } from "./naming";
+import { DATABASE_USER, FIELD_MANAGER_ANNOTATIONS, SERVICE_NAME } from "./naming";
 import {
     DATA_MOUNT, fetchEnv, FETCH_SCRIPT_FILE, fetchScript, INITDB_DIR, INITDB_FILE, initdbScript, PGDATA, readinessCommand,
     RestoreLimits, restoreEnv, SCRIPT_DIR, SCRIPT_FILE, WRITABLE_DIRS,
@@ -73,7 +73,7 @@ export class PostgresWorkload extends pulumi.ComponentResource {
         super("dbaas:ondemand:PostgresWorkload", name, {}, opts);
         const restore = args.restore;
         const security = containerSecurityContext();
-        const meta = (object: string) => ({ name: object, namespace: args.namespace, labels: args.labels });
+        const meta = (object: string) => ({ name: object, namespace: args.namespace, labels: args.labels, annotations: FIELD_MANAGER_ANNOTATIONS });
 
         this.password = pulumi.secret(args.password);
 

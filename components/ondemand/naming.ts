@@ -14,6 +14,21 @@ export interface DatabaseIdentity {
     readonly expires_at: string;
 }
 
+/**
+ * The server-side-apply field manager of every object the program declares
+ * (the provider's default is `pulumi-kubernetes-<random>`, new for each
+ * create). When the API dies during a create, the object it was making exists
+ * but is not in the stack; the resumed `up` creates it again, which under a new
+ * random manager failed with "Server-Side Apply field conflict detected". Under
+ * this one manager the re-create is the same manager's apply and adopts the
+ * object. (For objects made before this annotation the provider relinquishes
+ * the old manager's fields on the next update.)
+ */
+export const FIELD_MANAGER = "dbaas-ondemand";
+
+/** The annotation that sets FIELD_MANAGER, for every object's metadata. */
+export const FIELD_MANAGER_ANNOTATIONS: Readonly<Record<string, string>> = { "pulumi.com/patchFieldManager": FIELD_MANAGER };
+
 /** Superuser the workload is initialised with and that the outputs hand out. */
 export const DATABASE_USER = "postgres";
 

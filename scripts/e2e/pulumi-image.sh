@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The locally built Pulumi tools as an image, for the API image's PULUMI_SOURCE=local
 # (Dockerfile): dbaas-e2e/pulumi:<version> is FROM scratch with /opt/pulumi/ holding
-#   pulumi, pulumi-language-nodejs, pulumi-resource-pulumi-nodejs, pulumi-resource-kubernetes
+#   pulumi, pulumi-language-nodejs, pulumi-resource-pulumi-nodejs, pulumi-resource-kubernetes,
+#   pulumi-resource-docker (the Dockerfile's PULUMI_PLUGINS)
 # as scripts/e2e/tools.sh built them (found on PATH; .e2e/env.tools is sourced when present).
 # The API image then builds with no download from GitHub:
 #   DOCKER_BUILDKIT=1 /usr/bin/docker build --network host --build-arg NODE_IMAGE=dbaas-e2e/node:20 \
@@ -17,7 +18,7 @@ readonly REPO_ROOT
 readonly CACHE_ROOT="${DBAAS_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dbaas/e2e}"
 readonly CONTEXT="$CACHE_ROOT/build/pulumi-tools"
 readonly REPO=dbaas-e2e/pulumi
-readonly TOOLS=(pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs pulumi-resource-kubernetes)
+readonly TOOLS=(pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs pulumi-resource-kubernetes pulumi-resource-docker)
 DOCKER_CLI=/usr/bin/docker
 [ -x "$DOCKER_CLI" ] || DOCKER_CLI=docker
 readonly DOCKER_CLI

@@ -50,11 +50,12 @@ export interface KubernetesE2e {
     /** The engine's environment variables (CLI root, passphrase file, state root; the backend defaults under the state root). */
     readonly engineEnv: Readonly<Record<string, string>>;
     /**
-     * Starts (again) the SIMULATED cloud load balancer and storage provisioner; `pauseCloud` stops the
-     * load balancer only (volumes are still provisioned, so a StatefulSet can finish while a Service waits).
+     * Starts (again) the SIMULATED cloud load balancer and storage provisioner. `pauseCloud()` stops the
+     * load balancer only (volumes are still provisioned, so a StatefulSet can finish while a Service
+     * waits); `pauseCloud("with volumes")` stops both, so a StatefulSet's pod waits for its volume too.
      */
     resumeCloud(): void;
-    pauseCloud(): void;
+    pauseCloud(what?: "balancer" | "with volumes"): void;
     /** kubectl as the cluster admin. */
     admin(args: string[], input?: string): ReturnType<typeof kubectl>;
     adminJson<T>(args: string[]): T;
@@ -87,10 +88,14 @@ export async function setUpKubernetesE2e(name: string): Promise<KubernetesE2e> {
             volumes = undefined;
             cloud ??= simulateCloud(PREFIX, adminKubeconfig);
         },
-        pauseCloud: () => {
+        pauseCloud: (what = "balancer") => {
             cloud?.stop();
             cloud = undefined;
-            volumes ??= provisionVolumes(PREFIX, adminKubeconfig);
+            if (what === "balancer") volumes ??= provisionVolumes(PREFIX, adminKubeconfig);
+            else {
+                volumes?.stop();
+                volumes = undefined;
+            }
         },
         admin,
         adminJson: <T>(args: string[]) => kubectlJson<T>(args, adminKubeconfig),

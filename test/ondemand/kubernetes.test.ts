@@ -58,6 +58,15 @@ describe("kubernetes target, with backup and source ranges", async () => {
         }
     });
 
+    it("applies every object as the one fixed field manager, so a create resumed after a crash adopts what the dead process made", () => {
+        for (const type of Object.values(T)) {
+            const annotations = (rec.one(type).inputs.metadata as { annotations?: Record<string, string> }).annotations;
+            expect(annotations?.["pulumi.com/patchFieldManager"], type).toBe("dbaas-ondemand");
+        }
+        // The Service keeps its load-balancer annotations beside it.
+        expect(Object.keys((rec.one(T.service).inputs.metadata as { annotations: Record<string, string> }).annotations))
+            .toContain("service.beta.kubernetes.io/aws-load-balancer-type");
+    });
     it("names the namespace with the prefix and labels it for owner, project, expiry and Pod Security restricted", () => {
         const meta = rec.one(T.ns).inputs.metadata as { name: string; labels: Record<string, string> };
         expect(meta.name).toBe("devdb-orders");

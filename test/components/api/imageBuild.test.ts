@@ -82,6 +82,26 @@ describe("the Dockerfile", () => {
         expect(instructions).toContain("FROM ${PULUMI_LOCAL_IMAGE} AS pulumi-local");
         expect(dockerfile).toMatch(/sha256sum -c/);
     });
+    it("bakes a plugin for every provider package the per-database program imports, at the locked SDK's version", () => {
+        const files = ["ondemand", "components/ondemand"].flatMap((dir) =>
+            fs.readdirSync(path.join(ROOT, dir), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts")).map((f) => path.join(dir, f)));
+        const imported = new Set(files.flatMap((f) => ts.preProcessFile(fs.readFileSync(path.join(ROOT, f), "utf8")).importedFiles.map((i) => i.fileName))
+            .map((spec) => /^@pulumi\/([a-z-]+)$/.exec(spec)?.[1])
+            .filter((name): name is string => name !== undefined)
+            .filter((name) => (JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules/@pulumi", name, "package.json"), "utf8")) as { pulumi?: { resource?: boolean } }).pulumi?.resource === true));
+        expect([...imported].sort()).toEqual(["docker", "kubernetes"]);
+        const declared = instructions.find((l) => l.startsWith("ARG PULUMI_PLUGINS="));
+        expect(declared?.replace(/^ARG PULUMI_PLUGINS="(.*)"$/, "$1").split(" ").sort()).toEqual([...imported].sort());
+        for (const name of imported) {
+            // The version comes from the SDK package the lock installed, copied from the deps stage.
+            expect(instructions).toContain(`COPY --from=deps /app/node_modules/@pulumi/${name}/package.json /tmp/sdk/${name}.json`);
+        }
+        expect(dockerfile).toMatch(/pulumi plugin install resource "\$\{name\}" "\$\{version\}"/);
+        expect(dockerfile).toMatch(/PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true/);
+        // The local set (scripts/e2e/pulumi-image.sh) carries the same plugins.
+        const tools = /^readonly TOOLS=\((.*)\)$/m.exec(fs.readFileSync(path.join(ROOT, "scripts/e2e/pulumi-image.sh"), "utf8"))?.[1]?.split(" ") ?? [];
+        expect(tools).toEqual(expect.arrayContaining([...imported].map((name) => `pulumi-resource-${name}`)));
+    });
     it("runs the compiled API as the unprivileged node user, under tini", () => {
         expect(instructions.at(-1)).toBe('CMD ["node", "dist/api/main.js"]');
         expect(instructions).toContain('ENTRYPOINT ["/usr/bin/tini", "--"]');
