@@ -108,6 +108,11 @@ start_daemon() {
         --iptables=true \
         --ip6tables=false \
         >>"$DAEMON_LOG" 2>&1 </dev/null 9>&- &
+    # setsid execs dockerd in place (a background job is no group leader), so $! is its pid.
+    # Watched by wait_daemon: dockerd writes its pidfile only after it has set itself up,
+    # which on a loaded machine came later than the 2 s wait_daemon allowed (CI: "dockerd
+    # exited before answering" while it was starting).
+    STARTED_PID=$!
     disown || true
 }
 
@@ -115,7 +120,7 @@ wait_daemon() {
     local i
     for ((i = 0; i < DAEMON_WAIT_SECONDS * 4; i++)); do
         daemon_answers && return 0
-        if [ "$i" -gt 8 ] && ! daemon_pid >/dev/null; then
+        if ! { [ -n "${STARTED_PID:-}" ] && kill -0 "$STARTED_PID" 2>/dev/null; } && ! daemon_pid >/dev/null; then
             die "up: dockerd exited before answering: $(tail -n 1 "$DAEMON_LOG"); see $DAEMON_LOG"
         fi
         sleep 0.25

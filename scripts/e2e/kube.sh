@@ -183,8 +183,13 @@ pid_alive() {
   [[ -f $STATE_DIR/$name.pid ]] || return 1
   pid=$(cat "$STATE_DIR/$name.pid")
   [[ -n $pid && -r /proc/$pid/cmdline ]] || return 1
-  # only a process of ours: its command line names this state dir
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$STATE_DIR/"
+  # Only a process of ours: its command line names this state dir. Read whole,
+  # then matched: `tr ... | grep -q` under pipefail fails when grep exits on the
+  # match before tr has written a long command line (SIGPIPE; seen under load as
+  # "kube-controller-manager exited while starting" with the process running).
+  local cmdline
+  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ $cmdline == *"$STATE_DIR/"* ]]
 }
 
 check_not_running() {
@@ -351,9 +356,11 @@ start() {
   # Until the forked shell has exec'd the binary, /proc/PID/cmdline is this
   # script's, and pid_alive would call a starting process dead (seen in CI as
   # "kube-controller-manager exited while starting" with the process running).
+  local cmdline
   for ((i = 0; i < 250; i++)); do
     [[ -r /proc/$pid/cmdline ]] || break
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$bin" && break
+    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || break
+    [[ $cmdline == *"$bin"* ]] && break
     sleep 0.02
   done
 }

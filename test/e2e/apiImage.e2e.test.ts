@@ -281,13 +281,16 @@ describe.skipIf(missing)("API image (e2e)", () => {
         expect(page.body).not.toMatch(/The dashboard is not built/);
     });
 
-    it("carries the locally built Pulumi CLI, language host and kubernetes provider", async () => {
+    it("carries the locally built Pulumi CLI, language host and the program's providers (kubernetes, docker), and downloads no plugin", async () => {
         // The version scripts/e2e/tools.sh pins (v3.248.0), as the image's own CLI reports it.
         const gomod = fs.readFileSync(path.join(ROOT, "scripts/e2e/go/pulumi/go.mod"), "utf8");
         const pinned = /^\s*github\.com\/pulumi\/pulumi\/pkg\/v3 (v\S+)/m.exec(gomod)?.[1];
         expect(await docker(["exec", api, "pulumi", "version"])).toBe(pinned);
         const tools = await docker(["exec", api, "sh", "-c", "cd /opt/pulumi && for f in *; do [ -x \"$f\" ] && echo \"$f\"; done"]);
-        expect(tools.split("\n")).toEqual(expect.arrayContaining(["pulumi", "pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs", "pulumi-resource-kubernetes"]));
+        expect(tools.split("\n")).toEqual(expect.arrayContaining([
+            "pulumi", "pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs", "pulumi-resource-kubernetes", "pulumi-resource-docker",
+        ]));
+        expect(await docker(["exec", api, "sh", "-c", "echo \"$PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION\""])).toBe("true");
     });
 
     it("refuses a local set of another version than PULUMI_VERSION, naming both", async () => {
