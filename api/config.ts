@@ -4,13 +4,14 @@
  * and what was expected. Every default is stated here and in
  * docs/api.md. No Pulumi imports.
  */
+import { X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { parseCatalogJson, versionCatalogSchema, type VersionCatalog } from "../contracts/catalog";
+import { IMAGE_REFERENCE_HINT, isValidImageReference, parseCatalogJson, versionCatalogSchema, type VersionCatalog } from "../contracts/catalog";
 import { DNS_NAME_PATTERN, isCidr, NAMESPACE_PREFIX_HINT, NAMESPACE_PREFIX_PATTERN } from "../contracts/stackConfig";
-import { dockerTargetSchema, kubernetesTargetSchema } from "../contracts/database";
+import { DEFAULT_FETCH_IMAGE, dockerTargetSchema, kubernetesTargetSchema, PEM_CERTIFICATES, RESTORE_CA_PEM_MAX_LENGTH } from "../contracts/database";
 import { API_PORT } from "../contracts/ports";
 import { PACKAGE_ROOT } from "./paths";
 
@@ -63,6 +64,11 @@ const envSchema = z.object({
     DBAAS_DB_CPU_MILLICORES: int(100, 64000).default(1000),
     DBAAS_DB_STORAGE_GB: int(1, 1000).default(10),
     DBAAS_STORAGE_CLASS: z.string().min(1).optional(),
+    // The restore's download step (both targets): its image, and the CA bundle it trusts.
+    DBAAS_FETCH_IMAGE: z.string().refine(isValidImageReference, IMAGE_REFERENCE_HINT).default(DEFAULT_FETCH_IMAGE),
+    DBAAS_BACKUP_CA_FILE: z.string().min(1).optional(),
+    // docker target only: the network the download step joins (default: the engine's bridge).
+    DBAAS_FETCH_NETWORK: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "a Docker network name (letters, digits, '_', '.', '-')").optional(),
 });
 
 export type Target = z.output<typeof dockerTargetSchema> | z.output<typeof kubernetesTargetSchema>;
@@ -142,6 +148,41 @@ function readDatabaseUrl(env: z.output<typeof envSchema>, problems: string[]): s
     return text;
 }
 
+/**
+ * The PEM bundle DBAAS_BACKUP_CA_FILE names: certificates only (a private key is refused
+ * before anything else is said about the file, so it never travels into a spec), each one
+ * parsed, at most RESTORE_CA_PEM_MAX_LENGTH characters.
+ */
+function readBackupCa(file: string | undefined, problems: string[]): string | undefined {
+    if (file === undefined) return undefined;
+    const where = `DBAAS_BACKUP_CA_FILE = ${JSON.stringify(file)}`;
+    let text: string;
+    try {
+        text = fs.readFileSync(file, "utf8");
+    } catch (e) {
+        problems.push(`${where}: expected a readable PEM file of CA certificates (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`);
+        return undefined;
+    }
+    if (/PRIVATE KEY-----/.test(text)) {
+        problems.push(`${where}: the file holds a private key; expected CA certificates only (remove the key)`);
+        return undefined;
+    }
+    if (text.length > RESTORE_CA_PEM_MAX_LENGTH || !PEM_CERTIFICATES.test(text)) {
+        problems.push(`${where}: expected at most ${RESTORE_CA_PEM_MAX_LENGTH} characters of PEM certificates (-----BEGIN CERTIFICATE----- blocks) and nothing else`);
+        return undefined;
+    }
+    const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    for (const [i, block] of blocks.entries()) {
+        try {
+            new X509Certificate(block);
+        } catch (e) {
+            problems.push(`${where}: certificate ${i + 1} of ${blocks.length} does not parse (${(e as Error).message}); expected PEM X.509 certificates`);
+            return undefined;
+        }
+    }
+    return `${blocks.join("\n")}\n`;
+}
+
 /** Parses the environment (pure apart from reading the catalog and secret files). Throws `ApiConfigError`. */
 export function loadApiConfig(environment: Readonly<Record<string, string | undefined>>): ApiConfig {
     // Empty values count as unset, as in most shells' `VAR= cmd`.
@@ -166,11 +207,24 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
         problems.push(`DBAAS_CATALOG / DBAAS_CATALOG_FILE: ${(e as Error).message.split("\n")[0]}`);
     }
     const databaseUrl = readDatabaseUrl(env, problems);
+    const backupCa = readBackupCa(env.DBAAS_BACKUP_CA_FILE, problems);
+    if (env.DBAAS_FETCH_NETWORK !== undefined && env.DBAAS_TARGET !== "docker") {
+        problems.push(`DBAAS_FETCH_NETWORK = ${JSON.stringify(env.DBAAS_FETCH_NETWORK)}: a Docker network applies to DBAAS_TARGET=docker only (it is ${env.DBAAS_TARGET}); unset it`);
+    }
     if (problems.length > 0 || catalog === undefined) throw new ApiConfigError(problems);
+    const restore = { fetch_image: env.DBAAS_FETCH_IMAGE, ...(backupCa === undefined ? {} : { restore_ca_pem: backupCa }) };
     const target: Target = env.DBAAS_TARGET === "docker"
-        ? dockerTargetSchema.parse({ kind: "docker", docker_host: env.DBAAS_DOCKER_HOST ?? env.DOCKER_HOST ?? "unix:///var/run/docker.sock", memory_mb: env.DBAAS_DB_MEMORY_MB, publish_ip: env.DBAAS_PUBLISH_IP })
+        ? dockerTargetSchema.parse({
+            kind: "docker",
+            docker_host: env.DBAAS_DOCKER_HOST ?? env.DOCKER_HOST ?? "unix:///var/run/docker.sock",
+            memory_mb: env.DBAAS_DB_MEMORY_MB,
+            publish_ip: env.DBAAS_PUBLISH_IP,
+            ...(env.DBAAS_FETCH_NETWORK === undefined ? {} : { fetch_network: env.DBAAS_FETCH_NETWORK }),
+            ...restore,
+        })
         : kubernetesTargetSchema.parse({
             kind: "kubernetes",
+            ...restore,
             namespace_prefix: env.DBAAS_NAMESPACE_PREFIX,
             memory_mb: env.DBAAS_DB_MEMORY_MB,
             cpu_millicores: env.DBAAS_DB_CPU_MILLICORES,

@@ -51,6 +51,11 @@ export const createDatabaseFields = {
     source_ranges: z.array(cidrSchema).max(32, "at most 32 ranges").optional(),
 } as const;
 
+/** Largest CA bundle a spec carries (a few dozen certificates). */
+export const RESTORE_CA_PEM_MAX_LENGTH = 65_536;
+/** One or more PEM certificate blocks, whitespace between them, nothing else (no private key). */
+export const PEM_CERTIFICATES = /^\s*(-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*)+$/;
+
 /** Image of the one-shot step that downloads backup_location (needs curl and a POSIX shell; pinned). */
 export const DEFAULT_FETCH_IMAGE = "curlimages/curl:8.11.1";
 
@@ -64,6 +69,12 @@ export const restoreSettingsFields = {
     restore_max_bytes: z.number().int().positive().default(Number(RESTORE_DEFAULTS.RESTORE_MAX_BYTES)),
     /** Longest the download and the restore may each take, in seconds (default: the script's, 1 hour). */
     restore_max_seconds: z.number().int().min(30).max(86_400).default(Number(RESTORE_DEFAULTS.RESTORE_MAX_SECONDS)),
+    /**
+     * PEM certificates the download trusts instead of the system CAs, for backup servers
+     * with a private CA (API setting DBAAS_BACKUP_CA_FILE). Public material: no secret.
+     */
+    restore_ca_pem: z.string().max(RESTORE_CA_PEM_MAX_LENGTH, `at most ${RESTORE_CA_PEM_MAX_LENGTH} characters of PEM`)
+        .regex(PEM_CERTIFICATES, "PEM certificates (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----) and nothing else").optional(),
 } as const;
 
 export const dockerTargetSchema = z.object({
@@ -73,6 +84,11 @@ export const dockerTargetSchema = z.object({
     memory_mb: z.number().int().min(128),
     /** Host address the Postgres port is published on (127.0.0.1 keeps it local). */
     publish_ip: z.string().default("127.0.0.1"),
+    /**
+     * Docker network the fetch step joins instead of the engine's default bridge, for a
+     * backup server reachable only there (API setting DBAAS_FETCH_NETWORK).
+     */
+    fetch_network: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "a Docker network name (letters, digits, '_', '.', '-')").optional(),
     ...restoreSettingsFields,
 }).strict();
 

@@ -34,15 +34,22 @@ export const INITDB_FILE = "50-dbaas-restore.sh";
 /** Where Postgres writes besides PGDATA (socket, lock file) and scratch space; emptyDir/tmpfs. */
 export const WRITABLE_DIRS = { socket: "/var/run/postgresql", tmp: "/tmp" } as const;
 
+/** Where the fetch step finds `restore_ca_pem` (a file upload / ConfigMap key), when the target has one. */
+export const RESTORE_CA_FILE = `${SCRIPT_DIR}/backup-ca.pem`;
+export const RESTORE_CA_KEY = "backup-ca.pem";
+
 export interface RestoreLimits {
     readonly restore_jobs: number;
     readonly restore_max_bytes: number;
     readonly restore_max_seconds: number;
+    /** PEM certificates the download trusts instead of the system CAs (a private CA's backup server). */
+    readonly restore_ca_pem?: string | undefined;
 }
 
 /** Environment of the fetch step: the URL travels as a variable, never inside the command text. */
 export function fetchEnv(backupUrl: string, markerName: string, limits: RestoreLimits): Record<string, string> {
     return {
+        ...(limits.restore_ca_pem === undefined ? {} : { RESTORE_CA_FILE }),
         BACKUP_URL: backupUrl,
         // The output file travels as FETCH_TO: BACKUP_FILE is restore.sh's input, not the fetch's.
         FETCH_TO: BACKUP_FILE,

@@ -18,7 +18,7 @@ import { readFetchScript, readRestoreScript } from "./restore";
 import { DatabaseSpec, DockerTarget } from "../contracts/database";
 import { POSTGRES_PORT } from "../contracts/ports";
 import { POSTGRES_UID } from "../contracts/catalog";
-import { RESTORE_MARKER } from "../contracts/restore";
+import { RESTORE_CA_FILE, RESTORE_MARKER } from "../contracts/restore";
 
 /** Where the password file is uploaded inside the container. */
 const PASSWORD_FILE = "/run/dbaas/postgres-password";
@@ -56,7 +56,12 @@ export function deployDocker(spec: DatabaseSpec, target: DockerTarget, password:
             command: ["sh", "-c", fetchScript(POSTGRES_UID)],
             envs: envList(fetchEnv(spec.backup_location, RESTORE_MARKER, target)),
             mounts: [dataMount],
-            uploads: [{ file: `${SCRIPT_DIR}/${FETCH_SCRIPT_FILE}`, content: readFetchScript(), permissions: "0444" }],
+            uploads: [
+                { file: `${SCRIPT_DIR}/${FETCH_SCRIPT_FILE}`, content: readFetchScript(), permissions: "0444" },
+                ...(target.restore_ca_pem === undefined ? [] : [{ file: RESTORE_CA_FILE, content: target.restore_ca_pem, permissions: "0444" }]),
+            ],
+            // A backup server reachable only on one network: the step joins it instead of the default bridge.
+            ...(target.fetch_network === undefined ? {} : { networkMode: target.fetch_network, networksAdvanced: [{ name: target.fetch_network }] }),
             memory: fetchResources({ memory_mb: target.memory_mb, cpu_millicores: 1000 }).memory_mb,
             labels,
             attach: true,

@@ -11,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DATABASE_USER, FIELD_MANAGER_ANNOTATIONS, SERVICE_NAME } from "./naming";
 import {
     DATA_MOUNT, fetchEnv, FETCH_SCRIPT_FILE, fetchScript, INITDB_DIR, INITDB_FILE, initdbScript, PGDATA, readinessCommand,
-    RestoreLimits, restoreEnv, SCRIPT_DIR, SCRIPT_FILE, WRITABLE_DIRS,
+    RESTORE_CA_FILE, RESTORE_CA_KEY, RestoreLimits, restoreEnv, SCRIPT_DIR, SCRIPT_FILE, WRITABLE_DIRS,
 } from "../../contracts/restore";
 import { fetchResources, guaranteedResources } from "./resources";
 import { containerSecurityContext, podSecurityContext } from "./security";
@@ -85,7 +85,10 @@ export class PostgresWorkload extends pulumi.ComponentResource {
 
         const scripts = restore === undefined ? undefined : new k8s.core.v1.ConfigMap(`${name}-restore`, {
             metadata: meta("postgres-restore"),
-            data: { [FETCH_SCRIPT_FILE]: restore.fetchScript, [SCRIPT_FILE]: restore.script, [INITDB_FILE]: initdbScript() },
+            data: {
+                [FETCH_SCRIPT_FILE]: restore.fetchScript, [SCRIPT_FILE]: restore.script, [INITDB_FILE]: initdbScript(),
+                ...(restore.limits.restore_ca_pem === undefined ? {} : { [RESTORE_CA_KEY]: restore.limits.restore_ca_pem }),
+            },
         }, { parent: this });
 
         const env = (vars: Record<string, string>) => Object.entries(vars).map(([n, value]) => ({ name: n, value }));
@@ -93,6 +96,7 @@ export class PostgresWorkload extends pulumi.ComponentResource {
         const tmpMount = { name: "tmp", mountPath: WRITABLE_DIRS.tmp };
         const scriptMount = { name: "restore", mountPath: `${SCRIPT_DIR}/${SCRIPT_FILE}`, subPath: SCRIPT_FILE, readOnly: true };
         const fetchScriptMount = { name: "restore", mountPath: `${SCRIPT_DIR}/${FETCH_SCRIPT_FILE}`, subPath: FETCH_SCRIPT_FILE, readOnly: true };
+        const caMounts = restore?.limits.restore_ca_pem === undefined ? [] : [{ name: "restore", mountPath: RESTORE_CA_FILE, subPath: RESTORE_CA_KEY, readOnly: true }];
         // Enough startup probes to cover download plus restore at their caps, and a margin for initdb.
         const restoreSeconds = restore === undefined ? 0 : 2 * restore.limits.restore_max_seconds;
         const startupFailures = Math.ceil((restoreSeconds + 300) / STARTUP_PERIOD_SECONDS);
@@ -119,7 +123,7 @@ export class PostgresWorkload extends pulumi.ComponentResource {
                             env: env(fetchEnv(restore.backupUrl, restore.markerName, restore.limits)),
                             securityContext: security,
                             resources: guaranteedResources(fetchResources({ memory_mb: args.memoryMb, cpu_millicores: args.cpuMillicores })),
-                            volumeMounts: [dataMount, tmpMount, fetchScriptMount],
+                            volumeMounts: [dataMount, tmpMount, fetchScriptMount, ...caMounts],
                         }],
                         containers: [{
                             name: "postgres",

@@ -3,6 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { catalogFromStackFile, loadApiConfig, REPO_ROOT } from "../../api/config";
+import { selfSignedCertificate } from "../support/tls";
 
 describe("API configuration from the environment", () => {
     it("has documented defaults and the dev stack's catalog", () => {
@@ -58,6 +59,38 @@ describe("API configuration from the environment", () => {
         expect(() => loadApiConfig({ DATABASE_URL_FILE: bad })).not.toThrow(/s3cret/);
         expect(() => loadApiConfig({ DATABASE_URL_FILE: path.join(dir, "missing") })).toThrow(/expected a readable file \(ENOENT\)/);
         fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("sets the restore's download step for both targets: its image, the CA bundle it trusts, and (docker) its network", () => {
+        expect(loadApiConfig({}).target).toMatchObject({ fetch_image: "curlimages/curl:8.11.1" });
+        expect(loadApiConfig({}).target.restore_ca_pem).toBeUndefined();
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-ca-"));
+        try {
+            const a = selfSignedCertificate("ca-a.example.com");
+            const b = selfSignedCertificate("ca-b.example.com");
+            const file = path.join(dir, "ca.pem");
+            fs.writeFileSync(file, `${a.certPem}\n${b.certPem}`);
+            const docker = loadApiConfig({ DBAAS_FETCH_IMAGE: "registry.example.com/tools/curl:8.11.1", DBAAS_BACKUP_CA_FILE: file, DBAAS_FETCH_NETWORK: "backups" });
+            expect(docker.target).toMatchObject({ kind: "docker", fetch_image: "registry.example.com/tools/curl:8.11.1", fetch_network: "backups" });
+            expect(docker.target.restore_ca_pem?.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+            const k8s = loadApiConfig({ DBAAS_TARGET: "kubernetes", DBAAS_BACKUP_CA_FILE: file });
+            expect(k8s.target).toMatchObject({ kind: "kubernetes", restore_ca_pem: docker.target.restore_ca_pem });
+
+            // A private key in the bundle is refused without echoing it; so are non-PEM text and a broken certificate.
+            fs.writeFileSync(file, `${a.certPem}${a.keyPem}`);
+            const withKey = (() => { try { loadApiConfig({ DBAAS_BACKUP_CA_FILE: file }); return ""; } catch (e) { return (e as Error).message; } })();
+            expect(withKey).toMatch(/DBAAS_BACKUP_CA_FILE = ".*ca\.pem": the file holds a private key; expected CA certificates only/);
+            expect(withKey).not.toContain(a.keyPem.split("\n")[1]);
+            fs.writeFileSync(file, "not a certificate\n");
+            expect(() => loadApiConfig({ DBAAS_BACKUP_CA_FILE: file })).toThrow(/DBAAS_BACKUP_CA_FILE = .*: expected at most 65536 characters of PEM certificates/);
+            fs.writeFileSync(file, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+            expect(() => loadApiConfig({ DBAAS_BACKUP_CA_FILE: file })).toThrow(/certificate 1 of 1 does not parse/);
+            expect(() => loadApiConfig({ DBAAS_BACKUP_CA_FILE: path.join(dir, "absent.pem") })).toThrow(/DBAAS_BACKUP_CA_FILE = .*: expected a readable PEM file of CA certificates \(ENOENT\)/);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+        expect(() => loadApiConfig({ DBAAS_FETCH_IMAGE: "curl image" })).toThrow(/DBAAS_FETCH_IMAGE = "curl image": expected/);
+        expect(() => loadApiConfig({ DBAAS_TARGET: "kubernetes", DBAAS_FETCH_NETWORK: "backups" })).toThrow(/DBAAS_FETCH_NETWORK = "backups": a Docker network applies to DBAAS_TARGET=docker only/);
     });
 
     it("treats empty values as unset", () => {

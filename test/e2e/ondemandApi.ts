@@ -19,6 +19,7 @@ import { REPO_ROOT } from "../../api/config";
 import { tokenLine } from "../../api/http/auth";
 import { loadEngine } from "../../api/engine/load";
 import type { StackEngine } from "../../api/engine/types";
+import type { Resolver } from "../../api/domain/ssrf";
 import { startPostgres, type PostgresServer } from "../support/postgres";
 import { CATALOG, freshDatabaseUrl, startTestApi, testConfig, TOKENS, waitFor, type TestApi, type Who } from "../support/testApi";
 import { applyDevDbAccess, destroyDevDbAccess, kubectl, kubectlJson, simulateCloud } from "./cluster";
@@ -383,10 +384,10 @@ export async function setUpDockerE2e(name: string, image: string): Promise<Docke
 }
 
 /** The API in this process with the Automation API engine on the docker target (see startEngineApi). */
-export async function startDockerEngineApi(e2e: DockerE2e, env: Record<string, string> = {}): Promise<{ api: TestApi; engine: StackEngine; close: () => Promise<void> }> {
+export async function startDockerEngineApi(e2e: DockerE2e, env: Record<string, string> = {}, resolver?: Resolver): Promise<{ api: TestApi; engine: StackEngine; close: () => Promise<void> }> {
     const all = { ...e2e.apiEnv, ...env };
     const config = testConfig(all);
     const engine = await loadEngine({ ...process.env, ...all, ...e2e.engineEnv, PULUMI_BACKEND_URL: "" }, config, pino({ level: "warn" }));
-    const api = await startTestApi(e2e.pg, { engine, env: all });
+    const api = await startTestApi(e2e.pg, { engine, env: all, ...(resolver === undefined ? {} : { resolver }) });
     return { api, engine, close: () => api.close(1000) };
 }

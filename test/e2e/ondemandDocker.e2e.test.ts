@@ -27,7 +27,8 @@ import { AutomationEngine } from "../../api/engine/automation";
 import { ONDEMAND_PROGRAM_DIR, ondemandPolicyConfig, POLICY_PACK_DIR } from "../../api/engine/workspace";
 import { dockerObjectName } from "../../components/ondemand";
 import { parseDatabaseSpec } from "../../contracts/database";
-import { createBody, waitFor, type TestApi } from "../support/testApi";
+import { createBody, fakeResolver, waitFor, type TestApi } from "../support/testApi";
+import { selfSignedCertificate } from "../support/tls";
 import { enginePath, engineMissing, pulumiCli, requirePulumi } from "./engine";
 import { setUpDockerE2e, stackFiles, startDockerEngineApi, waitDeleted, type DockerE2e } from "./ondemandApi";
 
@@ -229,5 +230,137 @@ describe.skipIf(missing)("the docker target through the API and the real engine 
         expect(volumeExists(dockerObjectName(NAME, "data")), "the volume").toBe(false);
         expect(fs.existsSync(path.join(e2e.stateRoot, NAME)), "the work dir").toBe(false);
         expect(stackFiles(e2e.stateRoot, NAME).checkpoint, "the stack in the file backend").toBeUndefined();
+    }, 600_000);
+});
+
+/**
+ * A create with `backup_location`, every step real on the private engine: the backup server
+ * is a container (the stand-in Node image, serving files over HTTPS with a certificate the
+ * API's DBAAS_BACKUP_CA_FILE names) on a Docker network of its own, which the fetch step
+ * joins (DBAAS_FETCH_NETWORK); the fetch step is the stand-in curl image
+ * (DBAAS_FETCH_IMAGE) running fetch.sh, the server the stand-in postgres:17 running
+ * restore.sh from its init hook. No address check is switched off: the network's subnet is
+ * 11.77.0.0/24, outside every blocked range, and the server is reached by name on port 443.
+ * SIMULATED: the API's DNS answer for that name (the test's resolver returns the
+ * container's address); the fetch step resolves it with Docker's own DNS.
+ */
+describe.skipIf(missing)("the docker target restores backup_location through the real fetch and restore steps (docker provider: the bridged Terraform provider)", () => {
+    const HOST = "backups.e2e.test";
+    const GOOD = "e2e-restore-good";
+    const BAD = "e2e-restore-bad";
+    const suffix = `${process.pid}`;
+    const network = `dbaas-e2e-backups-${suffix}`;
+    const server = `dbaas-e2e-backup-server-${suffix}`;
+    let e2e: DockerE2e;
+    let api: TestApi;
+    let close: (() => Promise<void>) | undefined;
+    let dir = "";
+
+    const view = async (name: string) => (await api.call("alice", "GET", `/databases/${name}`)).body as DbView;
+    const settled = (name: string, timeoutMs: number) => waitFor(`${name} to be ready or failed`, async () => {
+        const v = await view(name);
+        return v.state === "ready" || v.state === "failed" ? v : undefined;
+    }, timeoutMs);
+    const labelled = (name: string) => docker(["ps", "-a", "--filter", `label=dbaas.io/database=${name}`, "--format", "{{.Names}} {{.State}}"]).stdout.trim().split("\n").filter((l) => l !== "");
+
+    beforeAll(async () => {
+        e2e = await setUpDockerE2e("docker-restore-e2e", IMAGE);
+        dir = path.join(e2e.tmp, "backups");
+        fs.mkdirSync(dir, { mode: 0o755 });
+        const cert = selfSignedCertificate(HOST, [HOST]);
+        fs.writeFileSync(path.join(dir, "cert.pem"), cert.certPem, { mode: 0o644 });
+        fs.writeFileSync(path.join(dir, "key.pem"), cert.keyPem, { mode: 0o644 });
+        fs.writeFileSync(path.join(dir, "orders.sql"), [
+            "CREATE TABLE orders (id integer PRIMARY KEY, item text NOT NULL);",
+            "INSERT INTO orders VALUES (1, 'tea'), (2, 'coffee'), (3, 'cocoa');",
+            "",
+        ].join("\n"), { mode: 0o644 });
+        fs.writeFileSync(path.join(dir, "login.html"), "<!doctype html><html><body>Please sign in</body></html>\n", { mode: 0o644 });
+        fs.writeFileSync(path.join(dir, "serve.js"), [
+            'const https = require("node:https"), fs = require("node:fs"), path = require("node:path");',
+            'const opts = { cert: fs.readFileSync("/srv/cert.pem"), key: fs.readFileSync("/srv/key.pem") };',
+            'https.createServer(opts, (req, res) => {',
+            '    const file = path.join("/srv", path.basename(new URL(req.url, "https://x").pathname));',
+            '    if (!/\\.(sql|html)$/.test(file) || !fs.existsSync(file)) { res.writeHead(404).end(); return; }',
+            '    res.writeHead(200, { "content-length": fs.statSync(file).size });',
+            '    fs.createReadStream(file).pipe(res);',
+            '}).listen(443, () => console.log("listening"));',
+            "",
+        ].join("\n"), { mode: 0o644 });
+        fs.writeFileSync(path.join(dir, "ca.pem"), cert.certPem, { mode: 0o644 });
+        const created = docker(["network", "create", "--internal", "--subnet", "11.77.0.0/24", "--label", "dbaas.io/e2e=restore", network]);
+        expect(created.status, created.stderr).toBe(0);
+        const run = docker(["run", "-d", "--name", server, "--network", network, "--network-alias", HOST, "--label", "dbaas.io/e2e=restore",
+            "-v", `${dir}:/srv:ro`, "--memory", "128m", "dbaas-e2e/node:20", "node", "/srv/serve.js"]);
+        expect(run.status, run.stderr).toBe(0);
+        await waitFor("the backup server to listen", () => (docker(["logs", server]).stdout.includes("listening") ? true : undefined), 30_000);
+        const address = docker(["inspect", "-f", `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, server]).stdout.trim();
+        expect(address).toMatch(/^11\.77\.0\.\d+$/);
+        ({ api, close } = await startDockerEngineApi(e2e, {
+            DBAAS_BACKUP_HOSTS: HOST,
+            DBAAS_FETCH_IMAGE: "dbaas-e2e/curl:7",
+            DBAAS_FETCH_NETWORK: network,
+            DBAAS_BACKUP_CA_FILE: path.join(dir, "ca.pem"),
+        }, fakeResolver({ [HOST]: [address] })));
+    }, 600_000);
+
+    afterAll(async () => {
+        await close?.();
+        for (const name of [GOOD, BAD]) {
+            docker(["rm", "-f", dockerObjectName(name), dockerObjectName(name, "fetch")]);
+            docker(["volume", "rm", "-f", dockerObjectName(name, "data")]);
+        }
+        docker(["rm", "-f", server]);
+        docker(["network", "rm", network]);
+        await e2e?.tearDown();
+    }, 600_000);
+
+    it("POST /databases with backup_location: fetched over HTTPS with the configured CA, restored, ready; the data reads back", async () => {
+        const started = Date.now();
+        const r = await api.call("alice", "POST", "/databases", { body: createBody(GOOD, { backup_location: `https://${HOST}/orders.sql` }) });
+        expect(r.status, JSON.stringify(r.body)).toBe(202);
+        const db = await settled(GOOD, 480_000);
+        console.log(`API create with restore → ready (docker target): ${Math.round((Date.now() - started) / 1000)} s`);
+        expect(db.state, `failure: ${db.failure_reason}`).toBe("ready");
+        const fetchInspect = JSON.parse(docker(["container", "inspect", dockerObjectName(GOOD, "fetch")]).stdout) as [{
+            Config: { Image: string; Env: string[] }; State: { ExitCode: number }; NetworkSettings: { Networks: Record<string, unknown> };
+        }];
+        expect(fetchInspect[0].State.ExitCode).toBe(0);
+        expect(fetchInspect[0].Config.Env).toContain("RESTORE_CA_FILE=/opt/dbaas/restore/backup-ca.pem");
+        expect(Object.keys(fetchInspect[0].NetworkSettings.Networks)).toEqual([network]);
+
+        const secret = (await api.call("alice", "GET", `/databases/${GOOD}?include=password`)).body as DbView;
+        const client = new pgClient.Client({ host: secret.endpoint?.host, port: secret.endpoint?.port, user: "postgres", password: secret.credentials?.password, database: GOOD, ssl: false });
+        await client.connect();
+        try {
+            expect((await client.query<{ id: number; item: string }>("SELECT id, item FROM orders ORDER BY id")).rows).toEqual([
+                { id: 1, item: "tea" }, { id: 2, item: "coffee" }, { id: 3, item: "cocoa" },
+            ]);
+        } finally {
+            await client.end();
+        }
+    }, 600_000);
+
+    it("a backup that is not a dump (a login page) fails with the fetch step's one-line reason and leaves nothing running", async () => {
+        const r = await api.call("alice", "POST", "/databases", { body: createBody(BAD, { backup_location: `https://${HOST}/login.html` }) });
+        expect(r.status, JSON.stringify(r.body)).toBe(202);
+        const db = await settled(BAD, 480_000);
+        expect(db.state).toBe("failed");
+        expect(db.failure_reason).toMatch(/HTML or XML page/);
+        expect(db.failure_reason?.split("\n")).toHaveLength(1);
+        expect(containerExists(dockerObjectName(BAD)), "no server container was created").toBe(false);
+        expect(labelled(BAD).filter((l) => l.endsWith(" running")), "nothing of it runs").toEqual([]);
+
+        expect((await api.call("alice", "DELETE", `/databases/${BAD}`)).status).toBe(202);
+        await waitDeleted(api, BAD, 300_000);
+        expect(labelled(BAD), "DELETE removed the fetch container").toEqual([]);
+        expect(volumeExists(dockerObjectName(BAD, "data")), "and the volume").toBe(false);
+    }, 600_000);
+
+    it("DELETE of the restored database removes its containers and volume", async () => {
+        expect((await api.call("alice", "DELETE", `/databases/${GOOD}`)).status).toBe(202);
+        await waitDeleted(api, GOOD, 300_000);
+        expect(labelled(GOOD)).toEqual([]);
+        expect(volumeExists(dockerObjectName(GOOD, "data"))).toBe(false);
     }, 600_000);
 });

@@ -121,6 +121,32 @@ describe("docker target, with a backup", async () => {
     });
 });
 
+describe("docker target, a backup server with a private CA on its own network", async () => {
+    const CA = "-----BEGIN CERTIFICATE-----\nMIIBfake0123456789abcdefghijklmnopqrstuvwxyzABCD\n-----END CERTIFICATE-----\n";
+    const spec = dockerSpec();
+    const { rec } = await runProgram({ ...spec, target: { ...spec.target, kind: "docker", docker_host: "unix:///var/run/docker.sock", memory_mb: 1024, restore_ca_pem: CA, fetch_network: "backups" } });
+    const fetch = rec.one(CONTAINER, "orders-fetch");
+    const f = inputsOf(fetch);
+    const raw = fetch.inputs as { networkMode?: string; networksAdvanced?: { name: string }[] };
+
+    it("uploads the CA bundle to the fetch step and points RESTORE_CA_FILE at it", () => {
+        expect(f.uploads.find((u) => u.file === "/opt/dbaas/restore/backup-ca.pem")).toMatchObject({ content: CA, permissions: "0444" });
+        expect(f.envs).toContain("RESTORE_CA_FILE=/opt/dbaas/restore/backup-ca.pem");
+    });
+    it("joins the configured network instead of the default bridge; the server does not", () => {
+        expect(raw.networkMode).toBe("backups");
+        expect(raw.networksAdvanced).toEqual([{ name: "backups" }]);
+        expect((rec.one(CONTAINER, "orders").inputs as { networksAdvanced?: unknown }).networksAdvanced).toBeUndefined();
+    });
+    it("without them, no CA file, no RESTORE_CA_FILE and the default network", async () => {
+        const plain = await runProgram(dockerSpec());
+        const pf = inputsOf(plain.rec.one(CONTAINER, "orders-fetch"));
+        expect(pf.uploads.map((u) => u.file)).toEqual(["/opt/dbaas/restore/fetch.sh"]);
+        expect(pf.envs.some((e) => e.startsWith("RESTORE_CA_FILE="))).toBe(false);
+        expect((plain.rec.one(CONTAINER, "orders-fetch").inputs as { networkMode?: string }).networkMode).toBeUndefined();
+    });
+});
+
 describe("docker target, no backup", async () => {
     const { rec } = await runProgram(dockerSpec({ backup_location: undefined }));
 

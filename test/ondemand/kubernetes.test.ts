@@ -223,6 +223,21 @@ describe("kubernetes target, with backup and source ranges", async () => {
     });
 });
 
+describe("kubernetes target, a backup server with a private CA", async () => {
+    const CA = "-----BEGIN CERTIFICATE-----\nMIIBfake0123456789abcdefghijklmnopqrstuvwxyzABCD\n-----END CERTIFICATE-----\n";
+    const spec = kubernetesSpec();
+    const { rec } = await runProgram({ ...spec, target: { kind: "kubernetes", namespace_prefix: "devdb-", memory_mb: 2048, cpu_millicores: 1500, storage_gb: 20, restore_ca_pem: CA } });
+    const pod = podSpec(rec);
+    const fetch = pod.initContainers[0];
+
+    it("ships the bundle in the restore ConfigMap and mounts it in the fetch step only, with RESTORE_CA_FILE", () => {
+        expect((rec.one(T.configMap).inputs as { data: Record<string, string> }).data["backup-ca.pem"]).toBe(CA);
+        expect(fetch?.volumeMounts).toContainEqual(expect.objectContaining({ name: "restore", mountPath: "/opt/dbaas/restore/backup-ca.pem", subPath: "backup-ca.pem" }));
+        expect(fetch?.env).toContainEqual({ name: "RESTORE_CA_FILE", value: "/opt/dbaas/restore/backup-ca.pem" });
+        expect(pod.containers[0]?.volumeMounts.some((m) => m.mountPath.endsWith("backup-ca.pem"))).toBe(false);
+    });
+});
+
 describe("kubernetes target, no source ranges and no backup", async () => {
     const { rec, mod } = await runProgram(kubernetesSpec({ source_ranges: [], backup_location: undefined }));
 
