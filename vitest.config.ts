@@ -16,6 +16,7 @@ const INTEGRATION = [
     "test/api/lifecycle.test.ts", // PostgreSQL
     "test/api/property.test.ts", // PostgreSQL
     "test/api/restart.test.ts", // PostgreSQL, the API as a child process it kills
+    "test/api/adminRestart.test.ts", // a PostgreSQL of its own, restarted
     "test/dashboard/dashboard.test.ts", // Chromium, PostgreSQL, a vite build
     "test/api/engine/api.test.ts", // PostgreSQL, the fake Pulumi CLI
     "test/api/engine/automation.test.ts", // the fake Pulumi CLI

