@@ -17,6 +17,7 @@ const INTEGRATION = [
     "test/api/property.test.ts", // PostgreSQL
     "test/api/restart.test.ts", // PostgreSQL, the API as a child process it kills
     "test/api/adminRestart.test.ts", // a PostgreSQL of its own, restarted
+    "test/api/jobs/watcher.test.ts", // PostgreSQL, a stand-in Docker Engine API socket
     "test/dashboard/dashboard.test.ts", // Chromium, PostgreSQL, a vite build
     "test/api/engine/api.test.ts", // PostgreSQL, the fake Pulumi CLI
     "test/api/engine/automation.test.ts", // the fake Pulumi CLI

@@ -51,6 +51,7 @@ const envSchema = z.object({
     DBAAS_JOB_POLL_MS: int(10, 60000).default(1000),
     DBAAS_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(3600).default(20),
     DBAAS_REAPER_INTERVAL_SECONDS: z.coerce.number().min(0).max(86400).default(60),
+    DBAAS_WATCH_INTERVAL_SECONDS: z.coerce.number().min(0).max(86400).default(30),
     DBAAS_RATE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(600),
     DBAAS_BODY_LIMIT_BYTES: int(256, 10 * 1024 * 1024).default(64 * 1024),
     DBAAS_TRUST_PROXY: bool.default(false),
@@ -97,6 +98,8 @@ export interface ApiConfig {
     readonly shutdownGraceMs: number;
     /** 0 disables the reaper. */
     readonly reaperIntervalMs: number;
+    /** How often the runtime watcher looks at the servers (docker target); 0 disables it. */
+    readonly watchIntervalMs: number;
     readonly rateLimitPerMinute: number;
     readonly bodyLimitBytes: number;
     readonly trustProxy: boolean;
@@ -253,6 +256,7 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
         pollMs: env.DBAAS_JOB_POLL_MS,
         shutdownGraceMs: env.DBAAS_SHUTDOWN_GRACE_SECONDS * 1000,
         reaperIntervalMs: env.DBAAS_REAPER_INTERVAL_SECONDS * 1000,
+        watchIntervalMs: env.DBAAS_WATCH_INTERVAL_SECONDS * 1000,
         rateLimitPerMinute: env.DBAAS_RATE_LIMIT_PER_MINUTE,
         bodyLimitBytes: env.DBAAS_BODY_LIMIT_BYTES,
         trustProxy: env.DBAAS_TRUST_PROXY,

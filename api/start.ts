@@ -9,6 +9,8 @@ import { TokensFile, type TokenSource } from "./http/auth";
 import type { ApiConfig } from "./config";
 import type { StackEngine } from "./engine/types";
 import { JobRunner } from "./jobs/runner";
+import { RuntimeWatcher } from "./jobs/watcher";
+import { dockerInspector, type RuntimeInspector } from "./engine/dockerRuntime";
 import { Databases } from "./domain/databases";
 import { systemResolver, type Resolver } from "./domain/ssrf";
 import { NotificationHub } from "./store/notifications";
@@ -22,6 +24,8 @@ export interface StartApiOptions {
     /** Default: the tokens file of the config, re-read when it changes. */
     readonly tokens?: TokenSource;
     readonly resolver?: Resolver;
+    /** How the runtime watcher reads a server; default: the docker target's engine (none for kubernetes). */
+    readonly inspector?: RuntimeInspector;
     readonly logger?: FastifyBaseLogger;
     /** Default true; false builds an API that only accepts work (e.g. a benchmark of the HTTP layer alone). */
     readonly runJobs?: boolean;
@@ -38,6 +42,8 @@ export interface RunningApi {
     readonly url: string;
     readonly store: AdminStore;
     readonly runner: JobRunner | undefined;
+    /** Undefined when off (DBAAS_WATCH_INTERVAL_SECONDS=0, kubernetes target, no job runner). */
+    readonly watcher: RuntimeWatcher | undefined;
     /** The API's rules (routes, reaper and readiness share this one instance). */
     readonly databases: Databases;
     /** Stops accepting, lets jobs finish for `graceMs` (default from config), hands the rest back, closes connections. */
@@ -83,16 +89,22 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
             }).catch((e: Error) => log.error({ err: e.message }, "reaper failed"));
         }, o.config.reaperIntervalMs)
         : undefined;
+    const inspect = o.inspector ?? (o.config.target.kind === "docker" ? dockerInspector(o.config.target.docker_host) : undefined);
+    const watcher = o.config.watchIntervalMs > 0 && runner !== undefined && inspect !== undefined
+        ? new RuntimeWatcher({ store, inspect, intervalMs: o.config.watchIntervalMs, log })
+        : undefined;
+    watcher?.start();
     const address = app.server.address();
     const port = typeof address === "object" && address !== null ? address.port : o.config.port;
     const host = o.config.host === "0.0.0.0" || o.config.host === "::" ? "127.0.0.1" : o.config.host;
     let closing: Promise<void> | undefined;
     return {
-        app, store, runner, databases,
+        app, store, runner, databases, watcher,
         url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
         close(graceMs = o.config.shutdownGraceMs) {
             closing ??= (async () => {
                 if (reaper) clearInterval(reaper);
+                await watcher?.stop();
                 await app.close();
                 await runner?.stop(graceMs);
                 await hub.close();

@@ -76,6 +76,21 @@ export const endpointView = z.object({
     user: z.string(),
 }).meta({ id: "Endpoint" });
 
+/** What the server of a database is doing as last seen by the runtime watcher (docker target). */
+export const RUNTIME_STATUSES = ["running", "paused", "restarting", "exited", "dead", "missing"] as const;
+export const runtimeView = z.object({
+    status: z.enum(RUNTIME_STATUSES),
+    /** The container's health check: null when it has none or is not running. */
+    health: z.enum(["starting", "healthy", "unhealthy"]).nullable(),
+    /** Restarts the engine made by itself (restart policy) since the container was created. */
+    restarts: z.number().int(),
+    started_at: z.string().nullable(),
+    /** Exit code of the last stop, when not running. */
+    exit_code: z.number().int().nullable(),
+    /** When the watcher first saw this observation (it writes only changes). */
+    since: z.string(),
+}).meta({ id: "Runtime" });
+
 export const databaseView = z.object({
     name: z.string(),
     owner: z.string(),
@@ -93,6 +108,8 @@ export const databaseView = z.object({
     created_at: z.string(),
     updated_at: z.string(),
     last_operation: operationView.nullable(),
+    /** The server as the runtime watcher last saw it; null when not watched (kubernetes target, watcher off) or not seen yet. */
+    runtime: runtimeView.nullable(),
     /** Only with ?include=password, only for the owner. */
     credentials: z.object({ password: z.string(), uri: z.string() }).optional(),
     links: z.object({ self: z.string(), events: z.string() }),
@@ -145,6 +162,7 @@ export const readyView = z.object({ status: z.literal("ready") });
 
 /** What the API's responses carry, as TypeScript types (the dashboard's view of the wire). */
 export type DatabaseView = z.output<typeof databaseView>;
+export type RuntimeView = z.output<typeof runtimeView>;
 export type OperationView = z.output<typeof operationView>;
 export type AuditEntryView = z.output<typeof auditEntryView>;
 /**

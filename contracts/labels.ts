@@ -1,3 +1,8 @@
+/** Container/volume name on the shared Docker host: prefixed, so `docker ps` shows what dbaas owns. */
+export function dockerObjectName(database: string, part?: string): string {
+    return part === undefined ? `dbaas-db-${database}` : `dbaas-db-${database}-${part}`;
+}
+
 /** The labels every on-demand database carries (namespace, container, pod), and how values are made to fit. */
 export const LABELS = {
     managedBy: "app.kubernetes.io/managed-by",

@@ -257,7 +257,8 @@ export class Databases {
 
     async #startOperation(c: pg.PoolClient, db: DatabaseRow, kind: "create" | "restart" | "delete", state: DatabaseState, who: Principal, requestId: string, action: string, notes: Notification[]): Promise<Accepted> {
         const op = await insertOperation(c, { databaseId: db.id, kind, requestedBy: who.subject, requestId });
-        const database = await this.store.updateDatabase(c, db.id, { state, currentOperationId: op.id, ...(kind === "create" ? { failureReason: null } : {}) });
+        // The watcher's last look is about the server this operation replaces or removes: forget it.
+        const database = await this.store.updateDatabase(c, db.id, { state, currentOperationId: op.id, runtime: null, ...(kind === "create" ? { failureReason: null } : {}) });
         await this.store.appendAudit(c, { actor: who.subject, action, database: db.name, operationId: op.id, outcome: "accepted", requestId, detail: { from: db.state, to: state } });
         await insertEvent(c, op.id, "status", { message: `${kind} queued by ${who.subject}`, at: new Date().toISOString() });
         notes.push(JOBS_WAKEUP, [CHANNEL_EVENTS, String(op.id)]);

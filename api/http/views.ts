@@ -44,6 +44,7 @@ export function toDatabaseView(db: DatabaseRow, lastOperation: OperationRow | un
         created_at: db.created_at.toISOString(),
         updated_at: db.updated_at.toISOString(),
         last_operation: lastOperation === undefined ? null : toOperationView(lastOperation),
+        runtime: db.runtime,
         links: links(db.name),
     };
 }
@@ -67,6 +68,7 @@ export function listedDatabaseView(d: ListedDatabase): DatabaseView {
         created_at: d.created_at,
         updated_at: d.updated_at,
         last_operation: d.operation,
+        runtime: d.runtime,
         links: links(d.name),
     };
 }

@@ -120,6 +120,13 @@ CREATE INDEX databases_live_by_owner ON databases (owner, name, id) WHERE state 
 CREATE INDEX operations_queued_by_database ON operations (database_id, id) WHERE status = 'queued';
 `,
     },
+    {
+        version: 4,
+        name: "the runtime watcher's last observation of each database's server",
+        sql: `
+ALTER TABLE databases ADD COLUMN runtime jsonb;
+`,
+    },
 ];
 
 /** Arbitrary constant key of the migration advisory lock. */

@@ -9,7 +9,7 @@ import { notifyAll, type Notification } from "./queue";
 import { Batcher } from "./batch";
 import { coalesced } from "../coalesce";
 import { named, transaction } from "./sql";
-import type { DatabaseState, Endpoint } from "../../contracts/api";
+import type { DatabaseState, Endpoint, RuntimeView } from "../../contracts/api";
 import type { OperationRow, Queryable } from "./rows";
 
 export type { OperationRow, OperationStatus, Queryable } from "./rows";
@@ -32,6 +32,16 @@ export interface DatabaseRow {
     readonly created_at: Date;
     readonly updated_at: Date;
     readonly deleted_at: Date | null;
+    /** The runtime watcher's last observation (jobs/watcher.ts); null until it has looked. */
+    readonly runtime: RuntimeView | null;
+}
+
+/** A ready database the runtime watcher looks at: its last observation, and whether an operation runs on it. */
+export interface WatchedDatabase {
+    readonly id: number;
+    readonly name: string;
+    readonly runtime: RuntimeView | null;
+    readonly busy: boolean;
 }
 
 /** A database with the operation a request just started on it (what a 202 answers). */
@@ -42,7 +52,7 @@ export interface Accepted {
 
 /** One row of a listing: what GET /databases shows, timestamps as ISO-8601 text. */
 export interface ListedDatabase extends Pick<DatabaseRow,
-    "id" | "name" | "owner" | "project_id" | "db_type" | "version" | "state" | "ttl_hours" | "endpoint" | "failure_reason" | "created_by"> {
+    "id" | "name" | "owner" | "project_id" | "db_type" | "version" | "state" | "ttl_hours" | "endpoint" | "failure_reason" | "created_by" | "runtime"> {
     readonly source_ranges: string[];
     readonly backup_location: string | null;
     readonly expires_at: string;
@@ -213,7 +223,7 @@ export class AdminStore {
         const r = await this.pool.query<ListedDatabase>(named(
             `SELECT d.id, d.name, d.owner, d.project_id, d.db_type, d.version, d.state,
                     coalesce(d.spec->'source_ranges', '[]'::jsonb) AS source_ranges, d.spec->>'backup_location' AS backup_location,
-                    d.ttl_hours, ${iso("d.expires_at")} AS expires_at, d.endpoint, d.failure_reason, d.created_by,
+                    d.ttl_hours, ${iso("d.expires_at")} AS expires_at, d.endpoint, d.failure_reason, d.created_by, d.runtime,
                     ${iso("d.created_at")} AS created_at, ${iso("d.updated_at")} AS updated_at,
                     CASE WHEN o.id IS NULL THEN NULL ELSE json_build_object(
                         'id', o.id, 'kind', o.kind, 'status', o.status, 'attempts', o.attempts, 'error', o.error, 'requested_by', o.requested_by,
@@ -278,7 +288,7 @@ export class AdminStore {
             const database: DatabaseRow = {
                 id, name: row.name, owner: row.owner, project_id: row.projectId, db_type: row.dbType, version: row.version, state: "creating",
                 spec: row.spec, ttl_hours: row.ttlHours, expires_at: row.expiresAt, endpoint: null, failure_reason: null, current_operation_id: op_id,
-                created_by: row.createdBy, created_at, updated_at, deleted_at: null,
+                created_by: row.createdBy, created_at, updated_at, deleted_at: null, runtime: null,
             };
             out[batch_index] = {
                 database,
@@ -292,7 +302,7 @@ export class AdminStore {
         return out;
     }
 
-    async updateDatabase(c: Queryable, id: number, set: { state?: DatabaseState; currentOperationId?: number; failureReason?: string | null; endpoint?: Endpoint | null; spec?: DatabaseSpec; expiresAt?: Date; ttlHours?: number; deleted?: boolean }): Promise<DatabaseRow> {
+    async updateDatabase(c: Queryable, id: number, set: { state?: DatabaseState; currentOperationId?: number; failureReason?: string | null; endpoint?: Endpoint | null; spec?: DatabaseSpec; expiresAt?: Date; ttlHours?: number; deleted?: boolean; runtime?: null }): Promise<DatabaseRow> {
         const cols: string[] = ["updated_at = now()"];
         const params: unknown[] = [];
         const put = (col: string, v: unknown) => {
@@ -307,9 +317,28 @@ export class AdminStore {
         if (set.expiresAt !== undefined) put("expires_at", set.expiresAt);
         if (set.ttlHours !== undefined) put("ttl_hours", set.ttlHours);
         if (set.deleted === true) cols.push("deleted_at = now()");
+        if (set.runtime === null) cols.push("runtime = NULL");
         params.push(id);
         const r = await c.query<DatabaseRow>(named(`UPDATE databases SET ${cols.join(", ")} WHERE id = $${params.length} RETURNING *`, params));
         return r.rows[0] as DatabaseRow;
+    }
+
+    /** Ready databases for the runtime watcher, with whether an operation is queued or running on them. */
+    async watchedDatabases(): Promise<WatchedDatabase[]> {
+        const r = await this.pool.query<WatchedDatabase>(named(
+            `SELECT d.id, d.name, d.runtime, (o.id IS NOT NULL AND o.status IN ('queued', 'running')) AS busy
+             FROM databases d LEFT JOIN operations o ON o.id = d.current_operation_id
+             WHERE d.state = 'ready' ORDER BY d.id`, []));
+        return r.rows;
+    }
+
+    /** Stores an observation and its audit entries together; only while the row is still `ready`. */
+    async recordRuntime(id: number, runtime: RuntimeView, audits: readonly AuditEntry[]): Promise<void> {
+        await this.tx(async (c) => {
+            const r = await c.query(named(`UPDATE databases SET runtime = $2 WHERE id = $1 AND state = 'ready'`, [id, JSON.stringify(runtime)]));
+            if (r.rowCount === 0) return;
+            for (const a of audits) await this.appendAudit(c, a);
+        });
     }
 
     async appendAudit(c: Queryable, e: AuditEntry): Promise<void> {

@@ -4,10 +4,7 @@
  * No Pulumi imports.
  */
 
-/** Container/volume name on the shared Docker host: prefixed, so `docker ps` shows what dbaas owns. */
-export function dockerObjectName(database: string, part?: string): string {
-    return part === undefined ? `dbaas-db-${database}` : `dbaas-db-${database}-${part}`;
-}
+export { dockerObjectName } from "../../contracts/labels";
 
 /** A label map as the docker provider's `[{label, value}]` list, sorted for stable diffs. */
 export function dockerLabels(labels: Record<string, string>): { label: string; value: string }[] {

@@ -132,7 +132,8 @@ describe.skipIf(missing)("the docker target through the API and the real engine 
 
     beforeAll(async () => {
         e2e = await setUpDockerE2e("docker-e2e", IMAGE);
-        ({ api, close } = await startDockerEngineApi(e2e));
+        // The runtime watcher on the real engine, every second (30 s by default).
+        ({ api, close } = await startDockerEngineApi(e2e, { DBAAS_WATCH_INTERVAL_SECONDS: "1" }));
     }, 600_000);
 
     afterAll(async () => {
@@ -219,6 +220,39 @@ describe.skipIf(missing)("the docker target through the API and the real engine 
             await client.end();
         }
     }, 600_000);
+
+    it("a server killed outside any operation is noticed: the engine restarts it (unless-stopped) and the view and the audit log say so; a stopped one shows down", async () => {
+        type Runtime = { status: string; restarts: number; exit_code: number | null } | null;
+        const runtime = async () => ((await api.call("alice", "GET", `/databases/${NAME}`)).body as { runtime: Runtime }).runtime;
+        const noticed = async () => ((await api.call("admin", "GET", `/audit?database=${NAME}`)).body as { entries: { action: string; outcome: string }[] }).entries
+            .filter((e) => e.outcome === "noticed").map((e) => e.action).reverse();
+        await waitFor("the watcher's first look", async () => ((await runtime())?.status === "running" ? true : undefined), 60_000, 500);
+        const before = (await runtime())?.restarts ?? 0;
+
+        // SIGKILL to the postmaster from the host, as the kernel's OOM killer would: not a `docker kill`,
+        // which Docker counts as a manual stop and does not restart.
+        const pid = Number(docker(["inspect", "-f", "{{.State.Pid}}", dockerObjectName(NAME)]).stdout.trim());
+        expect(pid).toBeGreaterThan(0);
+        process.kill(pid, "SIGKILL");
+        const after = await waitFor("the restart noticed", async () => {
+            const r = await runtime();
+            return r !== null && r.restarts > before && r.status === "running" ? r : undefined;
+        }, 120_000, 500);
+        expect(after.restarts).toBe(before + 1);
+        expect(await noticed()).toContain("database.unplanned_restart");
+
+        // A stop by hand stays stopped (unless-stopped): shown as down, and up again once started.
+        expect(docker(["stop", "-t", "2", dockerObjectName(NAME)]).status).toBe(0);
+        const down = await waitFor("the stop noticed", async () => {
+            const r = await runtime();
+            return r?.status === "exited" ? r : undefined;
+        }, 60_000, 500);
+        expect(down.exit_code).not.toBeNull();
+        expect(docker(["start", dockerObjectName(NAME)]).status).toBe(0);
+        await waitFor("the start noticed", async () => ((await runtime())?.status === "running" ? true : undefined), 60_000, 500);
+        const actions = await noticed();
+        expect(actions.slice(actions.indexOf("database.unplanned_restart"))).toEqual(["database.unplanned_restart", "database.down", "database.up"]);
+    }, 300_000);
 
     it("DELETE removes the container, its volume and the stack", async () => {
         const started = Date.now();

@@ -64,6 +64,8 @@ export function testConfig(env: Record<string, string> = {}): ApiConfig {
         DBAAS_JOB_LEASE_SECONDS: "2",
         DBAAS_SHUTDOWN_GRACE_SECONDS: "1",
         DBAAS_REAPER_INTERVAL_SECONDS: "0",
+        // Tests that watch servers turn it on or drive RuntimeWatcher.tick() themselves.
+        DBAAS_WATCH_INTERVAL_SECONDS: "0",
         DBAAS_TOKENS_FILE: "/nonexistent/tokens",
         ...env,
     });
