@@ -50,6 +50,12 @@ const envSchema = z.object({
     DBAAS_JOB_POLL_MS: int(10, 60000).default(1000),
     DBAAS_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(3600).default(20),
     DBAAS_REAPER_INTERVAL_SECONDS: z.coerce.number().min(0).max(86400).default(60),
+    // Size sampling (jobs/sizeSampler.ts): 0 turns it off; samples older than the retention are deleted.
+    DBAAS_SIZE_SAMPLE_INTERVAL_SECONDS: z.coerce.number().min(0).max(86400).default(300),
+    DBAAS_SIZE_RETENTION_DAYS: z.coerce.number().min(1 / 24, "at least 0.0417 (one hour)").max(3650).default(30),
+    // Unit prices of the cost estimate in GET /reports; 0 means "not configured".
+    DBAAS_PRICE_GB_HOUR: z.coerce.number().min(0, "at least 0").max(1_000_000).default(0),
+    DBAAS_PRICE_CORE_HOUR: z.coerce.number().min(0, "at least 0").max(1_000_000).default(0),
     DBAAS_RATE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(600),
     DBAAS_BODY_LIMIT_BYTES: int(256, 10 * 1024 * 1024).default(64 * 1024),
     DBAAS_TRUST_PROXY: bool.default(false),
@@ -91,6 +97,12 @@ export interface ApiConfig {
     readonly shutdownGraceMs: number;
     /** 0 disables the reaper. */
     readonly reaperIntervalMs: number;
+    /** How often database sizes are sampled; 0 disables the sampler. */
+    readonly sizeSampleIntervalMs: number;
+    /** Samples older than this are deleted by the sampler's retention step. */
+    readonly sizeRetentionMs: number;
+    /** Unit prices of the cost estimate (0 = not configured). */
+    readonly prices: { readonly gbHour: number; readonly coreHour: number };
     readonly rateLimitPerMinute: number;
     readonly bodyLimitBytes: number;
     readonly trustProxy: boolean;
@@ -199,6 +211,9 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
         pollMs: env.DBAAS_JOB_POLL_MS,
         shutdownGraceMs: env.DBAAS_SHUTDOWN_GRACE_SECONDS * 1000,
         reaperIntervalMs: env.DBAAS_REAPER_INTERVAL_SECONDS * 1000,
+        sizeSampleIntervalMs: env.DBAAS_SIZE_SAMPLE_INTERVAL_SECONDS * 1000,
+        sizeRetentionMs: env.DBAAS_SIZE_RETENTION_DAYS * 86_400_000,
+        prices: Object.freeze({ gbHour: env.DBAAS_PRICE_GB_HOUR, coreHour: env.DBAAS_PRICE_CORE_HOUR }),
         rateLimitPerMinute: env.DBAAS_RATE_LIMIT_PER_MINUTE,
         bodyLimitBytes: env.DBAAS_BODY_LIMIT_BYTES,
         trustProxy: env.DBAAS_TRUST_PROXY,
