@@ -13,6 +13,7 @@ const INTEGRATION = [
     "test/api/createBatch.test.ts", // PostgreSQL
     "test/api/freshStart.test.ts", // PostgreSQL, the API as a child process
     "test/api/http/http.test.ts", // PostgreSQL
+    "test/api/http/metricsReports.test.ts", // PostgreSQL
     "test/api/lifecycle.test.ts", // PostgreSQL
     "test/api/property.test.ts", // PostgreSQL
     "test/api/restart.test.ts", // PostgreSQL, the API as a child process it kills

@@ -59,7 +59,7 @@ export async function readFleet(q: Queryable): Promise<FleetSnapshot> {
              WHERE d.state <> 'deleted' ORDER BY d.id, s.at DESC`),
         q.query<FleetSnapshot["queue"][number]>(
             `SELECT status, kind, count(*)::int AS count,
-                    extract(epoch FROM now() - min(created_at)) FILTER (WHERE status = 'queued')::float8 AS oldest_age_seconds
+                    CASE WHEN status = 'queued' THEN extract(epoch FROM now() - min(created_at))::float8 END AS oldest_age_seconds
              FROM operations WHERE status IN ('queued', 'running') GROUP BY 1, 2`),
         q.query<FleetSnapshot["restores"][number]>(
             `SELECT o.status, count(*)::int AS count FROM operations o JOIN databases d ON d.id = o.database_id
