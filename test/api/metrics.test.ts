@@ -15,7 +15,7 @@ async function text(m: ApiMetrics): Promise<string> {
 describe("ApiMetrics", () => {
     it("declares every metric with its type", async () => {
         const m = new ApiMetrics({ processMetrics: false });
-        const types = Object.fromEntries([...(await text(m)).matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((x) => [x[1], x[2]]));
+        const types: Record<string, string> = Object.fromEntries([...(await text(m)).matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((x) => [x[1] ?? "", x[2] ?? ""]));
         expect(types).toEqual({
             [METRIC.operations]: "counter", [METRIC.operationDuration]: "histogram", [METRIC.httpDuration]: "histogram",
             [METRIC.databases]: "gauge", [METRIC.sizeBytes]: "gauge", [METRIC.queued]: "gauge", [METRIC.running]: "gauge",

@@ -7,7 +7,7 @@
  * (with an audit entry); a user's report covers its own databases only; a bad
  * window is a problem naming query.window.
  */
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- assertions read JSON response bodies (typed any in test/support/testApi.ts) */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call -- assertions read JSON response bodies (typed any in test/support/testApi.ts) */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reportView } from "../../../contracts/reports";
 import { FakeStackEngine } from "../../support/fakeEngine";
