@@ -18,6 +18,7 @@ const INTEGRATION = [
     "test/api/property.test.ts", // PostgreSQL
     "test/api/restart.test.ts", // PostgreSQL, the API as a child process it kills
     "test/dashboard/dashboard.test.ts", // Chromium, PostgreSQL, a vite build
+    "test/dashboard/reports.test.ts", // Chromium, PostgreSQL, a vite build
     "test/api/engine/api.test.ts", // PostgreSQL, the fake Pulumi CLI
     "test/api/engine/automation.test.ts", // the fake Pulumi CLI
     "test/components/ondemand/decisions.test.ts", // sh, shellcheck
