@@ -9,6 +9,7 @@
  */
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call -- assertions read JSON response bodies (typed any in test/support/testApi.ts) */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readDatabaseSize } from "../../../api/engine/size";
 import { reportView } from "../../../contracts/reports";
 import { FakeStackEngine } from "../../support/fakeEngine";
 import { sharedPostgres, type PostgresServer } from "../../support/postgres";
@@ -119,6 +120,18 @@ describe("the size sampler", () => {
         expect(left).toEqual([{ n: 1 }]);
         const audit = await api.call("admin", "GET", "/audit?action=samples.prune");
         expect(audit.body.entries[0]).toMatchObject({ actor: "system", outcome: "succeeded", detail: { deleted: 1, retention_days: 30 } });
+    });
+});
+
+describe("the real engine's size reader (api/engine/size.ts)", () => {
+    it("reads pg_database_size as the database's owner; a wrong password fails without the password in the message", async () => {
+        const endpoint = { host: "127.0.0.1", port: pg.port, database: "postgres", user: pg.user, password: pg.password };
+        const [{ bytes }] = await pg.query<{ bytes: string }>("SELECT pg_database_size('postgres')::text AS bytes");
+        expect(await readDatabaseSize(endpoint, AbortSignal.timeout(10_000))).toBe(Number(bytes));
+        const wrong = "not-the-password-7f3a";
+        const err = await readDatabaseSize({ ...endpoint, password: wrong }, AbortSignal.timeout(10_000)).then(() => undefined, (e: Error) => e);
+        expect(err?.message).toMatch(/^reading the size of postgres at 127\.0\.0\.1:\d+ failed \(28P01\)$/);
+        expect(err?.message).not.toContain(wrong);
     });
 });
 
