@@ -11,6 +11,7 @@ import {
     bucketSeconds, compareVersions, costByProject, downtimeOf, hoursInWindow, imageVersion, unpatched, type OperationSpan,
 } from "../../../api/domain/reports";
 import type { ReportDatabase } from "../../../api/store/reports";
+import type { VersionCatalog } from "../../../contracts/catalog";
 import { windowHours } from "../../../contracts/reports";
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
@@ -80,7 +81,7 @@ describe("the cost estimate", () => {
 });
 
 describe("unpatched databases", () => {
-    const catalog = [{ label: "PostgreSQL 17", image: "postgres:17.3" }, { label: "PostgreSQL 16", image: "registry.example.com:5000/pg/postgres:16.6-alpine" }];
+    const catalog: VersionCatalog = [{ label: "PostgreSQL 17", image: "postgres:17.3" }, { label: "PostgreSQL 16", image: "registry.example.com:5000/pg/postgres:16.6-alpine" }];
     it("are those on an older tag than the catalog's for their label, or on a label the catalog dropped", () => {
         const r = unpatched([
             { name: "current", version: "PostgreSQL 17", image: "postgres:17.3" },

@@ -126,8 +126,8 @@ describe("the size sampler", () => {
 describe("the real engine's size reader (api/engine/size.ts)", () => {
     it("reads pg_database_size as the database's owner; a wrong password fails without the password in the message", async () => {
         const endpoint = { host: "127.0.0.1", port: pg.port, database: "postgres", user: pg.user, password: pg.password };
-        const [{ bytes }] = await pg.query<{ bytes: string }>("SELECT pg_database_size('postgres')::text AS bytes");
-        expect(await readDatabaseSize(endpoint, AbortSignal.timeout(10_000))).toBe(Number(bytes));
+        const [row] = await pg.query<{ bytes: string }>("SELECT pg_database_size('postgres')::text AS bytes");
+        expect(await readDatabaseSize(endpoint, AbortSignal.timeout(10_000))).toBe(Number(row?.bytes));
         const wrong = "not-the-password-7f3a";
         const err = await readDatabaseSize({ ...endpoint, password: wrong }, AbortSignal.timeout(10_000)).then(() => undefined, (e: Error) => e);
         expect(err?.message).toMatch(/^reading the size of postgres at 127\.0\.0\.1:\d+ failed \(28P01\)$/);
