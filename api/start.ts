@@ -32,7 +32,11 @@ export interface StartApiOptions {
     readonly poolSize?: number;
     /** Check every response against its schema (tests; default false). */
     readonly validateResponses?: boolean;
-    /** Node.js process metrics (event loop, heap, ...) in GET /metrics (default true). */
+    /**
+     * Node.js process metrics (event loop, heap, GC) in GET /metrics (default false; main.ts
+     * turns them on). prom-client's collectors cannot be stopped, so a process that starts
+     * many APIs (the tests) would pile them up.
+     */
     readonly processMetrics?: boolean;
 }
 
@@ -64,7 +68,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     }
     const tokens = o.tokens ?? new TokensFile(o.config.tokensFile, (m) => o.logger?.warn(m));
     const databases = new Databases(store, o.engine, o.config, o.resolver ?? systemResolver);
-    const metrics = new ApiMetrics({ processMetrics: o.processMetrics ?? true });
+    const metrics = new ApiMetrics({ processMetrics: o.processMetrics === true });
     const app = await buildServer({
         config: o.config, store, databases, tokens, hub, metrics,
         ...(o.logger ? { logger: o.logger } : { logLevel: o.config.logLevel }),

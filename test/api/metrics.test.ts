@@ -23,6 +23,13 @@ describe("ApiMetrics", () => {
         });
     });
 
+    it("adds prom-client's process metrics when asked (main.ts does)", async () => {
+        const t = await text(new ApiMetrics({ processMetrics: true }));
+        expect(t).toMatch(/^process_cpu_user_seconds_total /m);
+        expect(t).toMatch(/^nodejs_eventloop_lag_seconds /m);
+        expect(await text(new ApiMetrics({ processMetrics: false }))).not.toContain("process_cpu");
+    });
+
     it("counts operations by kind and outcome and observes their durations", async () => {
         const m = new ApiMetrics({ processMetrics: false });
         m.observeOperation("create", "succeeded", 12);
