@@ -47,6 +47,7 @@ export class SizeSampler {
         try {
             this.#last = await this.sampleOnce();
         } catch (e) {
+            this.#last = undefined;
             this.o.log.warn({ err: truncate((e as Error).message, 500) }, "sampling database sizes failed");
         }
     });
@@ -65,7 +66,7 @@ export class SizeSampler {
         await this.#round.idle();
     }
 
-    /** One round now (the timer's work; tests call it directly). */
+    /** One round now (the timer's work; tests call it directly); undefined when the round failed (logged). */
     async tick(): Promise<SampleRound | undefined> {
         this.#round();
         await this.#round.idle();
