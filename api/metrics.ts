@@ -52,11 +52,12 @@ export async function readFleet(q: Queryable): Promise<FleetSnapshot> {
         q.query<FleetSnapshot["databases"][number]>(
             `SELECT state, version, coalesce(spec->'target'->>'kind', 'unknown') AS target, count(*)::int AS count
              FROM databases WHERE state <> 'deleted' GROUP BY 1, 2, 3`),
-        // The newest sample of each live database.
+        // The newest sample of each live database: one probe of (database_id, at) each, not a scan of the series.
         q.query<FleetSnapshot["sizes"][number]>(
-            `SELECT DISTINCT ON (d.id) d.name AS database, s.database_bytes, s.volume_bytes
-             FROM databases d JOIN database_size_samples s ON s.database_id = d.id
-             WHERE d.state <> 'deleted' ORDER BY d.id, s.at DESC`),
+            `SELECT d.name AS database, s.database_bytes, s.volume_bytes
+             FROM databases d CROSS JOIN LATERAL (
+                 SELECT database_bytes, volume_bytes FROM database_size_samples WHERE database_id = d.id ORDER BY at DESC LIMIT 1) s
+             WHERE d.state <> 'deleted'`),
         q.query<FleetSnapshot["queue"][number]>(
             `SELECT status, kind, count(*)::int AS count,
                     CASE WHEN status = 'queued' THEN extract(epoch FROM now() - min(created_at))::float8 END AS oldest_age_seconds
