@@ -13,12 +13,14 @@ const INTEGRATION = [
     "test/api/createBatch.test.ts", // PostgreSQL
     "test/api/freshStart.test.ts", // PostgreSQL, the API as a child process
     "test/api/http/http.test.ts", // PostgreSQL
+    "test/api/http/metricsReports.test.ts", // PostgreSQL
     "test/api/lifecycle.test.ts", // PostgreSQL
     "test/api/property.test.ts", // PostgreSQL
     "test/api/restart.test.ts", // PostgreSQL, the API as a child process it kills
     "test/api/adminRestart.test.ts", // a PostgreSQL of its own, restarted
     "test/api/jobs/watcher.test.ts", // PostgreSQL, a stand-in Docker Engine API socket
     "test/dashboard/dashboard.test.ts", // Chromium, PostgreSQL, a vite build
+    "test/dashboard/reports.test.ts", // Chromium, PostgreSQL, a vite build
     "test/api/engine/api.test.ts", // PostgreSQL, the fake Pulumi CLI
     "test/api/engine/automation.test.ts", // the fake Pulumi CLI
     "test/components/ondemand/decisions.test.ts", // sh, shellcheck

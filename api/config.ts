@@ -52,6 +52,12 @@ const envSchema = z.object({
     DBAAS_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(3600).default(20),
     DBAAS_REAPER_INTERVAL_SECONDS: z.coerce.number().min(0).max(86400).default(60),
     DBAAS_WATCH_INTERVAL_SECONDS: z.coerce.number().min(0).max(86400).default(30),
+    // Size sampling (jobs/sizeSampler.ts): 0 turns it off; samples older than the retention are deleted.
+    DBAAS_SIZE_SAMPLE_INTERVAL_SECONDS: z.coerce.number().min(0).max(86400).default(300),
+    DBAAS_SIZE_RETENTION_DAYS: z.coerce.number().min(1 / 24, "at least 0.0417 (one hour)").max(3650).default(30),
+    // Unit prices of the cost estimate in GET /reports; 0 means "not configured".
+    DBAAS_PRICE_GB_HOUR: z.coerce.number().min(0, "at least 0").max(1_000_000).default(0),
+    DBAAS_PRICE_CORE_HOUR: z.coerce.number().min(0, "at least 0").max(1_000_000).default(0),
     DBAAS_RATE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(600),
     DBAAS_BODY_LIMIT_BYTES: int(256, 10 * 1024 * 1024).default(64 * 1024),
     DBAAS_TRUST_PROXY: bool.default(false),
@@ -100,6 +106,12 @@ export interface ApiConfig {
     readonly reaperIntervalMs: number;
     /** How often the runtime watcher looks at the servers (docker target); 0 disables it. */
     readonly watchIntervalMs: number;
+    /** How often database sizes are sampled; 0 disables the sampler. */
+    readonly sizeSampleIntervalMs: number;
+    /** Samples older than this are deleted by the sampler's retention step. */
+    readonly sizeRetentionMs: number;
+    /** Unit prices of the cost estimate (0 = not configured). */
+    readonly prices: { readonly gbHour: number; readonly coreHour: number };
     readonly rateLimitPerMinute: number;
     readonly bodyLimitBytes: number;
     readonly trustProxy: boolean;
@@ -257,6 +269,9 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
         shutdownGraceMs: env.DBAAS_SHUTDOWN_GRACE_SECONDS * 1000,
         reaperIntervalMs: env.DBAAS_REAPER_INTERVAL_SECONDS * 1000,
         watchIntervalMs: env.DBAAS_WATCH_INTERVAL_SECONDS * 1000,
+        sizeSampleIntervalMs: env.DBAAS_SIZE_SAMPLE_INTERVAL_SECONDS * 1000,
+        sizeRetentionMs: env.DBAAS_SIZE_RETENTION_DAYS * 86_400_000,
+        prices: Object.freeze({ gbHour: env.DBAAS_PRICE_GB_HOUR, coreHour: env.DBAAS_PRICE_CORE_HOUR }),
         rateLimitPerMinute: env.DBAAS_RATE_LIMIT_PER_MINUTE,
         bodyLimitBytes: env.DBAAS_BODY_LIMIT_BYTES,
         trustProxy: env.DBAAS_TRUST_PROXY,

@@ -57,7 +57,8 @@ export async function main(env: Readonly<Record<string, string | undefined>> = p
     }
     await dashboard;
     const engine = overrides.engine ?? await loadEngine({ ...env, ...local?.env }, config, logger);
-    const api = await startApi({ config, engine, databaseUrl, logger });
+    // One API per process here, so the process metrics (event loop, heap, GC) describe it alone.
+    const api = await startApi({ config, engine, databaseUrl, logger, processMetrics: true });
     logger.info({ url: api.url, catalog: config.catalog.map((v) => v.label), target: config.target.kind }, "dbaas API listening");
     let stopping = false;
     const stop = (signal: string) => {

@@ -11,6 +11,8 @@ import type { StackEngine } from "./engine/types";
 import { JobRunner } from "./jobs/runner";
 import { RuntimeWatcher } from "./jobs/watcher";
 import { dockerInspector, type RuntimeInspector } from "./engine/dockerRuntime";
+import { SizeSampler } from "./jobs/sizeSampler";
+import { ApiMetrics } from "./metrics";
 import { Databases } from "./domain/databases";
 import { systemResolver, type Resolver } from "./domain/ssrf";
 import { NotificationHub } from "./store/notifications";
@@ -34,6 +36,12 @@ export interface StartApiOptions {
     readonly poolSize?: number;
     /** Check every response against its schema (tests; default false). */
     readonly validateResponses?: boolean;
+    /**
+     * Node.js process metrics (event loop, heap, GC) in GET /metrics (default false; main.ts
+     * turns them on). prom-client's collectors cannot be stopped, so a process that starts
+     * many APIs (the tests) would pile them up.
+     */
+    readonly processMetrics?: boolean;
 }
 
 export interface RunningApi {
@@ -46,6 +54,9 @@ export interface RunningApi {
     readonly watcher: RuntimeWatcher | undefined;
     /** The API's rules (routes, reaper and readiness share this one instance). */
     readonly databases: Databases;
+    readonly metrics: ApiMetrics;
+    /** Samples database sizes on a schedule (undefined when the interval is 0 or jobs do not run). */
+    readonly sampler: SizeSampler | undefined;
     /** Stops accepting, lets jobs finish for `graceMs` (default from config), hands the rest back, closes connections. */
     close(graceMs?: number): Promise<void>;
 }
@@ -63,8 +74,9 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     }
     const tokens = o.tokens ?? new TokensFile(o.config.tokensFile, (m) => o.logger?.warn(m));
     const databases = new Databases(store, o.engine, o.config, o.resolver ?? systemResolver);
+    const metrics = new ApiMetrics({ processMetrics: o.processMetrics === true });
     const app = await buildServer({
-        config: o.config, store, databases, tokens, hub,
+        config: o.config, store, databases, tokens, hub, metrics,
         ...(o.logger ? { logger: o.logger } : { logLevel: o.config.logLevel }),
         ...(o.sseHeartbeatMs === undefined ? {} : { sseHeartbeatMs: o.sseHeartbeatMs }),
         validateResponses: o.validateResponses === true,
@@ -79,6 +91,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
         maxAttempts: o.config.maxAttempts,
         retryBaseMs: o.config.retryBaseMs,
         retryMaxMs: o.config.retryMaxMs,
+        onOperationEnd: (kind, outcome, seconds) => metrics.observeOperation(kind, outcome, seconds),
     });
     await app.listen({ host: o.config.host, port: o.config.port });
     await runner?.start();
@@ -94,17 +107,22 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
         ? new RuntimeWatcher({ store, inspect, intervalMs: o.config.watchIntervalMs, log })
         : undefined;
     watcher?.start();
+    const sampler = o.config.sizeSampleIntervalMs > 0 && runner !== undefined
+        ? new SizeSampler({ store, engine: o.engine, log, intervalMs: o.config.sizeSampleIntervalMs, retentionMs: o.config.sizeRetentionMs })
+        : undefined;
+    sampler?.start();
     const address = app.server.address();
     const port = typeof address === "object" && address !== null ? address.port : o.config.port;
     const host = o.config.host === "0.0.0.0" || o.config.host === "::" ? "127.0.0.1" : o.config.host;
     let closing: Promise<void> | undefined;
     return {
-        app, store, runner, databases, watcher,
+        app, store, runner, databases, watcher, metrics, sampler,
         url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
         close(graceMs = o.config.shutdownGraceMs) {
             closing ??= (async () => {
                 if (reaper) clearInterval(reaper);
                 await watcher?.stop();
+                await sampler?.stop();
                 await app.close();
                 await runner?.stop(graceMs);
                 await hub.close();

@@ -28,12 +28,14 @@ import { abortReasonText, classifyCliFailure, errorText, logSafeOutput, type Pol
 import { toProgressEvent } from "./events";
 import { planPassword, withoutSecret } from "./password";
 import { restartTargets, type StateResource } from "./restart";
+import { readDatabaseSize } from "./size";
 import {
     EngineUnavailableError,
     OperationAbortedError,
     ProgramError,
     StackNotFoundError,
     type DatabaseOutputs,
+    type DatabaseSize,
     type EngineEvent,
     type EngineReadiness,
     type OperationOptions,
@@ -156,6 +158,16 @@ export class AutomationEngine implements StackEngine {
             if (stack === undefined) throw new StackNotFoundError(name);
             return this.readOutputs(stack);
         });
+    }
+
+    /**
+     * The database's size as its owner sees it (size.ts), from the stack's outputs; the
+     * volume's size stays unknown. Fails when the API cannot reach the database (source
+     * ranges, a NetworkPolicy): the sampler then skips it and logs why.
+     */
+    async size(name: string, signal: AbortSignal): Promise<DatabaseSize> {
+        const out = await this.outputs(name);
+        return { databaseBytes: await readDatabaseSize(out, signal), volumeBytes: null };
     }
 
     async restart(name: string, options: OperationOptions): Promise<DatabaseOutputs> {

@@ -70,6 +70,14 @@ export interface EngineReadiness {
     readonly reasons: readonly string[];
 }
 
+/** How big a database is, as far as the engine can tell; null = unknown. */
+export interface DatabaseSize {
+    /** `pg_database_size` of the database, in bytes. */
+    readonly databaseBytes: number | null;
+    /** Bytes used on the database's volume (data directory, WAL), in bytes. */
+    readonly volumeBytes: number | null;
+}
+
 export interface StackEngine {
     /** Creates or updates the database's stack to match `spec`; resolves with its outputs. */
     up(spec: DatabaseSpec, options: OperationOptions): Promise<DatabaseOutputs>;
@@ -87,6 +95,12 @@ export interface StackEngine {
     cancel(name: string): Promise<void>;
     /** Whether operations can run now (CLI present, backend reachable, ...). */
     readiness(): Promise<EngineReadiness>;
+    /**
+     * Optional: the size of a ready database, read without touching its stack
+     * (no lock, no update), so sampling never blocks an operation. Engines
+     * without it report sizes as unknown. Must stop when `signal` aborts.
+     */
+    size?(name: string, signal: AbortSignal): Promise<DatabaseSize>;
 }
 
 /** Base class of the errors an engine rejects with. */

@@ -21,9 +21,12 @@ import { ApiProblem, invalidField, invalidRequest, PROBLEM_CONTENT_TYPE, problem
 import { databaseRoutes } from "./routes/databases";
 import { eventRoutes } from "./routes/events";
 import { meRoutes } from "./routes/me";
+import { metricsRoutes } from "./routes/metrics";
+import { reportRoutes } from "./routes/reports";
 import { systemRoutes } from "./routes/system";
 import { dashboardRoutes } from "./dashboard";
 import type { Databases } from "../domain/databases";
+import { ApiMetrics, UNMATCHED_ROUTE } from "../metrics";
 import type { NotificationHub } from "../store/notifications";
 import type { AdminStore } from "../store/store";
 
@@ -38,7 +41,7 @@ declare module "fastify" {
     }
 }
 
-export type AppConfig = Pick<ApiConfig, "catalog" | "rateLimitPerMinute" | "bodyLimitBytes" | "trustProxy">;
+export type AppConfig = Pick<ApiConfig, "catalog" | "rateLimitPerMinute" | "bodyLimitBytes" | "trustProxy" | "prices">;
 
 export interface ServerDeps {
     readonly config: AppConfig;
@@ -55,6 +58,8 @@ export interface ServerDeps {
     readonly sseHeartbeatMs?: number;
     /** Check every response against its schema (default false; the tests turn it on). */
     readonly validateResponses?: boolean;
+    /** Prometheus metrics: request durations are observed, GET /metrics serves them (default: a new registry). */
+    readonly metrics?: ApiMetrics;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
@@ -131,6 +136,7 @@ export const REDACT_PATHS = ["req.headers.authorization", "req.headers.cookie", 
 
 /** Builds the application (routes and plugins, not listening, no job runner). */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+    const metrics = deps.metrics ?? new ApiMetrics({ processMetrics: false });
     const app = Fastify({
         ...(deps.logger
             ? { loggerInstance: deps.logger }
@@ -175,6 +181,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     });
 
     app.addHook("onResponse", (req, reply, done) => {
+        // The route template (`/databases/:name`), never the URL: names stay out of the labels.
+        metrics.observeRequest(req.method, req.routeOptions.url ?? UNMATCHED_ROUTE, reply.statusCode, reply.elapsedTime / 1000);
         req.log.info({ method: req.method, url: req.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, subject: req.principal?.subject }, "request");
         done();
     });
@@ -220,6 +228,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await app.register(meRoutes, { rateLimitPerMinute: deps.config.rateLimitPerMinute });
     await app.register(databaseRoutes, { databases });
     await app.register(eventRoutes, { databases, store: deps.store, hub: deps.hub, heartbeatMs: deps.sseHeartbeatMs ?? 15_000 });
+    await app.register(metricsRoutes, { metrics, store: deps.store });
+    await app.register(reportRoutes, { store: deps.store, catalog: deps.config.catalog, prices: deps.config.prices });
     await app.register(dashboardRoutes);
     return app;
 }

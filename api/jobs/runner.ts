@@ -16,6 +16,7 @@ import { type DatabaseOutputs, type EngineEvent, type StackEngine } from "../eng
 import type { NotificationHub } from "../store/notifications";
 import { CHANNEL_EVENTS, claimOperation, expiredLeases, insertEvent, insertEvents, renewLease, requeueOperation, type ClaimedOperation } from "../store/queue";
 import type { AdminStore } from "../store/store";
+import type { OperationOutcome } from "../metrics";
 import { completeOperation } from "./complete";
 import { decideOutcome, sanitizeEvent, type AbortCause } from "./retryPolicy";
 
@@ -34,6 +35,8 @@ export interface JobRunnerOptions {
     readonly retryMaxMs: number;
     /** How long an engine may take to stop after its signal fired before the runner moves on. */
     readonly abortGraceMs?: number;
+    /** Told when an attempt ends (the metrics hook, api/metrics.ts); must not throw. */
+    readonly onOperationEnd?: (kind: string, outcome: OperationOutcome, seconds: number) => void;
 }
 
 interface Running {
@@ -120,6 +123,8 @@ export class JobRunner {
         const { op } = entry;
         const log = this.o.log.child({ operation: op.id, database: op.database_name, kind: op.kind, attempt: op.attempts });
         log.info("operation started");
+        const startedAt = performance.now();
+        const ended = (outcome: OperationOutcome) => this.o.onOperationEnd?.(op.kind, outcome, (performance.now() - startedAt) / 1000);
         // Events are written in order, batched: whatever arrived while the previous write ran goes in the next one.
         const events = new EventBuffer(async (batch) => {
             await insertEvents(this.o.store.progressPool, op.id, batch);
@@ -151,6 +156,7 @@ export class JobRunner {
             if (op.kind !== "delete" && outputs === undefined) error = new Error(`engine.${op.kind === "create" ? "up" : "restart"} resolved without outputs`);
             else {
                 await completeOperation(this.o.store, op, this.workerId, "succeeded", null, outputs);
+                ended("succeeded");
                 log.info("operation succeeded");
                 return;
             }
@@ -166,6 +172,7 @@ export class JobRunner {
                     await this.o.store.appendAudit(c, { actor: "system", action: `operation.${op.kind}`, database: op.database_name, operationId: op.id, outcome: "retrying", requestId: op.request_id, detail: { attempts: op.attempts, reason: outcome.reason } });
                 });
                 this.#announceEvents(op.id);
+                ended("retrying");
                 setTimeout(() => this.kick(), outcome.delayMs + 10).unref();
                 log.info({ delayMs: outcome.delayMs }, "transient failure, retry scheduled");
                 return;
@@ -175,14 +182,17 @@ export class JobRunner {
                     await insertEvent(c, op.id, "status", { message: "the API is shutting down; the operation is handed back and resumes on the next start", at: new Date().toISOString() });
                 });
                 this.#announceEvents(op.id);
+                ended("handed_back");
                 log.info("operation handed back at shutdown");
                 return;
             case "abandon":
+                ended("abandoned");
                 log.warn("lease lost; another worker owns the operation");
                 return;
             case "cancelled":
             case "failed":
                 await completeOperation(this.o.store, op, this.workerId, outcome.kind, outcome.reason);
+                ended(outcome.kind);
                 log.info({ reason: outcome.reason }, `operation ${outcome.kind}`);
         }
     }

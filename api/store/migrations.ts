@@ -127,6 +127,23 @@ CREATE INDEX operations_queued_by_database ON operations (database_id, id) WHERE
 ALTER TABLE databases ADD COLUMN runtime jsonb;
 `,
     },
+    {
+        version: 10,
+        name: "database size samples (a time series kept for DBAAS_SIZE_RETENTION_DAYS)",
+        // Written by the size sampler (jobs/sizeSampler.ts), read by GET /reports and /metrics.
+        // A size the engine cannot tell is NULL; a sample with neither size is not written.
+        sql: `
+CREATE TABLE database_size_samples (
+    id             bigserial PRIMARY KEY,
+    database_id    bigint NOT NULL REFERENCES databases (id),
+    at             timestamptz NOT NULL DEFAULT now(),
+    database_bytes bigint CHECK (database_bytes >= 0),
+    volume_bytes   bigint CHECK (volume_bytes >= 0)
+);
+CREATE INDEX database_size_samples_by_database ON database_size_samples (database_id, at);
+CREATE INDEX database_size_samples_by_time ON database_size_samples (at);
+`,
+    },
 ];
 
 /** Arbitrary constant key of the migration advisory lock. */

@@ -4,6 +4,7 @@
  * so a change there shows up here at type-check time.
  */
 import type { AuditEntryView, DatabaseView, MeView } from "../../contracts/api";
+import type { ReportView } from "../../contracts/reports";
 import { readEventStream, type SseEvent } from "./sse";
 
 export type { AuditEntryView, DatabaseView };
@@ -110,6 +111,11 @@ export class Api {
 
     audit(database: string): Promise<{ entries: AuditEntryView[] }> {
         return this.request("GET", `/audit?database=${encodeURIComponent(database)}&limit=50`);
+    }
+
+    /** GET /reports over `window` (e.g. "7d"): all databases for admins, own ones for users. */
+    report(window: string): Promise<ReportView> {
+        return this.request("GET", `/reports?window=${encodeURIComponent(window)}`);
     }
 
     events(name: string, signal: AbortSignal, onEvent: (e: SseEvent) => void): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * The dashboard: sign in with a token (kept in sessionStorage only), then
  * hash routes: `#/` the database list, `#/new` the create form,
- * `#/databases/<name>` one database. Each route renders into <main> and
+ * `#/databases/<name>` one database, `#/reports` the reports. Each route renders into <main> and
  * moves focus to its heading, so keyboard and screen-reader users land on
  * the new content.
  */
@@ -12,6 +12,7 @@ import { createScreen } from "./create";
 import { databaseScreen } from "./database";
 import { append, byId, h } from "./dom";
 import { listScreen } from "./list";
+import { reportsScreen } from "./reports";
 import { signInScreen } from "./signin";
 
 const TOKEN_KEY = "dbaas.token";
@@ -50,6 +51,7 @@ function route(): void {
     const hash = location.hash.replace(/^#/, "") || "/";
     const db = /^\/databases\/([a-z0-9-]+)$/.exec(hash);
     if (hash === "/new") show(createScreen(main, ctx));
+    else if (hash === "/reports") show(reportsScreen(main, ctx));
     else if (db?.[1] !== undefined) show(databaseScreen(main, ctx, db[1]));
     else show(listScreen(main, ctx));
 }

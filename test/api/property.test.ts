@@ -84,6 +84,7 @@ const ROUTES: readonly [string, string][] = [
     ["POST", "/databases"], ["GET", "/databases"], ["GET", "/databases/:name"], ["PATCH", "/databases/:name"], ["DELETE", "/databases/:name"],
     ["POST", "/databases/:name/restart"], ["POST", "/databases/:name/retry"], ["POST", "/databases/:name/cancel"], ["GET", "/databases/:name/events"],
     ["GET", "/versions"], ["GET", "/audit"], ["GET", "/me"], ["GET", "/healthz"], ["GET", "/readyz"], ["GET", "/openapi.json"],
+    ["GET", "/metrics"], ["GET", "/reports"],
 ];
 
 const request = fc.record({

@@ -59,6 +59,10 @@ async function startChild(databaseUrl: string, env: Record<string, string>): Pro
             DBAAS_JOB_POLL_MS: "50",
             DBAAS_SHUTDOWN_GRACE_SECONDS: "0.2",
             DBAAS_REAPER_INTERVAL_SECONDS: "0",
+            // Not dashboard/dist: main.ts would rebuild it there (stale after the dashboard tests' own
+            // builds), emptying it under the dashboard tests running at the same time, and the build
+            // would eat into this child's start-up timeout. This test is about crash recovery, not the page.
+            DBAAS_DASHBOARD_DIR: path.join(tmp, "no-dashboard"),
             ...env,
         },
         stdio: ["ignore", "pipe", "pipe"],

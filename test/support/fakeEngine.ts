@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import type { DatabaseSpec } from "../../contracts/database";
 import {
     ConcurrentUpdateError, EngineUnavailableError, OperationAbortedError, ProgramError, StackNotFoundError,
-    type DatabaseOutputs, type EngineEvent, type EngineReadiness, type OperationOptions, type StackEngine,
+    type DatabaseOutputs, type DatabaseSize, type EngineEvent, type EngineReadiness, type OperationOptions, type StackEngine,
 } from "../../api/engine/types";
 
 export type FakeMethod = "up" | "destroy" | "restart";
@@ -34,7 +34,7 @@ export interface FakeScript {
 }
 
 export interface FakeCall {
-    readonly method: FakeMethod | "outputs" | "cancel" | "readiness";
+    readonly method: FakeMethod | "outputs" | "cancel" | "readiness" | "size";
     readonly name: string;
     readonly at: number;
     readonly spec?: DatabaseSpec;
@@ -70,6 +70,8 @@ export class FakeStackEngine implements StackEngine {
     /** Times an operation started on a stack that already had one running (must stay 0). */
     overlaps = 0;
     readiness_: EngineReadiness = { ok: true, reasons: [] };
+    /** Sizes `size(name)` answers, by database; a database without an entry has no size the engine knows. */
+    readonly sizes = new Map<string, DatabaseSize | Error>();
     /** Called for every recorded call (the restart test's child process prints them). */
     onCall: ((call: FakeCall) => void) | undefined;
 
@@ -133,6 +135,15 @@ export class FakeStackEngine implements StackEngine {
     cancel(name: string): Promise<void> {
         this.#record({ method: "cancel", name, at: Date.now() });
         return Promise.resolve();
+    }
+
+    size(name: string, signal: AbortSignal): Promise<DatabaseSize> {
+        this.#record({ method: "size", name, at: Date.now() });
+        if (signal.aborted) return Promise.reject(new OperationAbortedError());
+        if (!this.stacks.has(name)) return Promise.reject(new StackNotFoundError(`dbaas-db/${name}`));
+        const s = this.sizes.get(name);
+        if (s instanceof Error) return Promise.reject(s);
+        return Promise.resolve(s ?? { databaseBytes: null, volumeBytes: null });
     }
 
     readiness(): Promise<EngineReadiness> {

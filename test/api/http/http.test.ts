@@ -65,7 +65,7 @@ describe("service routes", () => {
         expect(doc.openapi).toBe("3.1.0");
         expect(Object.keys(doc.paths).sort()).toEqual([
             "/audit", "/databases", "/databases/{name}", "/databases/{name}/cancel", "/databases/{name}/events",
-            "/databases/{name}/restart", "/databases/{name}/retry", "/healthz", "/me", "/readyz", "/versions",
+            "/databases/{name}/restart", "/databases/{name}/retry", "/healthz", "/me", "/metrics", "/readyz", "/reports", "/versions",
         ]);
         expect(doc.paths["/me"].get.security).toBeUndefined();
         expect(JSON.stringify(doc.paths["/me"].get.responses["200"])).toContain("#/components/schemas/Me");
