@@ -9,7 +9,12 @@ import { TokensFile, type TokenSource } from "./http/auth";
 import type { ApiConfig } from "./config";
 import type { StackEngine } from "./engine/types";
 import { JobRunner } from "./jobs/runner";
+import { Activities } from "./domain/activities";
+import { Contacts } from "./domain/contacts";
 import { Databases } from "./domain/databases";
+import { smtpMailer } from "./notify/channels";
+import type { WebhookSender } from "./notify/channels";
+import { NotificationWorker } from "./notify/worker";
 import { systemResolver, type Resolver } from "./domain/ssrf";
 import { NotificationHub } from "./store/notifications";
 import { AdminStore } from "./store/store";
@@ -30,6 +35,13 @@ export interface StartApiOptions {
     readonly poolSize?: number;
     /** Check every response against its schema (tests; default false). */
     readonly validateResponses?: boolean;
+    /**
+     * TEST SEAM, never configuration: replaces how the notification worker
+     * sends a webhook that passed the egress check (see NotificationWorker).
+     * Only test code passes it; main.ts never does, and no environment
+     * variable can set it.
+     */
+    readonly testOnlyWebhookSender?: WebhookSender;
 }
 
 export interface RunningApi {
@@ -40,6 +52,9 @@ export interface RunningApi {
     readonly runner: JobRunner | undefined;
     /** The API's rules (routes, reaper and readiness share this one instance). */
     readonly databases: Databases;
+    /** Activities: the watcher's `recordUnplanned` is here. */
+    readonly activities: Activities;
+    readonly notifier: NotificationWorker | undefined;
     /** Stops accepting, lets jobs finish for `graceMs` (default from config), hands the rest back, closes connections. */
     close(graceMs?: number): Promise<void>;
 }
@@ -56,9 +71,13 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
         throw e;
     }
     const tokens = o.tokens ?? new TokensFile(o.config.tokensFile, (m) => o.logger?.warn(m));
-    const databases = new Databases(store, o.engine, o.config, o.resolver ?? systemResolver);
+    const resolver = o.resolver ?? systemResolver;
+    const databases = new Databases(store, o.engine, o.config, resolver);
+    const activities = new Activities(store);
+    const n = o.config.notifications;
+    const contacts = new Contacts(store, n, resolver);
     const app = await buildServer({
-        config: o.config, store, databases, tokens, hub,
+        config: o.config, store, databases, activities, contacts, tokens, hub,
         ...(o.logger ? { logger: o.logger } : { logLevel: o.config.logLevel }),
         ...(o.sseHeartbeatMs === undefined ? {} : { sseHeartbeatMs: o.sseHeartbeatMs }),
         validateResponses: o.validateResponses === true,
@@ -74,13 +93,28 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
         retryBaseMs: o.config.retryBaseMs,
         retryMaxMs: o.config.retryMaxMs,
     });
+    const notifier = o.runJobs === false ? undefined : new NotificationWorker({
+        store, log, resolve: resolver, webhookHosts: n.webhookHosts, pollMs: n.pollMs, timeoutMs: n.timeoutMs,
+        retry: { baseMs: n.retryBaseMs, maxMs: n.retryMaxMs, maxAttempts: n.maxAttempts },
+        mailer: n.smtpUrl === undefined ? undefined : smtpMailer(n.smtpUrl, n.smtpFrom, n.timeoutMs),
+        ...(o.testOnlyWebhookSender === undefined ? {} : { sender: o.testOnlyWebhookSender }),
+    });
     await app.listen({ host: o.config.host, port: o.config.port });
     await runner?.start();
+    notifier?.start();
     const reaper = o.config.reaperIntervalMs > 0 && runner !== undefined
         ? setInterval(() => {
             databases.reapExpired().then((names) => {
                 if (names.length > 0) log.info({ databases: names }, "expired databases queued for deletion");
             }).catch((e: Error) => log.error({ err: e.message }, "reaper failed"));
+            if (n.expiryWarningMs > 0) {
+                databases.warnExpiring(n.expiryWarningMs).then((names) => {
+                    if (names.length > 0) {
+                        log.info({ databases: names }, "expiry warnings queued");
+                        notifier?.kick();
+                    }
+                }).catch((e: Error) => log.error({ err: e.message }, "expiry warning sweep failed"));
+            }
         }, o.config.reaperIntervalMs)
         : undefined;
     const address = app.server.address();
@@ -88,13 +122,14 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     const host = o.config.host === "0.0.0.0" || o.config.host === "::" ? "127.0.0.1" : o.config.host;
     let closing: Promise<void> | undefined;
     return {
-        app, store, runner, databases,
+        app, store, runner, databases, activities, notifier,
         url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
         close(graceMs = o.config.shutdownGraceMs) {
             closing ??= (async () => {
                 if (reaper) clearInterval(reaper);
                 await app.close();
                 await runner?.stop(graceMs);
+                await notifier?.stop();
                 await hub.close();
                 await store.close();
             })();
