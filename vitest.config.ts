@@ -14,6 +14,7 @@ const INTEGRATION = [
     "test/api/freshStart.test.ts", // PostgreSQL, the API as a child process
     "test/api/http/http.test.ts", // PostgreSQL
     "test/api/lifecycle.test.ts", // PostgreSQL
+    "test/api/activities.test.ts", // PostgreSQL, a webhook receiver and an SMTP sink on 127.0.0.1
     "test/api/property.test.ts", // PostgreSQL
     "test/api/restart.test.ts", // PostgreSQL, the API as a child process it kills
     "test/dashboard/dashboard.test.ts", // Chromium, PostgreSQL, a vite build

@@ -3,6 +3,7 @@
  * domain/activities.ts (owner or admin) and domain/contacts.ts (admins).
  */
 import type { FastifyPluginCallbackZod } from "fastify-type-provider-zod";
+import { z } from "zod";
 import {
     activitiesQuery, activityListView, activityParams, contactListView, contactParams, contactWithSecretView, createContactBody,
     deliveriesQuery, deliveryListView, noteBody, noteView, patchContactBody, projectParams,
@@ -77,7 +78,7 @@ export const activityRoutes: FastifyPluginCallbackZod<ActivityRouteOptions> = (a
     });
 
     app.delete("/projects/:project/contacts/:id", {
-        schema: { summary: "Remove a contact (admins); its pending deliveries are skipped", tags, params: contactParams, response: { 204: { type: "null", description: "removed" }, ...errors } },
+        schema: { summary: "Remove a contact (admins); its pending deliveries are skipped", tags, params: contactParams, response: { 204: z.null().describe("removed"), ...errors } },
     }, async (req, reply) => {
         await contacts.remove(who(req.principal), req.params.project, req.params.id, req.id);
         return reply.code(204).send();
