@@ -14,7 +14,7 @@
  * checked address. That seam is code, not configuration: no environment
  * variable or stack setting can turn it on.
  */
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-argument -- assertions read JSON response bodies (typed any in test/support/testApi.ts) */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call -- assertions read JSON response bodies (typed any in test/support/testApi.ts) */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { SMTPServer } from "smtp-server";
@@ -23,7 +23,10 @@ import { recordPatchOutcome } from "../../api/domain/activityLog";
 import type { WebhookRequest, WebhookSender } from "../../api/notify/channels";
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhook } from "../../api/notify/signature";
 import { sharedPostgres, type PostgresServer } from "../support/postgres";
-import { createBody, DEFAULT_DNS, fakeResolver, sqlIn, startTestApi, waitFor, waitForState, type TestApi } from "../support/testApi";
+import { createBody, DEFAULT_DNS, fakeResolver, sqlIn, startTestApi, waitFor, waitForState, type Reply, type TestApi } from "../support/testApi";
+
+interface AttemptJson { attempt: number; at: string; outcome: string; http_status: number | null }
+interface AuditJson { actor: string; detail: Record<string, unknown> }
 
 interface Received {
     readonly path: string;
@@ -95,7 +98,18 @@ afterAll(async () => {
     await pg?.stop();
 });
 
-async function activities(name: string, who: "alice" | "admin" = "alice"): Promise<any[]> {
+interface ActivityJson {
+    id: number;
+    kind: string;
+    planned: boolean;
+    actor: string;
+    database: string;
+    operation_id: number | null;
+    detail: Record<string, unknown>;
+    notes: { author: string; text: string; ticket_url: string | null }[];
+}
+
+async function activities(name: string, who: "alice" | "admin" = "alice"): Promise<ActivityJson[]> {
     const r = await api.call(who, "GET", `/databases/${name}/activities`);
     expect(r.status, r.text).toBe(200);
     return r.body.activities;
@@ -107,7 +121,7 @@ async function createContact(project: string, body: Record<string, unknown>): Pr
     return { id: r.body.contact.id, secret: r.body.secret };
 }
 
-function expectProblem(r: { status: number; headers: Headers; body: any }, status: number, field: string): void {
+function expectProblem(r: Reply, status: number, field: string): void {
     expect(r.status).toBe(status);
     expect(r.headers.get("content-type")).toContain("application/problem+json");
     expect(r.body.errors.map((e: { field: string }) => e.field)).toContain(field);
@@ -133,9 +147,9 @@ describe("activities", () => {
         expect([...rows].reverse().map((a) => a.id)).toEqual([...rows.map((a) => a.id)].sort((x, y) => x - y));
         // Paging: two at a time, `next` leads to the older ones.
         const first = await api.call("alice", "GET", "/databases/act-life/activities?limit=2");
-        expect(first.body.activities.map((a: any) => a.kind)).toEqual(["deleted", "restarted"]);
+        expect(first.body.activities.map((a: ActivityJson) => a.kind)).toEqual(["deleted", "restarted"]);
         const second = await api.call("alice", "GET", `/databases/act-life/activities?limit=2&before=${first.body.next}`);
-        expect(second.body.activities.map((a: any) => a.kind)).toEqual(["ready", "created"]);
+        expect(second.body.activities.map((a: ActivityJson) => a.kind)).toEqual(["ready", "created"]);
         expect(second.body.next).toBeNull();
     });
 
@@ -172,11 +186,11 @@ describe("activities", () => {
         expect(r.body).toMatchObject({ activity_id: ready.id, author: "alice", ticket_url: "https://tickets.example.com/T-42" });
         expect((await api.call("admin", "POST", `/databases/act-note/activities/${ready.id}/notes`, { body: { text: "admin was here" } })).status).toBe(201);
         const [withNotes] = await activities("act-note");
-        expect(withNotes.notes.map((n: any) => [n.author, n.text, n.ticket_url])).toEqual([
+        expect(withNotes?.notes.map((n) => [n.author, n.text, n.ticket_url])).toEqual([
             ["alice", "slow start, see ticket", "https://tickets.example.com/T-42"], ["admin", "admin was here", null],
         ]);
         const audit = await api.call("admin", "GET", "/audit?database=act-note&action=activity.note");
-        expect(audit.body.entries.map((e: any) => e.actor)).toEqual(["admin", "alice"]);
+        expect(audit.body.entries.map((e: { actor: string }) => e.actor)).toEqual(["admin", "alice"]);
         expect(audit.body.entries[1].detail).toMatchObject({ activity_id: ready.id, ticket_url: "https://tickets.example.com/T-42", text: "slow start, see ticket" });
     });
 
@@ -236,15 +250,15 @@ describe("activities", () => {
         await api.activities.recordUnplanned("act-retry", "restarted");
         const failed = await waitFor("the delivery to fail for good", async () => {
             const r = await api.call("admin", "GET", "/projects/p-retry/deliveries");
-            const d = r.body.deliveries.find((x: any) => x.notification.kind === "unplanned");
+            const d = r.body.deliveries.find((x: { notification: { kind: string } }) => x.notification.kind === "unplanned");
             return d?.status === "failed" ? d : undefined;
         });
         expect(failed.attempts).toBe(3);
         expect(failed.next_attempt_at).toBeNull();
         expect(failed.last_error).toBe("the receiver answered HTTP 500");
-        expect(failed.attempt_log.map((a: any) => [a.attempt, a.outcome, a.http_status])).toEqual([[1, "failed", 500], [2, "failed", 500], [3, "failed", 500]]);
+        expect(failed.attempt_log.map((a: AttemptJson) => [a.attempt, a.outcome, a.http_status])).toEqual([[1, "failed", 500], [2, "failed", 500], [3, "failed", 500]]);
         // The waits follow the schedule: 100 ms after the first, 150 ms (the cap) after the second.
-        const at = failed.attempt_log.map((a: any) => Date.parse(a.at));
+        const at = failed.attempt_log.map((a: AttemptJson) => Date.parse(a.at));
         expect(at[1] - at[0]).toBeGreaterThanOrEqual(100 - 5);
         expect(at[2] - at[1]).toBeGreaterThanOrEqual(150 - 5);
         expect(received.filter((r) => r.path === "/fail")).toHaveLength(3);
@@ -336,7 +350,7 @@ describe("contacts", () => {
         expect((await api.call("admin", "GET", "/projects/p-crud/contacts")).body.contacts).toEqual([]);
         expectProblem(await api.call("admin", "DELETE", `/projects/p-crud/contacts/${id}`), 404, "params.id");
         const audit = await api.call("admin", "GET", "/audit?action=contact.update");
-        expect(audit.body.entries.filter((e: any) => e.detail.contact_id === id).map((e: any) => e.detail.secret_rotated)).toEqual([true, false]);
+        expect(audit.body.entries.filter((e: AuditJson) => e.detail.contact_id === id).map((e: AuditJson) => e.detail.secret_rotated)).toEqual([true, false]);
         const all = await api.call("admin", "GET", "/audit?limit=1000");
         for (const s of [created.body.secret, rotated.body.secret]) {
             expect(all.text).not.toContain(s);
