@@ -17,12 +17,14 @@
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call -- assertions read JSON response bodies (typed any in test/support/testApi.ts) */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import * as tls from "node:tls";
 import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordPatchOutcome } from "../../api/domain/activityLog";
-import type { WebhookRequest, WebhookSender } from "../../api/notify/channels";
+import { httpsWebhookSender, type WebhookRequest, type WebhookSender } from "../../api/notify/channels";
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhook } from "../../api/notify/signature";
 import { sharedPostgres, type PostgresServer } from "../support/postgres";
+import { selfSignedCertificate } from "../support/tls";
 import { createBody, DEFAULT_DNS, fakeResolver, sqlIn, startTestApi, waitFor, waitForState, type Reply, type TestApi } from "../support/testApi";
 
 interface AttemptJson { attempt: number; at: string; outcome: string; http_status: number | null }
@@ -368,5 +370,31 @@ describe("contacts", () => {
         await new Promise((r) => setTimeout(r, 200));
         expect((await api.call("admin", "GET", "/projects/p-expired/deliveries")).body.deliveries).toEqual([]);
         expect(received.some((r) => r.path === "/expired")).toBe(false);
+    });
+});
+
+describe("the production webhook sender", () => {
+    it("connects to the checked address only, with the URL's host as TLS name, and verifies the certificate", async () => {
+        // A host name that resolves nowhere: only the pinned address can be reached. The certificate is
+        // self-signed, so a verifying client must refuse it after the server saw its SNI.
+        const cert = selfSignedCertificate("hooks.example.com");
+        const names: string[] = [];
+        const server = tls.createServer({
+            key: cert.keyPem, cert: cert.certPem,
+            SNICallback: (name, cb) => {
+                names.push(name);
+                cb(null, tls.createSecureContext({ key: cert.keyPem, cert: cert.certPem }));
+            },
+        });
+        server.on("tlsClientError", () => undefined);
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+        try {
+            const port = (server.address() as AddressInfo).port;
+            const sent = httpsWebhookSender({ url: `https://hooks.invalid-name.example:${port}/x`, address: { address: "127.0.0.1", family: 4 }, headers: {}, body: "{}", timeoutMs: 2000 });
+            await expect(sent).rejects.toMatchObject({ code: expect.stringMatching(/SELF_SIGNED|UNABLE_TO_VERIFY/) });
+            expect(names).toEqual(["hooks.invalid-name.example"]);
+        } finally {
+            await new Promise((r) => server.close(r));
+        }
     });
 });
