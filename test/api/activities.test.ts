@@ -111,6 +111,13 @@ interface ActivityJson {
     notes: { author: string; text: string; ticket_url: string | null }[];
 }
 
+/** The `i`-th row, failing the test when there is none. */
+function nth<T>(rows: readonly T[], i: number): T {
+    const row = rows[i];
+    if (row === undefined) throw new Error(`expected at least ${i + 1} rows, got ${rows.length}`);
+    return row;
+}
+
 async function activities(name: string, who: "alice" | "admin" = "alice"): Promise<ActivityJson[]> {
     const r = await api.call(who, "GET", `/databases/${name}/activities`);
     expect(r.status, r.text).toBe(200);
@@ -162,10 +169,10 @@ describe("activities", () => {
         await waitForState(api, "act-fail", "failed");
         const rows = await activities("act-fail");
         expect(rows.map((a) => a.kind)).toEqual(["failed", "created"]);
-        expect(typeof rows[0].detail.reason).toBe("string");
+        expect(typeof nth(rows, 0).detail.reason).toBe("string");
         const got = await waitFor("the failure webhook", () => received.find((r) => r.path === "/failures"));
         const body = JSON.parse(got.body);
-        expect(body).toMatchObject({ kind: "failure", project_id: "p-fail", database: "act-fail", data: { activity: "failed", activity_id: rows[0].id } });
+        expect(body).toMatchObject({ kind: "failure", project_id: "p-fail", database: "act-fail", data: { activity: "failed", activity_id: nth(rows, 0).id } });
         expect(verifyWebhook(hook.secret, { timestamp: got.headers[TIMESTAMP_HEADER] as string, signature: got.headers[SIGNATURE_HEADER] as string }, got.body, Math.floor(Date.now() / 1000))).toEqual({ ok: true });
     });
 
@@ -176,19 +183,19 @@ describe("activities", () => {
         await waitForState(api, "act-exp", "deleted");
         const rows = await activities("act-exp");
         expect(rows.map((a) => a.kind)).toEqual(["deleted", "expired", "ready", "created"]);
-        expect(rows[1].actor).toBe("reaper");
+        expect(nth(rows, 1).actor).toBe("reaper");
     });
 
     it("notes: the owner adds one with a ticket link; it shows on the activity and in the audit view", async () => {
         expect((await api.call("alice", "POST", "/databases", { body: createBody("act-note", { project_id: "p-note" }) })).status).toBe(202);
         await waitForState(api, "act-note", "ready");
-        const [ready] = await activities("act-note");
+        const ready = nth(await activities("act-note"), 0);
         const r = await api.call("alice", "POST", `/databases/act-note/activities/${ready.id}/notes`, { body: { text: "slow start, see ticket", ticket_url: "https://tickets.example.com/T-42" } });
         expect(r.status, r.text).toBe(201);
         expect(r.body).toMatchObject({ activity_id: ready.id, author: "alice", ticket_url: "https://tickets.example.com/T-42" });
         expect((await api.call("admin", "POST", `/databases/act-note/activities/${ready.id}/notes`, { body: { text: "admin was here" } })).status).toBe(201);
-        const [withNotes] = await activities("act-note");
-        expect(withNotes?.notes.map((n) => [n.author, n.text, n.ticket_url])).toEqual([
+        const withNotes = nth(await activities("act-note"), 0);
+        expect(withNotes.notes.map((n) => [n.author, n.text, n.ticket_url])).toEqual([
             ["alice", "slow start, see ticket", "https://tickets.example.com/T-42"], ["admin", "admin was here", null],
         ]);
         const audit = await api.call("admin", "GET", "/audit?database=act-note&action=activity.note");
@@ -198,12 +205,12 @@ describe("activities", () => {
 
     it("a note with a bad ticket link, or an activity of another database, is refused naming the field", async () => {
         expect((await api.call("alice", "POST", "/databases", { body: createBody("act-bad", { project_id: "p-note" }) })).status).toBe(202);
-        const [created] = await activities("act-bad");
+        const created = nth(await activities("act-bad"), 0);
         for (const link of ["http://tickets.example.com/T-1", "javascript:alert(1)", "tickets.example.com/T-1", `https://t.example.com/${"x".repeat(2100)}`, "https://user:pw@t.example.com/"]) {
             expectProblem(await api.call("alice", "POST", `/databases/act-bad/activities/${created.id}/notes`, { body: { text: "x", ticket_url: link } }), 400, "body.ticket_url");
         }
         expectProblem(await api.call("alice", "POST", `/databases/act-bad/activities/${created.id}/notes`, { body: { text: "" } }), 400, "body.text");
-        const other = (await activities("act-note"))[0];
+        const other = nth(await activities("act-note"), 0);
         expectProblem(await api.call("alice", "POST", `/databases/act-bad/activities/${other.id}/notes`, { body: { text: "x" } }), 404, "params.id");
         const audit = await api.call("admin", "GET", "/audit?database=act-bad&action=activity.note");
         expect(audit.body.entries).toEqual([]);
@@ -211,7 +218,7 @@ describe("activities", () => {
 
     it("ownership: another user sees neither the activities nor may add notes", async () => {
         expect((await api.call("alice", "POST", "/databases", { body: createBody("act-own", { project_id: "p-own" }) })).status).toBe(202);
-        const [created] = await activities("act-own");
+        const created = nth(await activities("act-own"), 0);
         expectProblem(await api.call("bob", "GET", "/databases/act-own/activities"), 404, "params.name");
         expectProblem(await api.call("bob", "POST", `/databases/act-own/activities/${created.id}/notes`, { body: { text: "mine now" } }), 404, "params.name");
         expect((await api.call("admin", "GET", "/databases/act-own/activities")).status).toBe(200);

@@ -81,7 +81,7 @@ export const activityRoutes: FastifyPluginCallbackZod<ActivityRouteOptions> = (a
         schema: { summary: "Remove a contact (admins); its pending deliveries are skipped", tags, params: contactParams, response: { 204: z.null().describe("removed"), ...errors } },
     }, async (req, reply) => {
         await contacts.remove(who(req.principal), req.params.project, req.params.id, req.id);
-        return reply.code(204).send();
+        return reply.code(204).send(null);
     });
 
     app.get("/projects/:project/deliveries", {
