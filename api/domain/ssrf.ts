@@ -1,7 +1,9 @@
 /**
- * Server-side request forgery guard for `backup_location`: the database's
- * restore step fetches that URL from inside our network, so it must not point
- * at anything internal. Rules: the WHATWG URL parser (it normalises decimal,
+ * Server-side request forgery guard for `backup_location` (the database's
+ * restore step fetches that URL from inside our network) and for
+ * notification webhooks (the API posts to them, checking again at every
+ * delivery and connecting only to the address it checked, see
+ * notify/worker.ts): neither may point at anything internal. Rules: the WHATWG URL parser (it normalises decimal,
  * octal and hex IPv4 forms the way clients do), https only, no userinfo, the
  * default port, a host on the configured allow-list, and no address the host
  * resolves to may lie in the blocked-egress table (contracts/egress.ts: the
