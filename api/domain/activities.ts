@@ -8,7 +8,7 @@
  */
 import type { NoteBody, UnplannedKind } from "../../contracts/activities";
 import type { Principal } from "../http/auth";
-import { problems } from "../http/problems";
+import { ApiProblem, problems } from "../http/problems";
 import { activityById, insertNote, listActivities, type ActivityRow, type NoteRow } from "../store/activities";
 import type { Queryable } from "../store/rows";
 import type { AdminStore, DatabaseRow } from "../store/store";
@@ -43,7 +43,8 @@ export class Activities {
             const db = await this.#visible(who, name, c);
             const activity = await activityById(c, activityId);
             if (activity === undefined || activity.database_id !== db.id) {
-                throw problems.notFound(`activity ${activityId} of database "${db.name}"`, "params.id");
+                const rule = `an activity of database "${db.name}" (see GET /databases/${db.name}/activities)`;
+                throw new ApiProblem(404, "not-found", "Not found", `params.id: expected ${rule}; activity ${activityId} is not one`, { errors: [{ field: "params.id", rule }] });
             }
             const note = await insertNote(c, { activityId, author: who.subject, text: body.text, ticketUrl: body.ticket_url ?? null });
             await this.store.appendAudit(c, {

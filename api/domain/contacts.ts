@@ -14,7 +14,7 @@
 import type { CreateContactBody, PatchContactBody } from "../../contracts/activities";
 import type { NotificationsConfig } from "../config";
 import type { Principal } from "../http/auth";
-import { invalidField, problems } from "../http/problems";
+import { ApiProblem, invalidField, problems } from "../http/problems";
 import { generateContactSecret } from "../notify/signature";
 import { contactById, deleteContact, insertContact, listContacts, listDeliveries, updateContact, type ContactRow, type DeliveryListRow } from "../store/contacts";
 import type { AdminStore } from "../store/store";
@@ -26,8 +26,9 @@ function requireAdmin(who: Principal): void {
     }
 }
 
-function contactNotFound(project: string, id: number) {
-    return problems.notFound(`contact ${id} of project "${project}"`, "params.id");
+function contactNotFound(project: string, id: number): ApiProblem {
+    const rule = `an existing contact of project "${project}"`;
+    return new ApiProblem(404, "not-found", "Not found", `params.id: expected ${rule} (contact ${id} does not exist there or was deleted)`, { errors: [{ field: "params.id", rule }] });
 }
 
 /** What an audit entry says about a contact: which channels, never the secret or a webhook's path and query (they may hold a token). */
