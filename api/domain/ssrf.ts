@@ -45,7 +45,7 @@ export async function checkBackupLocation(raw: string, allowedHosts: readonly st
         allowedHosts,
         emptyAllowList: "no backup_location: no backup hosts are allowed on this server (DBAAS_BACKUP_HOSTS is empty)",
     });
-    return check.ok ? { ok: true, url: check.url } : check;
+    return check.ok ? { ok: true, url: check.url } : { ok: false, rule: check.rule };
 }
 
 export type EgressCheck =
