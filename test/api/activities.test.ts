@@ -21,6 +21,7 @@ import * as tls from "node:tls";
 import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordPatchOutcome } from "../../api/domain/activityLog";
+import { enqueueNotification } from "../../api/store/contacts";
 import { httpsWebhookSender, type WebhookRequest, type WebhookSender } from "../../api/notify/channels";
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhook } from "../../api/notify/signature";
 import { sharedPostgres, type PostgresServer } from "../support/postgres";
@@ -377,6 +378,43 @@ describe("contacts", () => {
         await new Promise((r) => setTimeout(r, 200));
         expect((await api.call("admin", "GET", "/projects/p-expired/deliveries")).body.deliveries).toEqual([]);
         expect(received.some((r) => r.path === "/expired")).toBe(false);
+    });
+});
+
+describe("without SMTP", () => {
+    it("email is off: an email delivery is listed as skipped with the reason, and a deleted contact's delivery is skipped", async () => {
+        // A sender that only records: nothing here may leave the machine, even if the skip failed.
+        const off = await startTestApi(pg, { env: { DBAAS_NOTIFY_POLL_MS: "50" }, testOnlyWebhookSender: (r) => {
+            sentTo.push(r);
+            return Promise.resolve({ status: 204 });
+        } });
+        try {
+            const c = await off.call("admin", "POST", "/projects/p-off/contacts", { body: { email: "ops@example.com" } });
+            expect(c.status, c.text).toBe(201);
+            expect((await off.call("alice", "POST", "/databases", { body: createBody("act-off", { project_id: "p-off" }) })).status).toBe(202);
+            await waitForState(off, "act-off", "ready");
+            await off.activities.recordUnplanned("act-off", "down");
+            const skipped = await waitFor("the delivery to be skipped", async () => {
+                const d = (await off.call("admin", "GET", "/projects/p-off/deliveries")).body.deliveries[0];
+                return d?.status === "skipped" ? d : undefined;
+            });
+            expect(skipped).toMatchObject({ channel: "email", last_error: "email is off on this server (DBAAS_SMTP_URL is not set)", attempt_log: [] });
+            // Queued, then the contact deleted before the worker got to it (one transaction, so the worker cannot come first).
+            const gone = await off.call("admin", "POST", "/projects/p-gone/contacts", { body: { webhook_url: "https://backups.example.com/gone" } });
+            expect(gone.status, gone.text).toBe(201);
+            await off.store.tx(async (tx) => {
+                expect(await enqueueNotification(tx, { projectId: "p-gone", database: null, kind: "failure", summary: "x", data: {} })).toBe(1);
+                await tx.query("UPDATE contacts SET deleted_at = now() WHERE id = $1", [gone.body.contact.id]);
+            });
+            const goneDelivery = await waitFor("the deleted contact's delivery to be skipped", async () => {
+                const d = (await off.call("admin", "GET", "/projects/p-gone/deliveries")).body.deliveries[0];
+                return d?.status === "skipped" ? d : undefined;
+            });
+            expect(goneDelivery.last_error).toBe("the contact was deleted or has expired");
+            expect(sentTo.some((r) => r.url.endsWith("/gone"))).toBe(false);
+        } finally {
+            await off.close(200);
+        }
     });
 });
 
