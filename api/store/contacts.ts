@@ -75,13 +75,17 @@ export interface NewNotification {
 
 /**
  * Stores a notification and queues one delivery per channel of every live,
- * unexpired contact of its project, in the caller's transaction (so a
+ * unexpired contact of its project (nothing at all when it has none), in the caller's transaction (so a
  * notification exists exactly when the change it tells about committed).
  * Returns the number of deliveries queued.
  */
 export async function enqueueNotification(c: Queryable, n: NewNotification): Promise<number> {
     const r = await c.query(named(
-        `WITH n AS (INSERT INTO notifications (project_id, database_name, kind, summary, payload) VALUES ($1, $2, $3, $4, $5) RETURNING id)
+        `WITH n AS (INSERT INTO notifications (project_id, database_name, kind, summary, payload)
+                    SELECT $1::text, $2::text, $3::text, $4::text, $5::jsonb
+                    -- Nobody to tell: no row (every database within a day of its expiry would leave one).
+                    WHERE EXISTS (SELECT 1 FROM contacts k WHERE k.project_id = $1::text AND k.deleted_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now()))
+                    RETURNING id)
          INSERT INTO deliveries (notification_id, contact_id, project_id, channel, status)
          SELECT n.id, k.id, k.project_id, ch.channel, 'pending'
          FROM n, contacts k CROSS JOIN LATERAL (VALUES ('webhook', k.webhook_url IS NOT NULL), ('email', k.email IS NOT NULL)) AS ch(channel, present)
