@@ -76,6 +76,17 @@ const envSchema = z.object({
     DBAAS_BACKUP_CA_FILE: z.string().min(1).optional(),
     // docker target only: the network the download step joins (default: the engine's bridge).
     DBAAS_FETCH_NETWORK: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "a Docker network name (letters, digits, '_', '.', '-')").optional(),
+    // Notifications (docs/activities-and-notifications.md).
+    DBAAS_WEBHOOK_HOSTS: list.pipe(z.array(hostName)).optional(),
+    DBAAS_SMTP_URL: z.string().regex(/^smtps?:\/\/[^\s]+$/, "an smtp:// or smtps:// URL such as smtp://mail.example.com:587").optional(),
+    DBAAS_SMTP_URL_FILE: z.string().min(1).optional(),
+    DBAAS_SMTP_FROM: z.string().min(3).max(254).default("dbaas@localhost"),
+    DBAAS_NOTIFY_POLL_MS: int(10, 60000).default(1000),
+    DBAAS_NOTIFY_TIMEOUT_SECONDS: z.coerce.number().min(0.1).max(120).default(10),
+    DBAAS_NOTIFY_MAX_ATTEMPTS: int(1, 30).default(8),
+    DBAAS_NOTIFY_RETRY_BASE_SECONDS: z.coerce.number().min(0.01).max(3600).default(30),
+    DBAAS_NOTIFY_RETRY_MAX_SECONDS: z.coerce.number().min(0.01).max(86400).default(3600),
+    DBAAS_EXPIRY_WARNING_HOURS: z.coerce.number().min(0).max(8760).default(24),
 });
 
 export type Target = z.output<typeof dockerTargetSchema> | z.output<typeof kubernetesTargetSchema>;
@@ -117,6 +128,22 @@ export interface ApiConfig {
     readonly trustProxy: boolean;
     /** The target block of every spec the API builds. */
     readonly target: Target;
+    readonly notifications: NotificationsConfig;
+}
+
+export interface NotificationsConfig {
+    /** Hosts webhooks may go to; undefined (DBAAS_WEBHOOK_HOSTS unset): any host whose addresses are all public. */
+    readonly webhookHosts: readonly string[] | undefined;
+    /** Undefined: email is off. A secret (it may hold a password): never logged. */
+    readonly smtpUrl: string | undefined;
+    readonly smtpFrom: string;
+    readonly pollMs: number;
+    readonly timeoutMs: number;
+    readonly maxAttempts: number;
+    readonly retryBaseMs: number;
+    readonly retryMaxMs: number;
+    /** How long before the expiry the contacts are warned (0: no warning). */
+    readonly expiryWarningMs: number;
 }
 
 export class ApiConfigError extends Error {
@@ -206,7 +233,8 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
     if (!parsed.success) {
         throw new ApiConfigError(parsed.error.issues.map((i) => {
             const key = String(i.path[0] ?? "(env)");
-            const value = raw[key] === undefined ? "(not set)" : JSON.stringify(raw[key]);
+            // The SMTP URL may hold a password: its value is never repeated.
+            const value = raw[key] === undefined ? "(not set)" : key === "DBAAS_SMTP_URL" ? "(value hidden)" : JSON.stringify(raw[key]);
             return `${key} = ${value}: expected ${i.code === "invalid_type" ? `a ${i.expected}` : i.message}`;
         }));
     }
@@ -226,6 +254,7 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
     if (env.DBAAS_FETCH_NETWORK !== undefined && env.DBAAS_TARGET !== "docker") {
         problems.push(`DBAAS_FETCH_NETWORK = ${JSON.stringify(env.DBAAS_FETCH_NETWORK)}: a Docker network applies to DBAAS_TARGET=docker only (it is ${env.DBAAS_TARGET}); unset it`);
     }
+    const smtpUrl = readSmtpUrl(env, problems);
     if (problems.length > 0 || catalog === undefined) throw new ApiConfigError(problems);
     const restore = { fetch_image: env.DBAAS_FETCH_IMAGE, ...(backupCa === undefined ? {} : { restore_ca_pem: backupCa }) };
     const target: Target = env.DBAAS_TARGET === "docker"
@@ -276,5 +305,37 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
         bodyLimitBytes: env.DBAAS_BODY_LIMIT_BYTES,
         trustProxy: env.DBAAS_TRUST_PROXY,
         target,
+        notifications: Object.freeze({
+            webhookHosts: env.DBAAS_WEBHOOK_HOSTS,
+            smtpUrl,
+            smtpFrom: env.DBAAS_SMTP_FROM,
+            pollMs: env.DBAAS_NOTIFY_POLL_MS,
+            timeoutMs: env.DBAAS_NOTIFY_TIMEOUT_SECONDS * 1000,
+            maxAttempts: env.DBAAS_NOTIFY_MAX_ATTEMPTS,
+            retryBaseMs: env.DBAAS_NOTIFY_RETRY_BASE_SECONDS * 1000,
+            retryMaxMs: env.DBAAS_NOTIFY_RETRY_MAX_SECONDS * 1000,
+            expiryWarningMs: env.DBAAS_EXPIRY_WARNING_HOURS * 3_600_000,
+        }),
     });
+}
+
+/** DBAAS_SMTP_URL, or the content of DBAAS_SMTP_URL_FILE; like the database URL, a problem never shows the value. */
+function readSmtpUrl(env: z.output<typeof envSchema>, problems: string[]): string | undefined {
+    if (env.DBAAS_SMTP_URL !== undefined && env.DBAAS_SMTP_URL_FILE !== undefined) {
+        problems.push("DBAAS_SMTP_URL and DBAAS_SMTP_URL_FILE are both set: expected only one of them");
+        return undefined;
+    }
+    if (env.DBAAS_SMTP_URL_FILE === undefined) return env.DBAAS_SMTP_URL;
+    let text: string;
+    try {
+        text = fs.readFileSync(env.DBAAS_SMTP_URL_FILE, "utf8").trim();
+    } catch (e) {
+        problems.push(`DBAAS_SMTP_URL_FILE = ${JSON.stringify(env.DBAAS_SMTP_URL_FILE)}: expected a readable file (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`);
+        return undefined;
+    }
+    if (!/^smtps?:\/\/\S+$/.test(text)) {
+        problems.push(`DBAAS_SMTP_URL_FILE = ${JSON.stringify(env.DBAAS_SMTP_URL_FILE)}: expected the file to hold an smtp:// or smtps:// URL`);
+        return undefined;
+    }
+    return text;
 }

@@ -13,7 +13,12 @@ import { RuntimeWatcher } from "./jobs/watcher";
 import { dockerInspector, type RuntimeInspector } from "./engine/dockerRuntime";
 import { SizeSampler } from "./jobs/sizeSampler";
 import { ApiMetrics } from "./metrics";
+import { Activities } from "./domain/activities";
+import { Contacts } from "./domain/contacts";
 import { Databases } from "./domain/databases";
+import { smtpMailer } from "./notify/channels";
+import type { WebhookSender } from "./notify/channels";
+import { NotificationWorker } from "./notify/worker";
 import { systemResolver, type Resolver } from "./domain/ssrf";
 import { NotificationHub } from "./store/notifications";
 import { AdminStore } from "./store/store";
@@ -42,6 +47,13 @@ export interface StartApiOptions {
      * many APIs (the tests) would pile them up.
      */
     readonly processMetrics?: boolean;
+    /**
+     * TEST SEAM, never configuration: replaces how the notification worker
+     * sends a webhook that passed the egress check (see NotificationWorker).
+     * Only test code passes it; main.ts never does, and no environment
+     * variable can set it.
+     */
+    readonly testOnlyWebhookSender?: WebhookSender;
 }
 
 export interface RunningApi {
@@ -57,6 +69,9 @@ export interface RunningApi {
     readonly metrics: ApiMetrics;
     /** Samples database sizes on a schedule (undefined when the interval is 0 or jobs do not run). */
     readonly sampler: SizeSampler | undefined;
+    /** Activities: the watcher's `recordUnplanned` is here. */
+    readonly activities: Activities;
+    readonly notifier: NotificationWorker | undefined;
     /** Stops accepting, lets jobs finish for `graceMs` (default from config), hands the rest back, closes connections. */
     close(graceMs?: number): Promise<void>;
 }
@@ -73,10 +88,14 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
         throw e;
     }
     const tokens = o.tokens ?? new TokensFile(o.config.tokensFile, (m) => o.logger?.warn(m));
-    const databases = new Databases(store, o.engine, o.config, o.resolver ?? systemResolver);
     const metrics = new ApiMetrics({ processMetrics: o.processMetrics === true });
+    const resolver = o.resolver ?? systemResolver;
+    const databases = new Databases(store, o.engine, o.config, resolver);
+    const activities = new Activities(store);
+    const n = o.config.notifications;
+    const contacts = new Contacts(store, n, resolver);
     const app = await buildServer({
-        config: o.config, store, databases, tokens, hub, metrics,
+        config: o.config, store, databases, activities, contacts, tokens, hub, metrics,
         ...(o.logger ? { logger: o.logger } : { logLevel: o.config.logLevel }),
         ...(o.sseHeartbeatMs === undefined ? {} : { sseHeartbeatMs: o.sseHeartbeatMs }),
         validateResponses: o.validateResponses === true,
@@ -93,18 +112,39 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
         retryMaxMs: o.config.retryMaxMs,
         onOperationEnd: (kind, outcome, seconds) => metrics.observeOperation(kind, outcome, seconds),
     });
+    const notifier = o.runJobs === false ? undefined : new NotificationWorker({
+        store, log, resolve: resolver, webhookHosts: n.webhookHosts, pollMs: n.pollMs, timeoutMs: n.timeoutMs,
+        retry: { baseMs: n.retryBaseMs, maxMs: n.retryMaxMs, maxAttempts: n.maxAttempts },
+        mailer: n.smtpUrl === undefined ? undefined : smtpMailer(n.smtpUrl, n.smtpFrom, n.timeoutMs),
+        ...(o.testOnlyWebhookSender === undefined ? {} : { sender: o.testOnlyWebhookSender }),
+    });
     await app.listen({ host: o.config.host, port: o.config.port });
     await runner?.start();
+    notifier?.start();
     const reaper = o.config.reaperIntervalMs > 0 && runner !== undefined
         ? setInterval(() => {
             databases.reapExpired().then((names) => {
                 if (names.length > 0) log.info({ databases: names }, "expired databases queued for deletion");
             }).catch((e: Error) => log.error({ err: e.message }, "reaper failed"));
+            if (n.expiryWarningMs > 0) {
+                databases.warnExpiring(n.expiryWarningMs).then((names) => {
+                    if (names.length > 0) {
+                        log.info({ databases: names }, "expiry warnings queued");
+                        notifier?.kick();
+                    }
+                }).catch((e: Error) => log.error({ err: e.message }, "expiry warning sweep failed"));
+            }
         }, o.config.reaperIntervalMs)
         : undefined;
     const inspect = o.inspector ?? (o.config.target.kind === "docker" ? dockerInspector(o.config.target.docker_host) : undefined);
     const watcher = o.config.watchIntervalMs > 0 && runner !== undefined && inspect !== undefined
-        ? new RuntimeWatcher({ store, inspect, intervalMs: o.config.watchIntervalMs, log })
+        ? new RuntimeWatcher({
+            store, inspect, intervalMs: o.config.watchIntervalMs, log,
+            onNoticed: async (name, kind, detail) => {
+                await activities.recordUnplanned(name, kind, detail);
+                notifier?.kick();
+            },
+        })
         : undefined;
     watcher?.start();
     const sampler = o.config.sizeSampleIntervalMs > 0 && runner !== undefined
@@ -116,7 +156,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     const host = o.config.host === "0.0.0.0" || o.config.host === "::" ? "127.0.0.1" : o.config.host;
     let closing: Promise<void> | undefined;
     return {
-        app, store, runner, databases, watcher, metrics, sampler,
+        app, store, runner, databases, watcher, metrics, sampler, activities, notifier,
         url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
         close(graceMs = o.config.shutdownGraceMs) {
             closing ??= (async () => {
@@ -125,6 +165,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
                 await sampler?.stop();
                 await app.close();
                 await runner?.stop(graceMs);
+                await notifier?.stop();
                 await hub.close();
                 await store.close();
             })();

@@ -20,6 +20,8 @@ import { CHANNEL_CANCEL, CHANNEL_EVENTS, JOBS_WAKEUP, insertEvent, insertOperati
 import type pg from "pg";
 import type { Accepted, AdminStore, DatabaseRow, ListedDatabase, OperationRow } from "../store/store";
 import { type DatabaseState } from "../../contracts/api";
+import { recordActivity } from "./activityLog";
+import { enqueueNotification, takeExpiryWarnings } from "../store/contacts";
 
 export type DatabasesConfig = Pick<ApiConfig, "catalog" | "backupHosts" | "ttlHoursDefault" | "ttlHoursMax" | "allowOpenSourceRanges" | "defaultSourceRanges" | "target">;
 
@@ -147,6 +149,7 @@ export class Databases {
             if (opId === null) throw problems.conflict("params.name", "a database with an operation in progress", db.state);
             await this.#cancelOperation(c, opId, `cancelled by ${who.subject}`, notes);
             const updated = await this.store.updateDatabase(c, db.id, { state: "failed", failureReason: `cancelled by ${who.subject}` });
+            await recordActivity(c, db, { kind: "failed", actor: who.subject, operationId: opId, detail: { reason: `cancelled by ${who.subject}` } });
             return { database: updated, operation: (await operationById(c, opId)) as OperationRow };
         });
     }
@@ -193,6 +196,25 @@ export class Databases {
             }
         }
         return reaped;
+    }
+
+    /**
+     * Tells the contacts of each database's project, once per expiry time,
+     * that it expires within `withinMs` (default a day). Runs with the reaper;
+     * an extension moves the expiry, so the new one is warned about again.
+     */
+    async warnExpiring(withinMs = 24 * HOUR_MS, limit = 50): Promise<string[]> {
+        return this.store.tx(async (c) => {
+            const due = await takeExpiryWarnings(c, withinMs, limit);
+            for (const d of due) {
+                await enqueueNotification(c, {
+                    projectId: d.project_id, database: d.name, kind: "expiry",
+                    summary: `${d.name} expires at ${d.expires_at.toISOString()} and will then be deleted (extend it with PATCH /databases/${d.name})`,
+                    data: { owner: d.owner, expires_at: d.expires_at.toISOString() },
+                });
+            }
+            return due.map((d) => d.name);
+        });
     }
 
     /**
@@ -308,6 +330,9 @@ export class Databases {
             if (action === "retry") {
                 const expiresAt = new Date(this.now().getTime() + db.ttl_hours * HOUR_MS);
                 await this.store.updateDatabase(c, db.id, { spec: { ...db.spec, expires_at: expiresAt.toISOString() }, expiresAt });
+            }
+            if (auditAction === "database.expire") {
+                await recordActivity(c, db, { kind: "expired", actor: who.subject, detail: { expires_at: db.expires_at.toISOString() } });
             }
             return this.#startOperation(c, db, kind, next, who, requestId, auditAction, notes);
         });

@@ -1,7 +1,9 @@
 /**
- * Server-side request forgery guard for `backup_location`: the database's
- * restore step fetches that URL from inside our network, so it must not point
- * at anything internal. Rules: the WHATWG URL parser (it normalises decimal,
+ * Server-side request forgery guard for `backup_location` (the database's
+ * restore step fetches that URL from inside our network) and for
+ * notification webhooks (the API posts to them, checking again at every
+ * delivery and connecting only to the address it checked, see
+ * notify/worker.ts): neither may point at anything internal. Rules: the WHATWG URL parser (it normalises decimal,
  * octal and hex IPv4 forms the way clients do), https only, no userinfo, the
  * default port, a host on the configured allow-list, and no address the host
  * resolves to may lie in the blocked-egress table (contracts/egress.ts: the
@@ -39,6 +41,26 @@ function stripBrackets(hostname: string): string {
 
 /** Checks a backup URL; the refusal rule is phrased to follow "expected". */
 export async function checkBackupLocation(raw: string, allowedHosts: readonly string[], resolve: Resolver): Promise<BackupCheck> {
+    const check = await checkEgressUrl(raw, resolve, {
+        allowedHosts,
+        emptyAllowList: "no backup_location: no backup hosts are allowed on this server (DBAAS_BACKUP_HOSTS is empty)",
+    });
+    return check.ok ? { ok: true, url: check.url } : { ok: false, rule: check.rule };
+}
+
+export type EgressCheck =
+    | { readonly ok: true; readonly url: string; readonly host: string; readonly addresses: readonly ResolvedAddress[] }
+    | { readonly ok: false; readonly rule: string; readonly blocked?: true };
+
+/**
+ * The rules above for any URL the API or a database fetches or posts to
+ * (backup locations, notification webhooks). `allowedHosts` undefined means
+ * any host name; a list (even empty) means only those. On success it answers
+ * the resolved addresses, so the caller can connect to exactly the ones that
+ * were checked (no second lookup an attacker's DNS could answer differently).
+ * `blocked` marks a refusal that retrying cannot fix (an address in the table).
+ */
+export async function checkEgressUrl(raw: string, resolve: Resolver, o: { allowedHosts?: readonly string[]; emptyAllowList?: string } = {}): Promise<EgressCheck> {
     let url: URL;
     try {
         url = new URL(raw);
@@ -53,10 +75,11 @@ export async function checkBackupLocation(raw: string, allowedHosts: readonly st
         // Allow-list entries are names; a literal address (in any spelling the parser normalised) is never on it.
         const literal = ipaddr.parse(host).toString();
         const why = blockedReason(literal);
-        return { ok: false, rule: `a host name on the allow-list, not an IP address (${literal} given, ${why === undefined ? "a public address" : `which is ${why}`})` };
+        return { ok: false, rule: `a host name${o.allowedHosts === undefined ? "" : " on the allow-list"}, not an IP address (${literal} given, ${why === undefined ? "a public address" : `which is ${why}`})` };
     }
-    if (!allowedHosts.includes(host)) {
-        return { ok: false, rule: allowedHosts.length === 0 ? "no backup_location: no backup hosts are allowed on this server (DBAAS_BACKUP_HOSTS is empty)" : `a host on the allow-list (${allowedHosts.join(", ")})` };
+    const allowed = o.allowedHosts;
+    if (allowed !== undefined && !allowed.includes(host)) {
+        return { ok: false, rule: allowed.length === 0 ? (o.emptyAllowList ?? "no URL: no hosts are allowed on this server") : `a host on the allow-list (${allowed.join(", ")})` };
     }
     let addresses: readonly ResolvedAddress[];
     try {
@@ -67,7 +90,7 @@ export async function checkBackupLocation(raw: string, allowedHosts: readonly st
     if (addresses.length === 0) return { ok: false, rule: `a host that resolves (${host} has no addresses)` };
     for (const a of addresses) {
         const why = blockedReason(a.address);
-        if (why !== undefined) return { ok: false, rule: `a host resolving only to public addresses (${host} resolves to ${a.address}, which is ${why})` };
+        if (why !== undefined) return { ok: false, blocked: true, rule: `a host resolving only to public addresses (${host} resolves to ${a.address}, which is ${why})` };
     }
-    return { ok: true, url: url.href };
+    return { ok: true, url: url.href, host, addresses };
 }

@@ -18,6 +18,7 @@ import {
 import { bearerToken, type Principal, type TokenSource } from "./auth";
 import type { ApiConfig } from "../config";
 import { ApiProblem, invalidField, invalidRequest, PROBLEM_CONTENT_TYPE, problemBody, problems, type FieldProblem } from "./problems";
+import { activityRoutes } from "./routes/activities";
 import { databaseRoutes } from "./routes/databases";
 import { eventRoutes } from "./routes/events";
 import { meRoutes } from "./routes/me";
@@ -25,6 +26,8 @@ import { metricsRoutes } from "./routes/metrics";
 import { reportRoutes } from "./routes/reports";
 import { systemRoutes } from "./routes/system";
 import { dashboardRoutes } from "./dashboard";
+import type { Activities } from "../domain/activities";
+import type { Contacts } from "../domain/contacts";
 import type { Databases } from "../domain/databases";
 import { ApiMetrics, UNMATCHED_ROUTE } from "../metrics";
 import type { NotificationHub } from "../store/notifications";
@@ -48,6 +51,9 @@ export interface ServerDeps {
     readonly store: AdminStore;
     /** The API's rules; the routes call them (the same instance the reaper uses). */
     readonly databases: Databases;
+    /** Activities and notes, contacts and deliveries (routes/activities.ts). */
+    readonly activities: Activities;
+    readonly contacts: Contacts;
     readonly tokens: TokenSource;
     /** LISTEN/NOTIFY hub for SSE; without it SSE streams poll. */
     readonly hub?: NotificationHub;
@@ -227,6 +233,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await app.register(systemRoutes, { databases, store: deps.store, catalog: deps.config.catalog });
     await app.register(meRoutes, { rateLimitPerMinute: deps.config.rateLimitPerMinute });
     await app.register(databaseRoutes, { databases });
+    await app.register(activityRoutes, { activities: deps.activities, contacts: deps.contacts });
     await app.register(eventRoutes, { databases, store: deps.store, hub: deps.hub, heartbeatMs: deps.sseHeartbeatMs ?? 15_000 });
     await app.register(metricsRoutes, { metrics, store: deps.store });
     await app.register(reportRoutes, { store: deps.store, catalog: deps.config.catalog, prices: deps.config.prices });

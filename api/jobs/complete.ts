@@ -1,14 +1,18 @@
 /**
  * The end of an operation, in one transaction: the operation's status, the
  * database's state (only when this operation is still the database's current
- * one — a delete may have superseded a create), the audit entry and the
- * final `end` event that closes SSE streams.
+ * one — a delete may have superseded a create), its activity (ready,
+ * restarted, deleted or failed; a failure also notifies the project's
+ * contacts), the audit entry and the final `end` event that closes SSE streams.
  */
 import type { DatabaseOutputs } from "../engine/types";
 import { transition, type DatabaseAction } from "../domain/stateMachine";
 import { CHANNEL_EVENTS, finishOperation, insertEvent } from "../store/queue";
 import type { AdminStore, OperationRow } from "../store/store";
 import type { DatabaseState, Endpoint } from "../../contracts/api";
+import type { ActivityKind } from "../../contracts/activities";
+import { recordActivity, type ActivityDatabase } from "../domain/activityLog";
+import type { Queryable } from "../store/rows";
 
 export type FinalStatus = "succeeded" | "failed" | "cancelled";
 
@@ -47,6 +51,7 @@ export async function completeOperation(
                     ...(outputs === undefined ? {} : { endpoint: endpointOf(outputs) }),
                     ...(t.next === "deleted" ? { endpoint: null, deleted: true } : {}),
                 });
+                await recordOutcome(c, db, op, t.next, status, reason);
             }
         }
         await store.appendAudit(c, {
@@ -64,4 +69,21 @@ export async function completeOperation(
     // After the commit (see notifyAll): SSE watchers read the `end` event and close.
     if (done) store.announce([[CHANNEL_EVENTS, String(op.id)]]);
     return done;
+}
+
+/** The activity a finished operation means for its database (the state it reached after `kind`). */
+export function outcomeActivity(kind: OperationRow["kind"], next: DatabaseState): ActivityKind | undefined {
+    if (next === "failed") return "failed";
+    if (next === "deleted") return "deleted";
+    if (next === "ready") return kind === "restart" ? "restarted" : "ready";
+    return undefined;
+}
+
+async function recordOutcome(c: Queryable, db: ActivityDatabase, op: Pick<OperationRow, "id" | "kind" | "attempts">, next: DatabaseState, status: FinalStatus, reason: string | null): Promise<void> {
+    const kind = outcomeActivity(op.kind, next);
+    if (kind === undefined) return;
+    const detail = { operation: op.kind, attempts: op.attempts, ...(reason === null ? {} : { reason }) };
+    // A cancel is someone's decision, not a failure to tell the contacts about.
+    const notify = kind === "failed" && status === "failed" ? { kind: "failure" as const, summary: `${db.name}: ${op.kind} failed${reason === null ? "" : `: ${reason}`}` } : undefined;
+    await recordActivity(c, db, { kind, actor: "system", operationId: op.id, detail }, notify);
 }

@@ -9,9 +9,15 @@
  * replacement is never reported as unplanned.
  */
 import type { FastifyBaseLogger } from "fastify";
+import type { UnplannedKind } from "../../contracts/activities";
 import type { RuntimeView } from "../../contracts/api";
 import type { RuntimeInspector, RuntimeObservation } from "../engine/dockerRuntime";
 import type { AdminStore, AuditEntry } from "../store/store";
+
+/** The activity kind of each audited change. */
+const UNPLANNED_OF: Readonly<Record<string, UnplannedKind>> = {
+    "database.unplanned_restart": "restarted", "database.down": "down", "database.up": "up",
+};
 
 /** At most this many containers are inspected at once. */
 const PARALLEL = 8;
@@ -37,7 +43,11 @@ export class RuntimeWatcher {
     #timer: NodeJS.Timeout | undefined;
     #running: Promise<void> | undefined;
 
-    constructor(private readonly o: { store: AdminStore; inspect: RuntimeInspector; intervalMs: number; log: FastifyBaseLogger; now?: () => Date }) {}
+    constructor(private readonly o: {
+        store: AdminStore; inspect: RuntimeInspector; intervalMs: number; log: FastifyBaseLogger; now?: () => Date;
+        /** Called for each thing noticed, after it is stored (the activity log and its notifications: Activities.recordUnplanned). */
+        onNoticed?: (database: string, kind: UnplannedKind, detail: Readonly<Record<string, unknown>>) => Promise<unknown>;
+    }) {}
 
     start(): void {
         this.#timer = setInterval(() => {
@@ -70,6 +80,12 @@ export class RuntimeWatcher {
                 for (const a of audits) this.o.log.warn({ database: db.name, action: a.action, detail: a.detail }, "noticed outside any operation");
                 await this.o.store.recordRuntime(db.id, { ...next, since: (this.o.now?.() ?? new Date()).toISOString() }, audits);
                 changed++;
+                for (const a of audits) {
+                    const kind = UNPLANNED_OF[a.action];
+                    if (kind === undefined || this.o.onNoticed === undefined) continue;
+                    await this.o.onNoticed(db.name, kind, a.detail ?? {}).catch((e: Error) =>
+                        this.o.log.error({ database: db.name, err: e.message }, "runtime watcher could not record the activity"));
+                }
             }));
         }
         return changed;

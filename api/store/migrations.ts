@@ -144,6 +144,106 @@ CREATE INDEX database_size_samples_by_database ON database_size_samples (databas
 CREATE INDEX database_size_samples_by_time ON database_size_samples (at);
 `,
     },
+    {
+        version: 30,
+        name: "activities of a database, notes with ticket links",
+        // Own tables (no change to shared CHECKs): an activity is written in the transaction of
+        // the state change it records (jobs/complete.ts, domain/databases.ts, store.ts).
+        sql: `
+CREATE TABLE activities (
+    id            bigserial PRIMARY KEY,
+    database_id   bigint NOT NULL REFERENCES databases (id),
+    database_name text NOT NULL,
+    kind          text NOT NULL CHECK (kind IN ('created','ready','restarted','down','up','patched','failed','expired','deleted')),
+    planned       boolean NOT NULL DEFAULT true,
+    operation_id  bigint,
+    actor         text NOT NULL,
+    detail        jsonb NOT NULL DEFAULT '{}'::jsonb,
+    at            timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX activities_by_database ON activities (database_id, id);
+CREATE TABLE activity_notes (
+    id          bigserial PRIMARY KEY,
+    activity_id bigint NOT NULL REFERENCES activities (id),
+    author      text NOT NULL,
+    text        text NOT NULL,
+    ticket_url  text,
+    at          timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX activity_notes_by_activity ON activity_notes (activity_id, id);
+`,
+    },
+    {
+        version: 31,
+        name: "contacts per project",
+        sql: `
+CREATE TABLE contacts (
+    id          bigserial PRIMARY KEY,
+    project_id  text NOT NULL,
+    name        text,
+    email       text,
+    webhook_url text,
+    -- HMAC key of the webhook signatures: shown once at creation, never listed or logged.
+    secret      text NOT NULL,
+    expires_at  timestamptz,
+    created_by  text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    deleted_at  timestamptz,
+    CHECK (email IS NOT NULL OR webhook_url IS NOT NULL)
+);
+CREATE INDEX contacts_live_by_project ON contacts (project_id, id) WHERE deleted_at IS NULL;
+`,
+    },
+    {
+        version: 32,
+        name: "notifications, their deliveries (the queue) and every attempt",
+        sql: `
+CREATE TABLE notifications (
+    id            bigserial PRIMARY KEY,
+    project_id    text NOT NULL,
+    database_name text,
+    kind          text NOT NULL CHECK (kind IN ('expiry','failure','unplanned','patch')),
+    summary       text NOT NULL,
+    payload       jsonb NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+-- One row per notification and contact channel; the row IS the job (SKIP LOCKED, see notify/worker.ts).
+CREATE TABLE deliveries (
+    id              bigserial PRIMARY KEY,
+    notification_id bigint NOT NULL REFERENCES notifications (id),
+    contact_id      bigint NOT NULL REFERENCES contacts (id),
+    project_id      text NOT NULL,
+    channel         text NOT NULL CHECK (channel IN ('webhook','email')),
+    status          text NOT NULL CHECK (status IN ('pending','sending','delivered','failed','skipped')),
+    attempts        integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    lease_until     timestamptz,
+    last_error      text,
+    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    delivered_at    timestamptz
+);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id) WHERE status IN ('pending','sending');
+CREATE INDEX deliveries_by_project ON deliveries (project_id, id);
+CREATE TABLE delivery_attempts (
+    id          bigserial PRIMARY KEY,
+    delivery_id bigint NOT NULL REFERENCES deliveries (id),
+    attempt     integer NOT NULL,
+    at          timestamptz NOT NULL DEFAULT clock_timestamp(),
+    outcome     text NOT NULL CHECK (outcome IN ('delivered','failed')),
+    http_status integer,
+    error       text,
+    duration_ms integer NOT NULL
+);
+CREATE INDEX delivery_attempts_by_delivery ON delivery_attempts (delivery_id, id);
+-- The expiry warning is sent once per expiry time (an extension moves it, and warns again).
+CREATE TABLE expiry_warnings (
+    database_id bigint NOT NULL REFERENCES databases (id),
+    expires_at  timestamptz NOT NULL,
+    PRIMARY KEY (database_id, expires_at)
+);
+`,
+    },
 ];
 
 /** Arbitrary constant key of the migration advisory lock. */

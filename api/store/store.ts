@@ -277,7 +277,10 @@ export class AdminStore {
                    SELECT ids.created_by, 'database.create', ids.name, ids.op_id, 'accepted', ids.request_id, ids.audit_detail
                    FROM ids JOIN d ON d.id = ids.db_id ORDER BY ids.i),
              e AS (INSERT INTO operation_events (operation_id, kind, data)
-                   SELECT ids.op_id, 'status', ids.event FROM ids JOIN d ON d.id = ids.db_id ORDER BY ids.i)
+                   SELECT ids.op_id, 'status', ids.event FROM ids JOIN d ON d.id = ids.db_id ORDER BY ids.i),
+             act AS (INSERT INTO activities (database_id, database_name, kind, planned, operation_id, actor, detail)
+                   SELECT ids.db_id, ids.name, 'created', true, ids.op_id, ids.created_by, jsonb_build_object('version', ids.version)
+                   FROM ids JOIN d ON d.id = ids.db_id ORDER BY ids.i)
              SELECT ids.i AS batch_index, d.id, d.created_at, d.updated_at, o.id AS op_id, o.created_at AS op_created_at
              FROM ids LEFT JOIN d ON d.id = ids.db_id LEFT JOIN o ON o.id = ids.op_id`,
             [JSON.stringify(input)]));

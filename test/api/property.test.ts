@@ -85,11 +85,17 @@ const ROUTES: readonly [string, string][] = [
     ["POST", "/databases/:name/restart"], ["POST", "/databases/:name/retry"], ["POST", "/databases/:name/cancel"], ["GET", "/databases/:name/events"],
     ["GET", "/versions"], ["GET", "/audit"], ["GET", "/me"], ["GET", "/healthz"], ["GET", "/readyz"], ["GET", "/openapi.json"],
     ["GET", "/metrics"], ["GET", "/reports"],
+    ["GET", "/databases/:name/activities"], ["POST", "/databases/:name/activities/:id/notes"],
+    ["POST", "/projects/:project/contacts"], ["GET", "/projects/:project/contacts"], ["PATCH", "/projects/:project/contacts/:id"],
+    ["DELETE", "/projects/:project/contacts/:id"], ["GET", "/projects/:project/deliveries"],
 ];
 
 const request = fc.record({
     route: fc.constantFrom(...ROUTES),
     name: fc.oneof(badName, fc.constant("db-target")),
+    /** For :id (an activity or a contact) and :project. */
+    id: fc.oneof(fc.constantFrom("1", "2", "0", "-1", "1e3", "99999999999999999999"), anyString),
+    project: fc.oneof(badName, fc.constant("proj-1")),
     body,
     headers,
     query,
@@ -97,9 +103,9 @@ const request = fc.record({
 
 type Request = typeof request extends fc.Arbitrary<infer T> ? T : never;
 
-async function send(r: { route: readonly [string, string]; name: string; body: Request["body"]; headers: Record<string, string | undefined>; query: string }) {
+async function send(r: { route: readonly [string, string]; name: string; id?: string; project?: string; body: Request["body"]; headers: Record<string, string | undefined>; query: string }) {
     const [method, template] = r.route;
-    const path = template.replace(":name", encodeURIComponent(r.name)) + r.query;
+    const path = template.replace(":name", encodeURIComponent(r.name)).replace(":id", encodeURIComponent(r.id ?? "1")).replace(":project", encodeURIComponent(r.project ?? "proj-1")) + r.query;
     const h: Record<string, string> = {};
     for (const [k, v] of Object.entries(r.headers)) if (typeof v === "string") h[k] = v;
     let payload: string | undefined;

@@ -12,6 +12,7 @@ import { StaticTokens, tokenLine } from "../../api/http/auth";
 import { loadApiConfig, type ApiConfig } from "../../api/config";
 import type { StackEngine } from "../../api/engine/types";
 import type { Resolver } from "../../api/domain/ssrf";
+import type { WebhookSender } from "../../api/notify/channels";
 import { startApi, type RunningApi } from "../../api/start";
 import type { PostgresServer } from "./postgres";
 import { FakeStackEngine } from "./fakeEngine";
@@ -134,7 +135,7 @@ export interface Reply {
     readonly body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- test assertions read arbitrary JSON
 }
 
-export async function startTestApi(pg: PostgresServer, o: { engine?: FakeStackEngine | StackEngine; env?: Record<string, string>; resolver?: Resolver; runJobs?: boolean; databaseUrl?: string } = {}): Promise<TestApi> {
+export async function startTestApi(pg: PostgresServer, o: { engine?: FakeStackEngine | StackEngine; env?: Record<string, string>; resolver?: Resolver; runJobs?: boolean; databaseUrl?: string; testOnlyWebhookSender?: WebhookSender } = {}): Promise<TestApi> {
     const engine = o.engine ?? new FakeStackEngine();
     const databaseUrl = o.databaseUrl ?? await freshDatabaseUrl(pg);
     const logs = new LogCapture();
@@ -149,6 +150,7 @@ export async function startTestApi(pg: PostgresServer, o: { engine?: FakeStackEn
         runJobs: o.runJobs ?? true,
         poolSize: 5,
         validateResponses: true,
+        ...(o.testOnlyWebhookSender === undefined ? {} : { testOnlyWebhookSender: o.testOnlyWebhookSender }),
     });
     const call: TestApi["call"] = async (who, method, path, init = {}) => {
         const headers: Record<string, string> = { ...(init.headers ?? {}) };

@@ -64,8 +64,10 @@ describe("service routes", () => {
         const doc = r.body;
         expect(doc.openapi).toBe("3.1.0");
         expect(Object.keys(doc.paths).sort()).toEqual([
-            "/audit", "/databases", "/databases/{name}", "/databases/{name}/cancel", "/databases/{name}/events",
-            "/databases/{name}/restart", "/databases/{name}/retry", "/healthz", "/me", "/metrics", "/readyz", "/reports", "/versions",
+            "/audit", "/databases", "/databases/{name}", "/databases/{name}/activities", "/databases/{name}/activities/{id}/notes",
+            "/databases/{name}/cancel", "/databases/{name}/events",
+            "/databases/{name}/restart", "/databases/{name}/retry", "/healthz", "/me", "/metrics",
+            "/projects/{project}/contacts", "/projects/{project}/contacts/{id}", "/projects/{project}/deliveries", "/readyz", "/reports", "/versions",
         ]);
         expect(doc.paths["/me"].get.security).toBeUndefined();
         expect(JSON.stringify(doc.paths["/me"].get.responses["200"])).toContain("#/components/schemas/Me");
