@@ -13,6 +13,12 @@ import { Databases } from "./domain/databases";
 import { systemResolver, type Resolver } from "./domain/ssrf";
 import { NotificationHub } from "./store/notifications";
 import { AdminStore } from "./store/store";
+import { Backups } from "./backups/backups";
+import { DirectoryBackupStore } from "./backups/backupStore";
+import { searchDirs } from "./backups/pgDump";
+import { LocalPgDumpRunner, type BackupRunner } from "./backups/runner";
+import { REPO_ROOT } from "./config";
+import * as path from "node:path";
 
 export interface StartApiOptions {
     readonly config: ApiConfig;
@@ -30,6 +36,10 @@ export interface StartApiOptions {
     readonly poolSize?: number;
     /** Check every response against its schema (tests; default false). */
     readonly validateResponses?: boolean;
+    /** How dumps are taken (default: pg_dump on this host, LocalPgDumpRunner). */
+    readonly backupRunner?: BackupRunner;
+    /** Lease of a running backup (default 30 s). */
+    readonly backupLeaseMs?: number;
 }
 
 export interface RunningApi {
@@ -40,6 +50,7 @@ export interface RunningApi {
     readonly runner: JobRunner | undefined;
     /** The API's rules (routes, reaper and readiness share this one instance). */
     readonly databases: Databases;
+    readonly backups: Backups;
     /** Stops accepting, lets jobs finish for `graceMs` (default from config), hands the rest back, closes connections. */
     close(graceMs?: number): Promise<void>;
 }
@@ -56,9 +67,21 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
         throw e;
     }
     const tokens = o.tokens ?? new TokensFile(o.config.tokensFile, (m) => o.logger?.warn(m));
-    const databases = new Databases(store, o.engine, o.config, o.resolver ?? systemResolver);
+    const files = new DirectoryBackupStore(o.config.backups.store.dir);
+    await files.init();
+    const backupLog = {
+        info: (obj: object, msg: string) => o.logger?.info(obj, msg),
+        warn: (obj: object, msg: string) => o.logger?.warn(obj, msg),
+        error: (obj: object, msg: string) => o.logger?.error(obj, msg),
+    };
+    const backups = new Backups({
+        store, engine: o.engine, files, config: o.config.backups, operationTimeoutMs: o.config.operationTimeoutMs, log: backupLog,
+        runner: o.backupRunner ?? new LocalPgDumpRunner({ searchDirs: searchDirs(o.config.backups.pgDumpDirs, process.env.PATH, path.join(REPO_ROOT, "node_modules")) }),
+        ...(o.backupLeaseMs === undefined ? {} : { leaseMs: o.backupLeaseMs }),
+    });
+    const databases = new Databases(store, o.engine, o.config, o.resolver ?? systemResolver, undefined, backups);
     const app = await buildServer({
-        config: o.config, store, databases, tokens, hub,
+        config: o.config, store, databases, backups, tokens, hub,
         ...(o.logger ? { logger: o.logger } : { logLevel: o.config.logLevel }),
         ...(o.sseHeartbeatMs === undefined ? {} : { sseHeartbeatMs: o.sseHeartbeatMs }),
         validateResponses: o.validateResponses === true,
@@ -73,7 +96,9 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
         maxAttempts: o.config.maxAttempts,
         retryBaseMs: o.config.retryBaseMs,
         retryMaxMs: o.config.retryMaxMs,
+        specForUp: (spec) => backups.specForUp(spec),
     });
+    await backups.start();
     await app.listen({ host: o.config.host, port: o.config.port });
     await runner?.start();
     const reaper = o.config.reaperIntervalMs > 0 && runner !== undefined
@@ -88,12 +113,13 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     const host = o.config.host === "0.0.0.0" || o.config.host === "::" ? "127.0.0.1" : o.config.host;
     let closing: Promise<void> | undefined;
     return {
-        app, store, runner, databases,
+        app, store, runner, databases, backups,
         url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
         close(graceMs = o.config.shutdownGraceMs) {
             closing ??= (async () => {
                 if (reaper) clearInterval(reaper);
                 await app.close();
+                await backups.stop();
                 await runner?.stop(graceMs);
                 await hub.close();
                 await store.close();

@@ -18,11 +18,13 @@ import {
 import { bearerToken, type Principal, type TokenSource } from "./auth";
 import type { ApiConfig } from "../config";
 import { ApiProblem, invalidField, invalidRequest, PROBLEM_CONTENT_TYPE, problemBody, problems, type FieldProblem } from "./problems";
+import { backupRoutes } from "./routes/backups";
 import { databaseRoutes } from "./routes/databases";
 import { eventRoutes } from "./routes/events";
 import { meRoutes } from "./routes/me";
 import { systemRoutes } from "./routes/system";
 import { dashboardRoutes } from "./dashboard";
+import type { Backups } from "../backups/backups";
 import type { Databases } from "../domain/databases";
 import type { NotificationHub } from "../store/notifications";
 import type { AdminStore } from "../store/store";
@@ -45,6 +47,8 @@ export interface ServerDeps {
     readonly store: AdminStore;
     /** The API's rules; the routes call them (the same instance the reaper uses). */
     readonly databases: Databases;
+    /** Backups of databases; without them the backup routes are absent. */
+    readonly backups?: Backups;
     readonly tokens: TokenSource;
     /** LISTEN/NOTIFY hub for SSE; without it SSE streams poll. */
     readonly hub?: NotificationHub;
@@ -219,6 +223,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await app.register(systemRoutes, { databases, store: deps.store, catalog: deps.config.catalog });
     await app.register(meRoutes, { rateLimitPerMinute: deps.config.rateLimitPerMinute });
     await app.register(databaseRoutes, { databases });
+    if (deps.backups !== undefined) await app.register(backupRoutes, { backups: deps.backups });
     await app.register(eventRoutes, { databases, store: deps.store, hub: deps.hub, heartbeatMs: deps.sseHeartbeatMs ?? 15_000 });
     await app.register(dashboardRoutes);
     return app;

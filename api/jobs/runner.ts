@@ -13,6 +13,7 @@ import { coalesced } from "../coalesce";
 import { truncate } from "../engine/errors";
 import { clearStaleUpdate } from "../engine/recovery";
 import { type DatabaseOutputs, type EngineEvent, type StackEngine } from "../engine/types";
+import type { DatabaseSpec } from "../../contracts/database";
 import type { NotificationHub } from "../store/notifications";
 import { CHANNEL_EVENTS, claimOperation, expiredLeases, insertEvent, insertEvents, renewLease, requeueOperation, type ClaimedOperation } from "../store/queue";
 import type { AdminStore } from "../store/store";
@@ -34,6 +35,12 @@ export interface JobRunnerOptions {
     readonly retryMaxMs: number;
     /** How long an engine may take to stop after its signal fired before the runner moves on. */
     readonly abortGraceMs?: number;
+    /**
+     * The spec each `up` attempt runs with (default: the stored one). The
+     * backups give a database restored from a stored backup a fresh signed
+     * backup_location here; a ProgramError fails the operation with its reason.
+     */
+    readonly specForUp?: (spec: DatabaseSpec) => Promise<DatabaseSpec>;
 }
 
 interface Running {
@@ -136,7 +143,8 @@ export class JobRunner {
         let outputs: DatabaseOutputs | undefined;
         let error: unknown;
         try {
-            const work = op.kind === "create" ? this.o.engine.up(op.spec, options)
+            const specForUp = this.o.specForUp;
+            const work = op.kind === "create" ? (specForUp === undefined ? this.o.engine.up(op.spec, options) : specForUp(op.spec).then((spec) => this.o.engine.up(spec, options)))
                 : op.kind === "restart" ? this.o.engine.restart(op.database_name, options)
                     : this.o.engine.destroy(op.database_name, options).then(() => undefined);
             outputs = (await this.#untilSettledOrAbandoned(work, entry)) ?? undefined;
