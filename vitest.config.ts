@@ -14,6 +14,7 @@ const INTEGRATION = [
     "test/api/freshStart.test.ts", // PostgreSQL, the API as a child process
     "test/api/http/http.test.ts", // PostgreSQL
     "test/api/lifecycle.test.ts", // PostgreSQL
+    "test/api/backups.test.ts", // PostgreSQL 15 and 17, pg_dump, pg_restore
     "test/api/property.test.ts", // PostgreSQL
     "test/api/restart.test.ts", // PostgreSQL, the API as a child process it kills
     "test/dashboard/dashboard.test.ts", // Chromium, PostgreSQL, a vite build

@@ -246,7 +246,7 @@ export class Backups implements BackupLookup {
             const staged = await this.o.files.stage(row.id);
             await this.o.runner.dump(source, staged, {
                 signal: controller.signal,
-                onInfo: (i) => void setBackupInfo(this.o.store.pool, row.id, i.dbSizeBytes, i.serverMajor).catch(() => undefined),
+                onInfo: (i) => setBackupInfo(this.o.store.pool, row.id, i.dbSizeBytes, i.serverMajor),
             });
             size = await this.o.files.commit(row.id);
         } catch (e) {

@@ -32,7 +32,7 @@ export interface DumpInfo {
 export interface DumpOptions {
     readonly signal: AbortSignal;
     /** Called once the server was reached, before the dump runs (the sizes are shown while it runs). */
-    readonly onInfo?: (info: DumpInfo) => void;
+    readonly onInfo?: (info: DumpInfo) => void | Promise<void>;
 }
 
 export interface BackupRunner {
@@ -95,7 +95,7 @@ export class LocalPgDumpRunner implements BackupRunner {
 
     async dump(source: DumpSource, out: string, options: DumpOptions): Promise<DumpInfo> {
         const info = await probe(source);
-        options.onInfo?.(info);
+        await options.onInfo?.(info);
         const binary = choosePgDump(await this.binaries(), info.serverMajor);
         if (binary === undefined) throw new BackupFailure(missingPgDumpReason(info.serverMajor, await this.binaries()));
         const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "dbaas-pgpass-"));
