@@ -77,13 +77,14 @@ const headers = fc.record({
     accept: fc.option(asciiString(40), { nil: undefined }),
 }, { requiredKeys: [] });
 
-const query = fc.dictionary(fc.oneof(fc.constantFrom("limit", "after", "owner", "state", "project_id", "include", "operation", "before", "action", "database"), asciiString(10)), anyString, { maxKeys: 3 })
+const query = fc.dictionary(fc.oneof(fc.constantFrom("limit", "after", "owner", "state", "project_id", "include", "operation", "before", "action", "database", "expires", "sig"), asciiString(10)), anyString, { maxKeys: 3 })
     .map((q) => (Object.keys(q).length === 0 ? "" : `?${new URLSearchParams(q).toString()}`));
 
 const ROUTES: readonly [string, string][] = [
     ["POST", "/databases"], ["GET", "/databases"], ["GET", "/databases/:name"], ["PATCH", "/databases/:name"], ["DELETE", "/databases/:name"],
     ["POST", "/databases/:name/restart"], ["POST", "/databases/:name/retry"], ["POST", "/databases/:name/cancel"], ["GET", "/databases/:name/events"],
     ["GET", "/versions"], ["GET", "/audit"], ["GET", "/me"], ["GET", "/healthz"], ["GET", "/readyz"], ["GET", "/openapi.json"],
+    ["POST", "/databases/:name/backups"], ["GET", "/databases/:name/backups"], ["GET", "/databases/:name/backups/:id"], ["GET", "/backups/:id/content"],
 ];
 
 const request = fc.record({
@@ -98,7 +99,7 @@ type Request = typeof request extends fc.Arbitrary<infer T> ? T : never;
 
 async function send(r: { route: readonly [string, string]; name: string; body: Request["body"]; headers: Record<string, string | undefined>; query: string }) {
     const [method, template] = r.route;
-    const path = template.replace(":name", encodeURIComponent(r.name)) + r.query;
+    const path = template.replace(":name", encodeURIComponent(r.name)).replace(":id", "00000000-0000-4000-8000-000000000000") + r.query;
     const h: Record<string, string> = {};
     for (const [k, v] of Object.entries(r.headers)) if (typeof v === "string") h[k] = v;
     let payload: string | undefined;

@@ -64,7 +64,8 @@ describe("service routes", () => {
         const doc = r.body;
         expect(doc.openapi).toBe("3.1.0");
         expect(Object.keys(doc.paths).sort()).toEqual([
-            "/audit", "/databases", "/databases/{name}", "/databases/{name}/cancel", "/databases/{name}/events",
+            "/audit", "/backups/{id}/content", "/databases", "/databases/{name}", "/databases/{name}/backups", "/databases/{name}/backups/{id}",
+            "/databases/{name}/cancel", "/databases/{name}/events",
             "/databases/{name}/restart", "/databases/{name}/retry", "/healthz", "/me", "/readyz", "/versions",
         ]);
         expect(doc.paths["/me"].get.security).toBeUndefined();
