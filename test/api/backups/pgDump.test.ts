@@ -1,4 +1,6 @@
 /** Choosing a pg_dump for a server, the reason when none fits, and how the password reaches the child. */
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { choosePgDump, missingPgDumpReason, parsePgDumpMajor, searchDirs } from "../../../api/backups/pgDump";
@@ -31,10 +33,15 @@ describe("pg_dump selection", () => {
         expect(missingPgDumpReason(16, [])).toContain("none found");
     });
 
-    it("searches the configured directories first, then PATH, without repeats", () => {
-        const dirs = searchDirs(["/opt/pg/bin"], ["/usr/bin", "/opt/pg/bin", "/bin"].join(path.delimiter), "/nonexistent/node_modules");
-        expect(dirs.slice(0, 3)).toEqual(["/opt/pg/bin", "/usr/bin", "/bin"]);
-        expect(new Set(dirs).size).toBe(dirs.length);
+    it("searches the configured directories, then Debian's per-major ones, then PATH, without repeats", () => {
+        const debian = fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-debian-pg-"));
+        try {
+            for (const v of ["17", "15"]) fs.mkdirSync(path.join(debian, v, "bin"), { recursive: true });
+            const dirs = searchDirs(["/opt/pg/bin"], ["/usr/bin", "/opt/pg/bin", "/bin"].join(path.delimiter), "/nonexistent/node_modules", debian);
+            expect(dirs).toEqual(["/opt/pg/bin", path.join(debian, "15", "bin"), path.join(debian, "17", "bin"), "/usr/bin", "/bin"]);
+        } finally {
+            fs.rmSync(debian, { recursive: true, force: true });
+        }
     });
 });
 
