@@ -135,14 +135,16 @@ export class Backups implements BackupLookup {
         return listBackups(this.o.store.pool, name, who.role === "admin" ? undefined : who.subject);
     }
 
-    async get(who: Principal, name: string, id: string): Promise<BackupRow> {
+    async get(who: Principal, name: string, anyCaseId: string): Promise<BackupRow> {
+        const id = anyCaseId.toLowerCase();
         const b = await backupById(this.o.store.pool, id);
         if (b === undefined || b.rolled_off_at !== null || b.database_name !== name || !isVisibleTo(b, who)) throw notFound(id, "params.id");
         return b;
     }
 
     /** BackupLookup: the backup a new database may be restored from (the caller's own, succeeded, still stored). */
-    async forRestore(who: Principal, id: string): Promise<{ id: string }> {
+    async forRestore(who: Principal, anyCaseId: string): Promise<{ id: string }> {
+        const id = anyCaseId.toLowerCase();
         if (this.o.config.fetchBaseUrl === undefined) {
             throw invalidField("body.backup_id", "no backup_id on this server: DBAAS_BACKUP_FETCH_BASE_URL is not set, so a restore cannot reach its backups (use backup_location)");
         }
@@ -170,7 +172,9 @@ export class Backups implements BackupLookup {
     }
 
     /** The bytes of a backup for a signed URL (the restore's fetch); audited. */
-    async content(id: string, expires: number, signature: string, requestId: string): Promise<{ stream: Readable; sizeBytes: number }> {
+    async content(anyCaseId: string, expires: number, signature: string, requestId: string): Promise<{ stream: Readable; sizeBytes: number }> {
+        // Ids are stored, signed and named in lower case; a UUID may arrive in either.
+        const id = anyCaseId.toLowerCase();
         const check = verifyBackupContent(this.#contentKey(), id, expires, signature, this.#now());
         if (check !== "ok") {
             throw problems.forbidden("query.sig", check === "expired" ? "a signed URL that has not expired (ask for a new one: retry the create)" : "a valid signature of this backup's content URL");

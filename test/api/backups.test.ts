@@ -134,6 +134,9 @@ describe.skipIf(missing)("backups", () => {
         await readyDatabase("other-db");
         expect((await api.call("alice", "GET", `/databases/other-db/backups/${b.id}`)).status).toBe(404);
         expect((await api.call("alice", "GET", "/databases/orders-dev/backups/not-a-uuid")).status).toBe(400);
+        const upper = await api.call("alice", "GET", `/databases/orders-dev/backups/${b.id.toUpperCase()}`);
+        expect(upper.status, upper.text).toBe(200);
+        expect(upper.body.id).toBe(b.id);
         // One backup of a database at a time: another process's backup of other-db is running.
         const [db] = await sqlIn<{ id: number }>(admin, api.databaseUrl, "SELECT id FROM databases WHERE name = 'other-db'");
         const runningId = "00000000-0000-4000-8000-0000000000bb";
@@ -274,6 +277,9 @@ describe.skipIf(missing)("backups", () => {
             expect(res.status).toBe(200);
             expect(res.headers.get("content-type")).toBe("application/octet-stream");
             expect(Buffer.from(await res.arrayBuffer()).equals(fs.readFileSync(path.join(dir(), `${good}.dump`)))).toBe(true);
+            const upperCase = await fetch(`${api.url}${url.pathname.replace(good, good.toUpperCase())}${url.search}`);
+            expect(upperCase.status).toBe(200);
+            await upperCase.body?.cancel();
             const served = await api.call("admin", "GET", "/audit?database=source-db&action=backup.content");
             expect(served.body.entries[0]).toMatchObject({ outcome: "served", detail: { backup_id: good } });
 
