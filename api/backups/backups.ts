@@ -20,7 +20,7 @@ import type { BackupStore } from "./backupStore";
 import { selectRollOff, type RollOff } from "./retention";
 import { BackupFailure, type BackupRunner } from "./runner";
 import {
-    backupById, contentUrlKey, expiredBackupLeases, finishBackup, insertBackup, listBackups, markRolledOff, renewBackupLeases,
+    backupById, backupsInUse, contentUrlKey, expiredBackupLeases, finishBackup, insertBackup, listBackups, markRolledOff, renewBackupLeases,
     retentionCandidates, runningBackupOf, setBackupInfo, type BackupRow,
 } from "./rows";
 import { backupContentUrl, verifyBackupContent } from "./signedUrl";
@@ -191,7 +191,7 @@ export class Backups implements BackupLookup {
         return this.o.store.tx(async (c) => {
             const rows = await retentionCandidates(c);
             const picked = selectRollOff(rows.map((r) => ({ id: r.id, databaseId: r.database_id, status: r.status, startedAt: r.started_at })),
-                { keepCount: this.o.config.keepCount, maxAgeMs: this.o.config.maxAgeMs }, now);
+                { keepCount: this.o.config.keepCount, maxAgeMs: this.o.config.maxAgeMs }, now, await backupsInUse(c));
             const byId = new Map(rows.map((r) => [r.id, r]));
             for (const p of picked) {
                 const r = byId.get(p.id);

@@ -1,7 +1,9 @@
 /**
  * Which backups the roll-off job removes: per database, succeeded backups
  * beyond the newest `keepCount`, and any finished backup older than `maxAgeMs`.
- * A running backup is never chosen. Pure; the job (backups.ts) applies it.
+ * A running backup is never chosen, nor one a database being created is
+ * restored from (`inUse`; it still counts as kept). Pure; the job
+ * (backups.ts) applies it.
  */
 import type { BackupStatus } from "../../contracts/backup";
 
@@ -22,7 +24,7 @@ export interface RollOff {
     readonly reason: "count" | "age";
 }
 
-export function selectRollOff(backups: readonly RetentionCandidate[], policy: RetentionPolicy, now: Date): RollOff[] {
+export function selectRollOff(backups: readonly RetentionCandidate[], policy: RetentionPolicy, now: Date, inUse: ReadonlySet<string> = new Set()): RollOff[] {
     const byDatabase = new Map<number, RetentionCandidate[]>();
     for (const b of backups) byDatabase.set(b.databaseId, [...(byDatabase.get(b.databaseId) ?? []), b]);
     const out: RollOff[] = [];
@@ -31,6 +33,10 @@ export function selectRollOff(backups: readonly RetentionCandidate[], policy: Re
         let kept = 0;
         for (const b of newestFirst) {
             if (b.status === "running") continue;
+            if (inUse.has(b.id)) {
+                if (b.status === "succeeded") kept++;
+                continue;
+            }
             const old = now.getTime() - b.startedAt.getTime() > policy.maxAgeMs;
             if (b.status === "succeeded") {
                 if (kept >= policy.keepCount) out.push({ id: b.id, reason: "count" });

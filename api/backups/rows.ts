@@ -99,6 +99,12 @@ export async function retentionCandidates(q: Queryable): Promise<BackupRow[]> {
     return r.rows;
 }
 
+/** Backups that databases being created are restored from (their create still has to fetch them). */
+export async function backupsInUse(q: Queryable): Promise<Set<string>> {
+    const r = await q.query<{ id: string }>(named(`SELECT DISTINCT spec->>'backup_id' AS id FROM databases WHERE state = 'creating' AND spec ? 'backup_id'`, []));
+    return new Set(r.rows.map((x) => x.id));
+}
+
 export async function markRolledOff(q: Queryable, id: string): Promise<void> {
     await q.query(named(`UPDATE backups SET rolled_off_at = clock_timestamp() WHERE id = $1`, [id]));
 }

@@ -192,7 +192,7 @@ describe.skipIf(missing)("backups", () => {
         expect(b.error).toContain(`install postgresql-client-${admin.major}`);
     });
 
-    it("rolls off beyond the count and past the age, removing the files, each audited", async () => {
+    it("rolls off beyond the count and past the age, removing the files, each audited, but not a backup a create is restoring", async () => {
         await readyDatabase("retained");
         const ids: string[] = [];
         for (let i = 0; i < 3; i++) ids.push((await backUp("retained")).id);
@@ -204,13 +204,16 @@ describe.skipIf(missing)("backups", () => {
         expect((await api.call("alice", "GET", "/databases/retained/backups")).body.backups.map((b: { id: string }) => b.id)).toEqual([newest, middle]);
         expect((await api.call("alice", "GET", `/databases/retained/backups/${oldest}`)).status).toBe(404);
 
+        // A database being created from the newest one keeps it, however old.
+        api.engine.script("up", "from-retained", { hang: true });
+        expect((await api.call("alice", "POST", "/databases", { body: createBody("from-retained", { backup_id: newest }) })).status).toBe(202);
         const later = new Date(Date.now() + 31 * 86_400_000);
         const aged = await api.backups.rollOff(later);
-        expect(aged.filter((r) => ids.includes(r.id)).map((r) => `${r.id} ${r.reason}`).sort()).toEqual([`${middle} age`, `${newest} age`].sort());
-        expect(filesIn(dir()).filter((f) => ids.some((id) => f.startsWith(id)))).toEqual([]);
+        expect(aged.filter((r) => ids.includes(r.id)).map((r) => `${r.id} ${r.reason}`)).toEqual([`${middle} age`]);
+        expect(filesIn(dir()).filter((f) => ids.some((id) => f.startsWith(id)))).toEqual([`${newest}.dump`]);
         const audit = await api.call("admin", "GET", "/audit?database=retained&action=backup.rolloff");
         expect(audit.body.entries.map((e: { detail: { backup_id: string; reason: string } }) => `${e.detail.backup_id} ${e.detail.reason}`).sort())
-            .toEqual([`${oldest} count`, `${middle} age`, `${newest} age`].sort());
+            .toEqual([`${oldest} count`, `${middle} age`].sort());
         expect(audit.body.entries.every((e: { actor: string }) => e.actor === "retention")).toBe(true);
     });
 

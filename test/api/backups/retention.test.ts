@@ -21,6 +21,13 @@ describe("selectRollOff", () => {
         expect(picked.map((p) => `${p.id} ${p.reason}`).sort()).toEqual([...out].sort());
     });
 
+    it("never picks a backup a database being created is restored from; it still counts as kept", () => {
+        const rows = [b("a", 1, 1), b("used", 1, 2), b("c", 1, 3), b("old-used", 1, 40)];
+        const picked = selectRollOff(rows, { keepCount: 2, maxAgeMs: 30 * DAY }, now, new Set(["used", "old-used"]));
+        expect(picked.map((p) => `${p.id} ${p.reason}`)).toEqual(["c count"]);
+        expect(selectRollOff(rows, { keepCount: 2, maxAgeMs: 30 * DAY }, now).map((p) => `${p.id} ${p.reason}`).sort()).toEqual(["c count", "old-used count"]);
+    });
+
     it("keeps the newest whatever order the rows come in", () => {
         const rows = [b("d", 1, 4), b("a", 1, 1), b("c", 1, 3), b("b", 1, 2)];
         expect(selectRollOff(rows, { keepCount: 2, maxAgeMs: 365 * DAY }, now).map((p) => p.id).sort()).toEqual(["c", "d"]);
