@@ -150,7 +150,11 @@ function runPgDump(binary: PgDumpBinary, env: Record<string, string>, out: strin
         });
         const fileDone = new Promise<void>((res, rej) => {
             file.on("finish", res);
-            file.on("error", rej);
+            file.on("error", (e) => {
+                // A full disk: pg_dump would block on its full pipe; stop it, the close handler reports the write error.
+                child.kill("SIGTERM");
+                rej(e);
+            });
         });
         child.on("close", (code, sig) => {
             signal.removeEventListener("abort", onAbort);
