@@ -156,6 +156,8 @@ function runPgDump(binary: PgDumpBinary, env: Record<string, string>, out: strin
                 rej(e);
             });
         });
+        // Handled in the close handler below; this keeps an early write error from counting as unhandled meanwhile.
+        fileDone.catch(() => undefined);
         child.on("close", (code, sig) => {
             signal.removeEventListener("abort", onAbort);
             fileDone.then(() => {
