@@ -181,6 +181,13 @@ describe.skipIf(missing)("backups", () => {
         expect(audit.body.entries[0]).toMatchObject({ outcome: "failed", detail: { backup_id: half.id, reason: half.error } });
     });
 
+    it("fails with the write error when the dump cannot be written (a full disk)", async (ctx) => {
+        if (!fs.existsSync("/dev/full")) ctx.skip("no /dev/full on this host");
+        const runner = new LocalPgDumpRunner({ searchDirs: [binDir] });
+        const source = { host: "127.0.0.1", port: pg15.port, database: "orders", user: "postgres", password: pg15.password };
+        await expect(runner.dump(source, "/dev/full", { signal: AbortSignal.timeout(20_000) })).rejects.toThrow(/writing the dump failed: .*ENOSPC/);
+    });
+
     it("fails naming what is missing when no pg_dump is new enough for the server", async (ctx) => {
         if (only.major >= admin.major) ctx.skip(`this host's oldest pg_dump is ${only.major}, new enough for PostgreSQL ${admin.major}: nothing is missing`);
         await readyDatabase("too-new", { server: admin, database: "postgres" });
