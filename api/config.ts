@@ -87,7 +87,39 @@ const envSchema = z.object({
     DBAAS_NOTIFY_RETRY_BASE_SECONDS: z.coerce.number().min(0.01).max(3600).default(30),
     DBAAS_NOTIFY_RETRY_MAX_SECONDS: z.coerce.number().min(0.01).max(86400).default(3600),
     DBAAS_EXPIRY_WARNING_HOURS: z.coerce.number().min(0).max(8760).default(24),
+    // Backups (docs/backups.md). Only the directory store is built; "s3" is refused below with the reason.
+    DBAAS_BACKUP_STORE: z.enum(["directory", "s3"], { message: '"directory" (the store that is built; "s3" is not built yet)' }).default("directory"),
+    DBAAS_BACKUP_DIR: z.string().min(1).optional(),
+    DBAAS_BACKUP_KEEP_COUNT: int(1, 1000).default(7),
+    DBAAS_BACKUP_KEEP_DAYS: int(1, 3650).default(30),
+    DBAAS_BACKUP_ROLLOFF_INTERVAL_SECONDS: z.coerce.number().min(0).max(86400).default(3600),
+    DBAAS_BACKUP_MAX_CONCURRENT: int(1, 16).default(2),
+    DBAAS_BACKUP_TIMEOUT_SECONDS: int(10, 86400).default(3600),
+    // Where a new database's restore step reaches this API for a stored backup's bytes (https; see contracts/backup.ts).
+    DBAAS_BACKUP_FETCH_BASE_URL: z.url({ protocol: /^https$/, message: "an https:// URL such as https://dbaas.example.com (where restores reach this API)" }).optional(),
+    // Directories searched for pg_dump before PATH (e.g. /usr/lib/postgresql/17/bin).
+    DBAAS_PG_DUMP_DIRS: list.default([]),
 });
+
+/** Backups: where they are kept, how long, how they are taken (docs/backups.md). */
+export interface BackupConfig {
+    /** The store of dump files; only `directory` is built (files 0600 under `dir`, named by backup id). */
+    readonly store: { readonly kind: "directory"; readonly dir: string };
+    /** Succeeded backups kept per database; older ones are rolled off. */
+    readonly keepCount: number;
+    /** Backups older than this are rolled off, whatever the count. */
+    readonly maxAgeMs: number;
+    /** 0 disables the roll-off job. */
+    readonly rolloffIntervalMs: number;
+    /** Dumps running at once in this process. */
+    readonly maxConcurrent: number;
+    /** A dump running longer is stopped and the backup fails. */
+    readonly timeoutMs: number;
+    /** Base URL of this API as the restore step reaches it; without it `backup_id` is refused (422). */
+    readonly fetchBaseUrl?: string;
+    /** Directories searched for pg_dump before PATH. */
+    readonly pgDumpDirs: readonly string[];
+}
 
 export type Target = z.output<typeof dockerTargetSchema> | z.output<typeof kubernetesTargetSchema>;
 
@@ -129,6 +161,7 @@ export interface ApiConfig {
     /** The target block of every spec the API builds. */
     readonly target: Target;
     readonly notifications: NotificationsConfig;
+    readonly backups: BackupConfig;
 }
 
 export interface NotificationsConfig {
@@ -249,6 +282,9 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
     } catch (e) {
         problems.push(`DBAAS_CATALOG / DBAAS_CATALOG_FILE: ${(e as Error).message.split("\n")[0]}`);
     }
+    if (env.DBAAS_BACKUP_STORE === "s3") {
+        problems.push('DBAAS_BACKUP_STORE = "s3": expected "directory"; the S3 store is not built yet (docs/backups.md says what is left); use the directory store with DBAAS_BACKUP_DIR on a volume');
+    }
     const databaseUrl = readDatabaseUrl(env, problems);
     const backupCa = readBackupCa(env.DBAAS_BACKUP_CA_FILE, problems);
     if (env.DBAAS_FETCH_NETWORK !== undefined && env.DBAAS_TARGET !== "docker") {
@@ -315,6 +351,16 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
             retryBaseMs: env.DBAAS_NOTIFY_RETRY_BASE_SECONDS * 1000,
             retryMaxMs: env.DBAAS_NOTIFY_RETRY_MAX_SECONDS * 1000,
             expiryWarningMs: env.DBAAS_EXPIRY_WARNING_HOURS * 3_600_000,
+        }),
+        backups: Object.freeze({
+            store: { kind: "directory" as const, dir: path.resolve(env.DBAAS_BACKUP_DIR ?? path.join(env.DBAAS_DATA_DIR, "backups")) },
+            keepCount: env.DBAAS_BACKUP_KEEP_COUNT,
+            maxAgeMs: env.DBAAS_BACKUP_KEEP_DAYS * 86_400_000,
+            rolloffIntervalMs: env.DBAAS_BACKUP_ROLLOFF_INTERVAL_SECONDS * 1000,
+            maxConcurrent: env.DBAAS_BACKUP_MAX_CONCURRENT,
+            timeoutMs: env.DBAAS_BACKUP_TIMEOUT_SECONDS * 1000,
+            ...(env.DBAAS_BACKUP_FETCH_BASE_URL === undefined ? {} : { fetchBaseUrl: env.DBAAS_BACKUP_FETCH_BASE_URL.replace(/\/+$/, "") }),
+            pgDumpDirs: env.DBAAS_PG_DUMP_DIRS.map((d) => path.resolve(d)),
         }),
     });
 }

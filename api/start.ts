@@ -22,6 +22,12 @@ import { NotificationWorker } from "./notify/worker";
 import { systemResolver, type Resolver } from "./domain/ssrf";
 import { NotificationHub } from "./store/notifications";
 import { AdminStore } from "./store/store";
+import { Backups } from "./backups/backups";
+import { DirectoryBackupStore } from "./backups/backupStore";
+import { searchDirs } from "./backups/pgDump";
+import { LocalPgDumpRunner, type BackupRunner } from "./backups/runner";
+import { REPO_ROOT } from "./config";
+import * as path from "node:path";
 
 export interface StartApiOptions {
     readonly config: ApiConfig;
@@ -54,6 +60,10 @@ export interface StartApiOptions {
      * variable can set it.
      */
     readonly testOnlyWebhookSender?: WebhookSender;
+    /** How dumps are taken (default: pg_dump on this host, LocalPgDumpRunner). */
+    readonly backupRunner?: BackupRunner;
+    /** Lease of a running backup (default 30 s). */
+    readonly backupLeaseMs?: number;
 }
 
 export interface RunningApi {
@@ -72,6 +82,7 @@ export interface RunningApi {
     /** Activities: the watcher's `recordUnplanned` is here. */
     readonly activities: Activities;
     readonly notifier: NotificationWorker | undefined;
+    readonly backups: Backups;
     /** Stops accepting, lets jobs finish for `graceMs` (default from config), hands the rest back, closes connections. */
     close(graceMs?: number): Promise<void>;
 }
@@ -90,12 +101,24 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     const tokens = o.tokens ?? new TokensFile(o.config.tokensFile, (m) => o.logger?.warn(m));
     const metrics = new ApiMetrics({ processMetrics: o.processMetrics === true });
     const resolver = o.resolver ?? systemResolver;
-    const databases = new Databases(store, o.engine, o.config, resolver);
+    const files = new DirectoryBackupStore(o.config.backups.store.dir);
+    await files.init();
+    const backupLog = {
+        info: (obj: object, msg: string) => o.logger?.info(obj, msg),
+        warn: (obj: object, msg: string) => o.logger?.warn(obj, msg),
+        error: (obj: object, msg: string) => o.logger?.error(obj, msg),
+    };
+    const backups = new Backups({
+        store, engine: o.engine, files, config: o.config.backups, operationTimeoutMs: o.config.operationTimeoutMs, log: backupLog,
+        runner: o.backupRunner ?? new LocalPgDumpRunner({ searchDirs: searchDirs(o.config.backups.pgDumpDirs, process.env.PATH, path.join(REPO_ROOT, "node_modules")) }),
+        ...(o.backupLeaseMs === undefined ? {} : { leaseMs: o.backupLeaseMs }),
+    });
+    const databases = new Databases(store, o.engine, o.config, resolver, undefined, backups);
     const activities = new Activities(store);
     const n = o.config.notifications;
     const contacts = new Contacts(store, n, resolver);
     const app = await buildServer({
-        config: o.config, store, databases, activities, contacts, tokens, hub, metrics,
+        config: o.config, store, databases, activities, contacts, backups, tokens, hub, metrics,
         ...(o.logger ? { logger: o.logger } : { logLevel: o.config.logLevel }),
         ...(o.sseHeartbeatMs === undefined ? {} : { sseHeartbeatMs: o.sseHeartbeatMs }),
         validateResponses: o.validateResponses === true,
@@ -111,6 +134,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
         retryBaseMs: o.config.retryBaseMs,
         retryMaxMs: o.config.retryMaxMs,
         onOperationEnd: (kind, outcome, seconds) => metrics.observeOperation(kind, outcome, seconds),
+        specForUp: (spec) => backups.specForUp(spec),
     });
     const notifier = o.runJobs === false ? undefined : new NotificationWorker({
         store, log, resolve: resolver, webhookHosts: n.webhookHosts, pollMs: n.pollMs, timeoutMs: n.timeoutMs,
@@ -118,6 +142,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
         mailer: n.smtpUrl === undefined ? undefined : smtpMailer(n.smtpUrl, n.smtpFrom, n.timeoutMs),
         ...(o.testOnlyWebhookSender === undefined ? {} : { sender: o.testOnlyWebhookSender }),
     });
+    await backups.start();
     await app.listen({ host: o.config.host, port: o.config.port });
     await runner?.start();
     notifier?.start();
@@ -156,7 +181,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     const host = o.config.host === "0.0.0.0" || o.config.host === "::" ? "127.0.0.1" : o.config.host;
     let closing: Promise<void> | undefined;
     return {
-        app, store, runner, databases, watcher, metrics, sampler, activities, notifier,
+        app, store, runner, databases, watcher, metrics, sampler, activities, notifier, backups,
         url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
         close(graceMs = o.config.shutdownGraceMs) {
             closing ??= (async () => {
@@ -164,6 +189,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
                 await watcher?.stop();
                 await sampler?.stop();
                 await app.close();
+                await backups.stop();
                 await runner?.stop(graceMs);
                 await notifier?.stop();
                 await hub.close();

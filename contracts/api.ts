@@ -101,6 +101,8 @@ export const databaseView = z.object({
     endpoint: endpointView.nullable(),
     source_ranges: z.array(z.string()),
     backup_location: z.string().nullable(),
+    /** The stored backup it was restored from (POST /databases with backup_id), else null. */
+    backup_id: z.string().nullable(),
     ttl_hours: z.number().int(),
     expires_at: z.string(),
     failure_reason: z.string().nullable(),

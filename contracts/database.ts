@@ -9,6 +9,7 @@ import { z } from "zod";
 import { isValidImageReference, IMAGE_REFERENCE_HINT } from "./catalog";
 import { isCidr, NAMESPACE_PREFIX_PATTERN } from "./stackConfig";
 import { RESTORE_DEFAULTS } from "./restore";
+import { backupIdSchema } from "./backup";
 
 /** Pulumi project of the on-demand database program (one stack per database). */
 export const ONDEMAND_PROJECT = "dbaas-db";
@@ -46,6 +47,8 @@ export const createDatabaseFields = {
     name: databaseNameSchema,
     db_type: z.literal("postgres", { message: 'db_type "postgres" (the only type offered)' }),
     backup_location: z.string().max(2048, "at most 2048 characters").optional(),
+    /** One of the caller's own succeeded backups (GET /databases/{name}/backups), instead of backup_location. */
+    backup_id: backupIdSchema.optional(),
     version: z.string().min(1).max(64).optional(),
     ttl_hours: z.number().int("a whole number of hours").positive("a positive number of hours").optional(),
     source_ranges: z.array(cidrSchema).max(32, "at most 32 ranges").optional(),
@@ -112,6 +115,12 @@ export const databaseSpecSchema = z.object({
     /** The catalog image for that label, resolved by the API. */
     image: z.string().refine(isValidImageReference, { message: IMAGE_REFERENCE_HINT }),
     backup_location: z.string().url().startsWith("https://", "an https:// URL").optional(),
+    /**
+     * A backup in the API's store this database is restored from (contracts/backup.ts).
+     * The spec the API stores has no backup_location then; the spec of each `up`
+     * carries the API's signed URL for this backup as backup_location.
+     */
+    backup_id: backupIdSchema.optional(),
     /** ISO-8601 instant after which the reaper destroys the database. */
     expires_at: z.iso.datetime(),
     source_ranges: z.array(cidrSchema).default([]),

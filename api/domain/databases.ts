@@ -12,7 +12,7 @@ import type { ApiConfig } from "../config";
 import { findVersion, defaultVersion } from "../../contracts/catalog";
 import { databaseSpecSchema, type DatabaseSpec } from "../../contracts/database";
 import { EngineUnavailableError, StackNotFoundError, type DatabaseOutputs, type StackEngine } from "../engine/types";
-import { problems, invalidField, ApiProblem } from "../http/problems";
+import { problems, invalidField, invalidRequest, ApiProblem } from "../http/problems";
 import type { CreateDatabaseBody } from "../../contracts/api";
 import { checkBackupLocation, type Resolver } from "./ssrf";
 import { operationFor, transition, type DatabaseAction } from "./stateMachine";
@@ -32,6 +32,12 @@ export const REAPER: Principal = { subject: "reaper", role: "admin" };
 
 const HOUR_MS = 3_600_000;
 
+/** The stored backups a new database may be restored from (api/backups/backups.ts). */
+export interface BackupLookup {
+    /** The caller's own succeeded backup `id` (an admin: any); else throws the problem (404 for unknown and foreign alike). */
+    forRestore(who: Principal, id: string): Promise<{ id: string }>;
+}
+
 export function isVisibleTo(db: Pick<DatabaseRow, "owner">, who: Principal): boolean {
     return who.role === "admin" || db.owner === who.subject;
 }
@@ -48,6 +54,8 @@ export class Databases {
         private readonly config: DatabasesConfig,
         private readonly resolve: Resolver,
         private readonly now: () => Date = () => new Date(),
+        /** Without it, `backup_id` is refused (the server keeps no backups). */
+        private readonly backups?: BackupLookup,
     ) {}
 
     async create(who: Principal, body: CreateDatabaseBody, requestId: string): Promise<Accepted> {
@@ -65,18 +73,23 @@ export class Databases {
                 throw invalidField(`body.source_ranges[${i}]`, `a range narrower than ${r}: opening a database to the whole internet is not allowed on this server`);
             }
         });
+        if (body.backup_location !== undefined && body.backup_id !== undefined) {
+            throw invalidRequest([{ field: "body.backup_id", rule: "either backup_id or backup_location, not both" }]);
+        }
         const backup = body.backup_location === undefined ? undefined : await this.#checkBackup(body.backup_location, "body.backup_location");
+        const backupId = body.backup_id === undefined ? undefined : await this.#storedBackup(who, body.backup_id);
         await this.#requireEngine();
         const expiresAt = new Date(this.now().getTime() + ttlHours * HOUR_MS);
         const spec = this.#spec({
             name: body.name, owner: body.owner, project_id: body.project_id, db_type: body.db_type,
             version: version.label, image: version.image, expires_at: expiresAt.toISOString(), source_ranges: sourceRanges,
-            ...(backup === undefined ? {} : { backup_location: backup }), target: this.config.target,
+            ...(backup === undefined ? {} : { backup_location: backup }),
+            ...(backupId === undefined ? {} : { backup_id: backupId }), target: this.config.target,
         });
         const accepted = await this.store.createDatabase({
             name: body.name, owner: body.owner, projectId: body.project_id, dbType: body.db_type, version: version.label,
             spec, ttlHours, expiresAt, createdBy: who.subject, requestId,
-            auditDetail: { from: "none", to: "creating", version: version.label, ttl_hours: ttlHours },
+            auditDetail: { from: "none", to: "creating", version: version.label, ttl_hours: ttlHours, ...(backupId === undefined ? {} : { backup_id: backupId }) },
             event: { message: `create queued by ${who.subject}`, at: new Date().toISOString() },
         });
         if (accepted !== undefined) {
@@ -237,6 +250,11 @@ export class Databases {
         const check = await checkBackupLocation(url, this.config.backupHosts, this.resolve);
         if (!check.ok) throw invalidField(field, check.rule);
         return check.url;
+    }
+
+    async #storedBackup(who: Principal, id: string): Promise<string> {
+        if (this.backups === undefined) throw invalidField("body.backup_id", "no backup_id: this server keeps no backups (use backup_location)");
+        return (await this.backups.forRestore(who, id)).id;
     }
 
     #spec(raw: unknown): DatabaseSpec {

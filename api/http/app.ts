@@ -19,6 +19,7 @@ import { bearerToken, type Principal, type TokenSource } from "./auth";
 import type { ApiConfig } from "../config";
 import { ApiProblem, invalidField, invalidRequest, PROBLEM_CONTENT_TYPE, problemBody, problems, type FieldProblem } from "./problems";
 import { activityRoutes } from "./routes/activities";
+import { backupRoutes } from "./routes/backups";
 import { databaseRoutes } from "./routes/databases";
 import { eventRoutes } from "./routes/events";
 import { meRoutes } from "./routes/me";
@@ -28,6 +29,7 @@ import { systemRoutes } from "./routes/system";
 import { dashboardRoutes } from "./dashboard";
 import type { Activities } from "../domain/activities";
 import type { Contacts } from "../domain/contacts";
+import type { Backups } from "../backups/backups";
 import type { Databases } from "../domain/databases";
 import { ApiMetrics, UNMATCHED_ROUTE } from "../metrics";
 import type { NotificationHub } from "../store/notifications";
@@ -54,6 +56,8 @@ export interface ServerDeps {
     /** Activities and notes, contacts and deliveries (routes/activities.ts). */
     readonly activities: Activities;
     readonly contacts: Contacts;
+    /** Backups of databases; without them the backup routes are absent. */
+    readonly backups?: Backups;
     readonly tokens: TokenSource;
     /** LISTEN/NOTIFY hub for SSE; without it SSE streams poll. */
     readonly hub?: NotificationHub;
@@ -234,6 +238,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await app.register(meRoutes, { rateLimitPerMinute: deps.config.rateLimitPerMinute });
     await app.register(databaseRoutes, { databases });
     await app.register(activityRoutes, { activities: deps.activities, contacts: deps.contacts });
+    if (deps.backups !== undefined) await app.register(backupRoutes, { backups: deps.backups });
     await app.register(eventRoutes, { databases, store: deps.store, hub: deps.hub, heartbeatMs: deps.sseHeartbeatMs ?? 15_000 });
     await app.register(metricsRoutes, { metrics, store: deps.store });
     await app.register(reportRoutes, { store: deps.store, catalog: deps.config.catalog, prices: deps.config.prices });

@@ -13,6 +13,7 @@ import { coalesced } from "../coalesce";
 import { truncate } from "../engine/errors";
 import { clearStaleUpdate } from "../engine/recovery";
 import { type DatabaseOutputs, type EngineEvent, type StackEngine } from "../engine/types";
+import type { DatabaseSpec } from "../../contracts/database";
 import type { NotificationHub } from "../store/notifications";
 import { CHANNEL_EVENTS, claimOperation, expiredLeases, insertEvent, insertEvents, renewLease, requeueOperation, type ClaimedOperation } from "../store/queue";
 import type { AdminStore } from "../store/store";
@@ -37,6 +38,12 @@ export interface JobRunnerOptions {
     readonly abortGraceMs?: number;
     /** Told when an attempt ends (the metrics hook, api/metrics.ts); must not throw. */
     readonly onOperationEnd?: (kind: string, outcome: OperationOutcome, seconds: number) => void;
+    /**
+     * The spec each `up` attempt runs with (default: the stored one). The
+     * backups give a database restored from a stored backup a fresh signed
+     * backup_location here; a ProgramError fails the operation with its reason.
+     */
+    readonly specForUp?: (spec: DatabaseSpec) => Promise<DatabaseSpec>;
 }
 
 interface Running {
@@ -141,7 +148,8 @@ export class JobRunner {
         let outputs: DatabaseOutputs | undefined;
         let error: unknown;
         try {
-            const work = op.kind === "create" ? this.o.engine.up(op.spec, options)
+            const specForUp = this.o.specForUp;
+            const work = op.kind === "create" ? (specForUp === undefined ? this.o.engine.up(op.spec, options) : specForUp(op.spec).then((spec) => this.o.engine.up(spec, options)))
                 : op.kind === "restart" ? this.o.engine.restart(op.database_name, options)
                     : this.o.engine.destroy(op.database_name, options).then(() => undefined);
             outputs = (await this.#untilSettledOrAbandoned(work, entry)) ?? undefined;

@@ -244,6 +244,46 @@ CREATE TABLE expiry_warnings (
 );
 `,
     },
+    {
+        version: 20,
+        name: "backups of on-demand databases, and the key of their signed content URLs",
+        // Backups run in the API process (api/backups/), not as operations: their own table,
+        // a lease like the operations' so a dead process's backup is failed by another, and
+        // rows kept after roll-off (rolled_off_at) so sizes stay visible over time.
+        sql: `
+CREATE TABLE backups (
+    id                uuid PRIMARY KEY,
+    database_id       bigint NOT NULL REFERENCES databases (id),
+    -- Copied at start: a backup outlives its database and stays its owner's.
+    database_name     text NOT NULL,
+    owner             text NOT NULL,
+    type              text NOT NULL CHECK (type IN ('manual','scheduled')),
+    status            text NOT NULL CHECK (status IN ('running','succeeded','failed')),
+    db_size_bytes     bigint,
+    backup_size_bytes bigint,
+    server_major      integer,
+    error             text,
+    requested_by      text NOT NULL,
+    request_id        text,
+    worker_id         text,
+    lease_until       timestamptz,
+    started_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at       timestamptz,
+    rolled_off_at     timestamptz
+);
+-- One backup of a database at a time.
+CREATE UNIQUE INDEX backups_one_running ON backups (database_id) WHERE status = 'running';
+CREATE INDEX backups_live_by_name ON backups (database_name, started_at DESC) WHERE rolled_off_at IS NULL;
+CREATE INDEX backups_running_lease ON backups (lease_until) WHERE status = 'running';
+
+-- One row: the HMAC key of signed backup content URLs, shared by every replica.
+CREATE TABLE backup_url_key (
+    id         integer PRIMARY KEY CHECK (id = 1),
+    key        bytea NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+`,
+    },
 ];
 
 /** Arbitrary constant key of the migration advisory lock. */

@@ -55,6 +55,7 @@ export interface ListedDatabase extends Pick<DatabaseRow,
     "id" | "name" | "owner" | "project_id" | "db_type" | "version" | "state" | "ttl_hours" | "endpoint" | "failure_reason" | "created_by" | "runtime"> {
     readonly source_ranges: string[];
     readonly backup_location: string | null;
+    readonly backup_id: string | null;
     readonly expires_at: string;
     readonly created_at: string;
     readonly updated_at: string;
@@ -223,6 +224,7 @@ export class AdminStore {
         const r = await this.pool.query<ListedDatabase>(named(
             `SELECT d.id, d.name, d.owner, d.project_id, d.db_type, d.version, d.state,
                     coalesce(d.spec->'source_ranges', '[]'::jsonb) AS source_ranges, d.spec->>'backup_location' AS backup_location,
+                    d.spec->>'backup_id' AS backup_id,
                     d.ttl_hours, ${iso("d.expires_at")} AS expires_at, d.endpoint, d.failure_reason, d.created_by, d.runtime,
                     ${iso("d.created_at")} AS created_at, ${iso("d.updated_at")} AS updated_at,
                     CASE WHEN o.id IS NULL THEN NULL ELSE json_build_object(

@@ -77,7 +77,7 @@ const headers = fc.record({
     accept: fc.option(asciiString(40), { nil: undefined }),
 }, { requiredKeys: [] });
 
-const query = fc.dictionary(fc.oneof(fc.constantFrom("limit", "after", "owner", "state", "project_id", "include", "operation", "before", "action", "database"), asciiString(10)), anyString, { maxKeys: 3 })
+const query = fc.dictionary(fc.oneof(fc.constantFrom("limit", "after", "owner", "state", "project_id", "include", "operation", "before", "action", "database", "expires", "sig"), asciiString(10)), anyString, { maxKeys: 3 })
     .map((q) => (Object.keys(q).length === 0 ? "" : `?${new URLSearchParams(q).toString()}`));
 
 const ROUTES: readonly [string, string][] = [
@@ -88,6 +88,7 @@ const ROUTES: readonly [string, string][] = [
     ["GET", "/databases/:name/activities"], ["POST", "/databases/:name/activities/:id/notes"],
     ["POST", "/projects/:project/contacts"], ["GET", "/projects/:project/contacts"], ["PATCH", "/projects/:project/contacts/:id"],
     ["DELETE", "/projects/:project/contacts/:id"], ["GET", "/projects/:project/deliveries"],
+    ["POST", "/databases/:name/backups"], ["GET", "/databases/:name/backups"], ["GET", "/databases/:name/backups/:id"], ["GET", "/backups/:id/content"],
 ];
 
 const request = fc.record({

@@ -5,12 +5,16 @@
  * a fake DNS resolver, and a small fetch wrapper.
  */
 import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { Writable } from "node:stream";
 import pgClient from "pg";
 import pino from "pino";
 import { StaticTokens, tokenLine } from "../../api/http/auth";
 import { loadApiConfig, type ApiConfig } from "../../api/config";
 import type { StackEngine } from "../../api/engine/types";
+import type { BackupRunner } from "../../api/backups/runner";
 import type { Resolver } from "../../api/domain/ssrf";
 import type { WebhookSender } from "../../api/notify/channels";
 import { startApi, type RunningApi } from "../../api/start";
@@ -68,6 +72,8 @@ export function testConfig(env: Record<string, string> = {}): ApiConfig {
         // Tests that watch servers turn it on or drive RuntimeWatcher.tick() themselves.
         DBAAS_WATCH_INTERVAL_SECONDS: "0",
         DBAAS_TOKENS_FILE: "/nonexistent/tokens",
+        // Never the repository's .dbaas-data: each API keeps its backups in a temporary directory.
+        DBAAS_BACKUP_DIR: env.DBAAS_BACKUP_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-test-backups-")),
         ...env,
     });
 }
@@ -124,6 +130,7 @@ export interface TestApi extends RunningApi {
     readonly engine: FakeStackEngine;
     readonly logs: LogCapture;
     readonly databaseUrl: string;
+    readonly config: ApiConfig;
     call(who: Who | null, method: string, path: string, init?: { body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<Reply>;
 }
 
@@ -135,12 +142,16 @@ export interface Reply {
     readonly body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- test assertions read arbitrary JSON
 }
 
-export async function startTestApi(pg: PostgresServer, o: { engine?: FakeStackEngine | StackEngine; env?: Record<string, string>; resolver?: Resolver; runJobs?: boolean; databaseUrl?: string; testOnlyWebhookSender?: WebhookSender } = {}): Promise<TestApi> {
+export async function startTestApi(pg: PostgresServer, o: {
+    engine?: FakeStackEngine | StackEngine; env?: Record<string, string>; resolver?: Resolver; runJobs?: boolean; databaseUrl?: string;
+    testOnlyWebhookSender?: WebhookSender; backupRunner?: BackupRunner; backupLeaseMs?: number;
+} = {}): Promise<TestApi> {
     const engine = o.engine ?? new FakeStackEngine();
     const databaseUrl = o.databaseUrl ?? await freshDatabaseUrl(pg);
     const logs = new LogCapture();
+    const config = testConfig(o.env);
     const api = await startApi({
-        config: testConfig(o.env),
+        config,
         engine,
         databaseUrl,
         tokens: testTokens,
@@ -151,7 +162,15 @@ export async function startTestApi(pg: PostgresServer, o: { engine?: FakeStackEn
         poolSize: 5,
         validateResponses: true,
         ...(o.testOnlyWebhookSender === undefined ? {} : { testOnlyWebhookSender: o.testOnlyWebhookSender }),
+        ...(o.backupRunner === undefined ? {} : { backupRunner: o.backupRunner }),
+        ...(o.backupLeaseMs === undefined ? {} : { backupLeaseMs: o.backupLeaseMs }),
     });
+    const close = api.close.bind(api);
+    const closeAndClean: RunningApi["close"] = async (graceMs) => {
+        await close(graceMs);
+        // The temporary backup directory made by testConfig (a caller's own DBAAS_BACKUP_DIR is kept).
+        if (o.env?.DBAAS_BACKUP_DIR === undefined) fs.rmSync(config.backups.store.dir, { recursive: true, force: true });
+    };
     const call: TestApi["call"] = async (who, method, path, init = {}) => {
         const headers: Record<string, string> = { ...(init.headers ?? {}) };
         if (who !== null) headers.authorization = `Bearer ${TOKENS[who]}`;
@@ -170,7 +189,7 @@ export async function startTestApi(pg: PostgresServer, o: { engine?: FakeStackEn
         }
         return { status: res.status, headers: res.headers, text, body: json };
     };
-    return Object.assign(api, { engine: engine as FakeStackEngine, logs, databaseUrl, call });
+    return Object.assign(api, { engine: engine as FakeStackEngine, logs, databaseUrl, call, config, close: closeAndClean });
 }
 
 /** Polls every `everyMs` until `check` returns a value (not undefined), or fails after `timeoutMs`. */

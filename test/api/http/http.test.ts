@@ -68,6 +68,9 @@ describe("service routes", () => {
             "/databases/{name}/cancel", "/databases/{name}/events",
             "/databases/{name}/restart", "/databases/{name}/retry", "/healthz", "/me", "/metrics",
             "/projects/{project}/contacts", "/projects/{project}/contacts/{id}", "/projects/{project}/deliveries", "/readyz", "/reports", "/versions",
+            "/audit", "/backups/{id}/content", "/databases", "/databases/{name}", "/databases/{name}/backups", "/databases/{name}/backups/{id}",
+            "/databases/{name}/cancel", "/databases/{name}/events",
+            "/databases/{name}/restart", "/databases/{name}/retry", "/healthz", "/me", "/readyz", "/versions",
         ]);
         expect(doc.paths["/me"].get.security).toBeUndefined();
         expect(JSON.stringify(doc.paths["/me"].get.responses["200"])).toContain("#/components/schemas/Me");
