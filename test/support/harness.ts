@@ -54,6 +54,14 @@ export function defaultOutputs(args: pulumi.runtime.MockResourceArgs): MockState
             return { ipAddress: "172.18.0.10", networkDatas: [] };
         case "aws:ecr/repository:Repository":
             return { repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${input("name")}`, arn: `arn:aws:ecr:eu-west-1:123456789012:repository/${n}` };
+        case "aws:rds/instance:Instance":
+            return { address: `${n}.abcdefghijkl.eu-west-1.rds.amazonaws.com`, port: 5432, endpoint: `${n}.abcdefghijkl.eu-west-1.rds.amazonaws.com:5432` };
+        case "aws:s3/bucket:Bucket":
+            return { bucket: `${n}-0a1b2c3`, arn: `arn:aws:s3:::${n}-0a1b2c3` };
+        case "aws:kms/key:Key":
+            return { keyId: `key-${n}`, arn: `arn:aws:kms:eu-west-1:123456789012:key/${n}` };
+        case "aws:iam/role:Role":
+            return { arn: `arn:aws:iam::123456789012:role/${n}` };
         case "kubernetes:core/v1:Secret":
             // The token controller fills a ServiceAccount token Secret's data.token.
             return inputs.type === "kubernetes.io/service-account-token" ? { data: { token: Buffer.from(`sa-token-${n}`).toString("base64") } } : {};
@@ -73,7 +81,11 @@ export function defaultCalls(args: pulumi.runtime.MockCallArgs): Record<string, 
                 endpoint: "https://ABCDEF.gr7.eu-west-1.eks.amazonaws.com",
                 certificateAuthorities: [{ data: "Y2EtZGF0YQ==" }],
                 arn: `arn:aws:eks:eu-west-1:123456789012:cluster/${clusterName}`,
+                identities: [{ oidcs: [{ issuer: "https://oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF" }] }],
+                vpcConfig: { clusterSecurityGroupId: "sg-0c1a2b3c4d5e6f708", vpcId: "vpc-0a1b2c3d4e5f60718", subnetIds: [] },
             };
+        case "aws:index/getPartition:getPartition":
+            return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return { userName: "AWS", password: "ecr-token", proxyEndpoint: "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com" };
         case "aws:index/getCallerIdentity:getCallerIdentity":
