@@ -1,6 +1,7 @@
 /**
- * The AWS part of the platform program under mocks: prod (aws.enabled) gets
- * the ECR repositories, the EKS provider and DevDbAccess exactly as reviewed;
+ * The AWS part of the platform program under mocks: prod (aws.enabled, here on
+ * the docker platform target) gets the ECR repositories, the EKS provider and
+ * DevDbAccess exactly as reviewed;
  * dev (aws disabled) gets no AWS or Kubernetes resource at all.
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -20,10 +21,19 @@ beforeAll(() => {
     if (!missing) cert = selfSignedCertificate();
 });
 
+/**
+ * The prod stack file with the platform on the docker target: the API runs
+ * outside the cluster and reaches it with the ServiceAccount's kubeconfig (the
+ * kubernetes target, where the token Secret and kubeconfig are gone, is
+ * test/infra/kubernetesProgram.test.ts).
+ */
+const ON_DOCKER = { "dbaas:platform": { target: "docker" } };
+
 async function runProgram(stack: "dev" | "prod", preview = false): Promise<{ rec: Recorder; mod: Record<string, unknown> }> {
     vi.resetModules();
     const secrets: Record<string, string> = stack === "prod" ? { "dbaas:tlsCertificateChain": cert.certPem, "dbaas:tlsPrivateKey": cert.keyPem } : {};
-    const rec = await installMocks({ project: "dbaas", stack, preview, config: stackConfig(`Pulumi.${stack}.yaml`, secrets), secretKeys: Object.keys(secrets) });
+    const overrides = stack === "prod" ? ON_DOCKER : {};
+    const rec = await installMocks({ project: "dbaas", stack, preview, config: stackConfig(`Pulumi.${stack}.yaml`, { ...secrets, ...overrides }), secretKeys: Object.keys(secrets) });
     const { resetConfigCache } = await import("../../infra/config");
     resetConfigCache();
     const mod = (await import("../../infra")) as Record<string, unknown>;
@@ -33,7 +43,7 @@ async function runProgram(stack: "dev" | "prod", preview = false): Promise<{ rec
 
 const isAwsOrKubernetes = (type: string): boolean => /^(aws|kubernetes):|^pulumi:providers:(aws|kubernetes)$/.test(type);
 
-describe.skipIf(missing)("prod stack (aws.enabled)", () => {
+describe.skipIf(missing)("prod stack (aws.enabled) on the docker platform target", () => {
     let rec: Recorder;
     let mod: Record<string, unknown>;
     const prodAws = (stackConfig("Pulumi.prod.yaml")["dbaas:aws"] ?? "{}");

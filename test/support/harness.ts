@@ -25,6 +25,8 @@ export interface RecordedResource {
     readonly provider?: string;
     /** URNs this resource explicitly depends on (dependsOn and input dependencies). */
     readonly dependencies: readonly string[];
+    /** The `import` resource option's id, when the program adopts an existing object. */
+    readonly importId?: string;
 }
 
 export type MockState = Record<string, unknown>;
@@ -142,6 +144,7 @@ interface RegisterRequest {
     getDependenciesList(): string[];
     getPropertydependenciesMap(): { forEach(cb: (v: { getUrnsList(): string[] }, k: string) => void): void };
     getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+    getImportid(): string;
 }
 
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
@@ -164,7 +167,7 @@ const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
  */
 export async function installMocks(opts: MockOptions): Promise<Recorder> {
     const recorder = new Recorder();
-    const parents = new Map<string, { parent?: string; deps: string[]; secrets: Set<string> }>();
+    const parents = new Map<string, { parent?: string; deps: string[]; secrets: Set<string>; importId?: string }>();
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
@@ -181,6 +184,7 @@ export async function installMocks(opts: MockOptions): Promise<Recorder> {
                     ...(meta?.parent ? { parent: meta.parent } : {}),
                     ...(args.provider ? { provider: args.provider } : {}),
                     dependencies: meta?.deps ?? [],
+                    ...(meta?.importId ? { importId: meta.importId } : {}),
                 });
                 return { id: args.custom === false ? undefined : `${args.name}-id`, state: { ...(args.inputs as Record<string, unknown>), ...state } };
             },
@@ -207,6 +211,7 @@ export async function installMocks(opts: MockOptions): Promise<Recorder> {
             ...(parent && !parent.includes("pulumi:pulumi:Stack") ? { parent } : {}),
             deps: [...deps],
             secrets: secretTopLevelKeys(req.getObject()?.toJavaScript()),
+            ...(req.getImportid() ? { importId: req.getImportid() } : {}),
         });
         return original(req, (err, resp) => {
             if (resp) {
