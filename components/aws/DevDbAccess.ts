@@ -10,14 +10,16 @@ import {
     POD_SECURITY_LEVEL,
 } from "./admission";
 import { tokenFromSecretData, tokenKubeconfig, type ClusterEndpoint } from "./kubeconfig";
-import { DEVDB_ROLE_RULES, findRbacViolations } from "./rbac";
+import { DEVDB_DATABASE_RULES, DEVDB_ROLE_RULES, findRbacViolations, type PolicyRule } from "./rbac";
 import { LABELS, MANAGED_BY } from "../../contracts/labels";
-import { DEVDB_CLUSTER_ROLE, DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../contracts/devdb";
+import { DEVDB_CLUSTER_ROLE, DEVDB_DATABASE_ROLE, DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../contracts/devdb";
 
 /**
  * What the DBaaS API is on EKS: namespace `devdb` (Pod Security restricted),
  * ServiceAccount `devdb`, ClusterRole `devdb-role` with exactly the reviewed
- * rules of rbac.ts and its binding, a ValidatingAdmissionPolicy that confines
+ * rules of rbac.ts and its binding, ClusterRole `devdb-database` (the Secrets of
+ * one database namespace; bound there by the on-demand program, never
+ * cluster-wide), a ValidatingAdmissionPolicy that confines
  * the ServiceAccount's writes to namespaces with the on-demand prefix, and,
  * when the API runs outside the cluster, its kubeconfig (the ServiceAccount's
  * token), a secret; in the cluster the pod's projected token replaces it.
@@ -46,6 +48,11 @@ export interface DevDbAccessArgs {
     adoptExisting?: boolean;
 }
 
+/** A reviewed rule as the ClusterRole takes it (resourceNames only where the rule names them). */
+function k8sRule(r: PolicyRule): { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] } {
+    return { apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs], ...(r.resourceNames ? { resourceNames: [...r.resourceNames] } : {}) };
+}
+
 /** Name of the long-lived token Secret of the ServiceAccount. */
 export const DEVDB_TOKEN_SECRET = `${DEVDB_SERVICE_ACCOUNT}-token`;
 
@@ -64,7 +71,7 @@ export class DevDbAccess extends pulumi.ComponentResource {
         const prefixProblem = namespacePrefixProblem(args.namespacePrefix);
         if (prefixProblem) throw new Error(`ondemand.namespacePrefix: ${prefixProblem}. Fix: pulumi config set --path 'dbaas:ondemand.namespacePrefix' devdb-`);
         // The constant is reviewed by hand and by tests; this stops an edit that slipped past both.
-        const violations = findRbacViolations(DEVDB_ROLE_RULES);
+        const violations = [...findRbacViolations(DEVDB_ROLE_RULES), ...findRbacViolations(DEVDB_DATABASE_RULES)];
         if (violations.length > 0) throw new Error(`ClusterRole ${DEVDB_CLUSTER_ROLE} is not least privilege:\n  - ${violations.join("\n  - ")}`);
         super("dbaas:aws:DevDbAccess", name, {}, { ...opts, providers: [args.provider] });
 
@@ -94,7 +101,12 @@ export class DevDbAccess extends pulumi.ComponentResource {
         this.serviceAccountName = serviceAccount.metadata.name;
         const role = new k8s.rbac.v1.ClusterRole(`${name}-role`, {
             metadata: { name: DEVDB_CLUSTER_ROLE, labels: managed },
-            rules: DEVDB_ROLE_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
+            rules: DEVDB_ROLE_RULES.map(k8sRule),
+        }, { parent: this });
+        // Bound only per database namespace, by the on-demand program's RoleBinding (the namespaced grant).
+        new k8s.rbac.v1.ClusterRole(`${name}-database-role`, {
+            metadata: { name: DEVDB_DATABASE_ROLE, labels: managed },
+            rules: DEVDB_DATABASE_RULES.map(k8sRule),
         }, { parent: this });
         new k8s.rbac.v1.ClusterRoleBinding(`${name}-role-binding`, {
             metadata: { name: DEVDB_CLUSTER_ROLE, labels: managed },

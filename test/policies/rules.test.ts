@@ -137,7 +137,10 @@ const rows: Row[] = [
     { policy: "rbac-no-wildcards-or-escalation", title: "* apiGroups", resources: [role([{ apiGroups: ["*"], resources: ["pods"], verbs: ["get"] }])], violation: /apiGroups contains/ },
     { policy: "rbac-no-wildcards-or-escalation", title: "escalate", resources: [role([{ apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles"], verbs: ["get", "escalate", "bind"] }])], violation: /verbs contains escalate, bind/ },
     { policy: "rbac-no-wildcards-or-escalation", title: "impersonate", resources: [role([{ apiGroups: [""], resources: ["serviceaccounts"], verbs: ["impersonate"] }], "Role")], violation: /impersonate/ },
+    { policy: "rbac-no-wildcards-or-escalation", title: "bind on every ClusterRole", resources: [role([{ apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles"], verbs: ["bind"] }])], violation: /verbs contains bind/ },
+    { policy: "rbac-no-wildcards-or-escalation", title: "bind on named roles, but also on another kind", resources: [role([{ apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles", "clusterrolebindings"], verbs: ["bind"], resourceNames: ["devdb-database"] }])], violation: /verbs contains bind/ },
     { policy: "rbac-no-wildcards-or-escalation", title: "named verbs and resources", resources: [role(LEAST_RULES), role(LEAST_RULES, "Role")] },
+    { policy: "rbac-no-wildcards-or-escalation", title: "bind on exactly one named ClusterRole (the devdb namespaced grant)", resources: [role([...LEAST_RULES, { apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles"], verbs: ["bind"], resourceNames: ["devdb-database"] }])] },
 
     // ECR
     { policy: "ecr-immutable-tags", title: "mutable by default", resources: [ecrRepository({ imageTagMutability: undefined })], violation: /MUTABLE \(the default\)/ },
