@@ -89,7 +89,6 @@ export class AdminDatabaseRds extends pulumi.ComponentResource {
             skipFinalSnapshot: false,
             finalSnapshotIdentifier: `dbaas-${stack}-admin-final`,
             iamDatabaseAuthenticationEnabled: false,
-            performanceInsightsEnabled: true,
             applyImmediately: false,
         }, { ...child, protect: true });
 
