@@ -54,6 +54,15 @@ export interface ApiSettings {
     readonly trustStackCa?: boolean;
     /** Default: "info". */
     readonly logLevel?: string;
+    /**
+     * Where the on-demand stacks' state lives (PULUMI_BACKEND_URL), e.g.
+     * `s3://bucket/ondemand?region=eu-west-1`. Default: a file backend in the data volume.
+     */
+    readonly pulumiBackendUrl?: string;
+    /** Secrets provider of new on-demand stacks (DBAAS_SECRETS_PROVIDER), e.g. `awskms://alias/dbaas-prod?region=eu-west-1`. Default: none (the passphrase file). */
+    readonly secretsProvider?: string;
+    /** AWS_REGION for the SDKs (S3 backend, KMS) in the pod; credentials come from the pod's web identity, never from env. Default: not set. */
+    readonly awsRegion?: string;
 }
 
 /** The container's environment as `NAME=value` strings; only non-secret values and file paths. */
@@ -67,7 +76,7 @@ export function apiEnvironment(s: ApiSettings): string[] {
         // nginx is the only client; it sets X-Forwarded-For/-Proto.
         DBAAS_TRUST_PROXY: "true",
         DBAAS_DATA_DIR: API_DATA_DIR,
-        PULUMI_BACKEND_URL: `file://${API_DATA_DIR}/state`,
+        PULUMI_BACKEND_URL: s.pulumiBackendUrl ?? `file://${API_DATA_DIR}/state`,
         DBAAS_CATALOG: JSON.stringify(s.catalog),
         DBAAS_TTL_HOURS_DEFAULT: String(s.ttlHoursDefault),
         DBAAS_TTL_HOURS_MAX: String(s.ttlHoursMax),
@@ -83,6 +92,8 @@ export function apiEnvironment(s: ApiSettings): string[] {
         DBAAS_DEFAULT_SOURCE_RANGES: s.ondemand.defaultSourceRanges.join(","),
     };
     if (s.trustStackCa === true) env.NODE_EXTRA_CA_CERTS = STACK_CA_FILE;
+    if (s.secretsProvider !== undefined) env.DBAAS_SECRETS_PROVIDER = s.secretsProvider;
+    if (s.awsRegion !== undefined) env.AWS_REGION = s.awsRegion;
     for (const key of [...s.secrets].sort()) {
         const f = SECRET_FILES[key];
         env[f.env] = f.file;

@@ -92,6 +92,43 @@ export function isCidr(value: string): boolean {
     }
 }
 
+/** A relative S3 key prefix: lowercase segments joined by "/", no leading or trailing slash. */
+export const STATE_PREFIX_PATTERN = /^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?(\/[a-z0-9]([-a-z0-9_.]*[a-z0-9])?)*$/;
+
+/**
+ * Where the platform itself (nginx, the API, its admin database) runs:
+ * `docker` = containers on `dockerHost` (dev); `kubernetes` = Deployments in the
+ * EKS cluster of `aws.clusterName`, the admin database on Amazon RDS
+ * (staging, prod). The `kubernetes` fields are ignored on `docker`.
+ */
+const platformSchema = z.object({
+    target: z.enum(["docker", "kubernetes"], { message: 'one of "docker" (nginx, the API and its database as containers on dockerHost) or "kubernetes" (Deployments on the EKS cluster aws.clusterName, the admin database on RDS)' }),
+    apiCpuMillicores: z.number().int("a whole number of millicores").min(100, "at least 100 millicores").max(16000, "at most 16000 millicores").default(500)
+        .describe("CPU of each API pod (request = limit)."),
+    nginxReplicas: z.number().int("a whole number of replicas").min(1, "at least 1 replica").max(16, "at most 16 replicas").default(2),
+    nginxCpuMillicores: z.number().int("a whole number of millicores").min(50, "at least 50 millicores").max(8000, "at most 8000 millicores").default(250),
+    exposure: z.enum(["loadBalancer", "ingress"], { message: 'one of "loadBalancer" (a Service of type LoadBalancer for nginx) or "ingress" (an Ingress for an existing ingress-nginx)' }).default("loadBalancer"),
+    sourceRanges: z.array(cidr).default([])
+        .describe("Client CIDRs admitted to nginx. Empty = closed: nginx gets a ClusterIP Service only."),
+    ingressClassName: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "an IngressClass name such as nginx").default("nginx"),
+    adoptExisting: z.boolean().default(false)
+        .describe("Import the namespace devdb and ServiceAccount devdb/devdb that kubectl created, instead of creating them."),
+    stateBucketPrefix: z.string().regex(STATE_PREFIX_PATTERN, "a relative S3 key prefix such as ondemand or dbaas/ondemand").default("ondemand"),
+    rds: z.object({
+        vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, "the id of the cluster's VPC, such as vpc-0123456789abcdef0"),
+        subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, "a subnet id such as subnet-0123456789abcdef0")).min(2, "at least 2 private subnets of the cluster's VPC, in different availability zones"),
+        clusterSecurityGroupId: z.string().regex(/^sg-[0-9a-f]{8,17}$/, "a security group id such as sg-0123456789abcdef0").optional()
+            .describe("Security group of the cluster's nodes; default: the cluster security group EKS reports."),
+        instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, "an RDS instance class such as db.t4g.medium").default("db.t4g.medium"),
+        allocatedStorageGb: z.number().int().min(20, "at least 20 GB").max(65536).default(20),
+        maxAllocatedStorageGb: z.number().int().min(20).max(65536).default(100),
+        multiAz: z.boolean().default(false),
+        caBundlePem: z.string().refine(isCertificateChainPem, { message: "the RDS CA bundle as PEM certificates (global-bundle.pem from the RDS documentation)" }).optional()
+            .describe("When set, the API verifies the RDS certificate (sslmode=verify-full); else TLS is required but not verified."),
+        backupRetentionDays: z.number().int("a whole number of days").min(1, "at least 1 day (0 would turn automated backups off)").max(35, "at most 35 days").default(7),
+    }).strict().optional(),
+}).strict();
+
 export const platformConfigSchema = z.object({
     domain: hostname.describe("Public DNS name of the API; the certificate's subject."),
     dockerHost: z.string().regex(/^(unix|tcp|ssh):\/\/.+/, "a Docker host URL: unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host").default("unix:///var/run/docker.sock"),
@@ -135,6 +172,7 @@ export const platformConfigSchema = z.object({
         keepTaggedImages: z.number().int().min(1).default(20),
         untaggedExpiryDays: z.number().int().min(1).default(7),
     }).strict(),
+    platform: platformSchema,
     ondemand: z.object({
         target: z.enum(["docker", "kubernetes"], { message: 'one of "docker" (containers on the Docker host) or "kubernetes" (namespaces on EKS)' }),
         namespacePrefix: z.string().regex(NAMESPACE_PREFIX_PATTERN, NAMESPACE_PREFIX_HINT).max(20, "at most 20 characters").default("devdb-"),
@@ -163,6 +201,17 @@ export const platformConfigSchema = z.object({
     }
     if (cfg.ondemand.target === "kubernetes" && !cfg.aws.enabled) {
         ctx.addIssue({ code: "custom", path: ["ondemand", "target"], input: cfg.ondemand.target, message: '"docker", or enable aws (aws.enabled: true) so the kubernetes target has a cluster' });
+    }
+    if (cfg.platform.target === "kubernetes") {
+        const at = (...p: string[]): string[] => ["platform", ...p];
+        if (!cfg.aws.enabled) ctx.addIssue({ code: "custom", path: at("target"), input: cfg.platform.target, message: '"docker", or enable aws (aws.enabled: true, aws.clusterName) so the kubernetes target has a cluster' });
+        if (cfg.ondemand.target !== "kubernetes") ctx.addIssue({ code: "custom", path: ["ondemand", "target"], input: cfg.ondemand.target, message: '"kubernetes" when platform.target is "kubernetes" (the API in the cluster creates databases in the cluster, not on a Docker host)' });
+        if (cfg.platform.rds === undefined) ctx.addIssue({ code: "custom", path: at("rds"), input: undefined, message: "the admin database's RDS settings {vpcId, subnetIds, ...}; they are required when platform.target is \"kubernetes\"" });
+        else if (cfg.platform.rds.maxAllocatedStorageGb < cfg.platform.rds.allocatedStorageGb) ctx.addIssue({ code: "custom", path: at("rds", "maxAllocatedStorageGb"), input: cfg.platform.rds.maxAllocatedStorageGb, message: `at least platform.rds.allocatedStorageGb (${cfg.platform.rds.allocatedStorageGb})` });
+        if (cfg.platform.exposure === "ingress" && cfg.platform.sourceRanges.length === 0) ctx.addIssue({ code: "custom", path: at("sourceRanges"), input: [], message: "at least one client CIDR when platform.exposure is \"ingress\" (an Ingress without source ranges is open to every address)" });
+        cfg.platform.sourceRanges.forEach((r, i) => {
+            if (/\/0$/.test(r)) ctx.addIssue({ code: "custom", path: ["platform", "sourceRanges", i], input: r, message: "a client CIDR narrower than /0 (this one admits every address)" });
+        });
     }
     // The API runs as uid 1000, not root: with the socket mounted it needs the socket's group, or every create fails on permissions.
     const socket = mountedDockerSocket(cfg.ondemand.target, cfg.dockerHost);
@@ -209,6 +258,10 @@ const FIX_EXAMPLES: Record<string, string> = {
     "aws.region": "eu-west-1",
     "aws.clusterName": "my-eks-cluster",
     "ondemand.target": "docker",
+    "platform.target": "docker",
+    "platform.rds": "'{\"vpcId\":\"vpc-0123456789abcdef0\",\"subnetIds\":[\"subnet-0123456789abcdef0\",\"subnet-0fedcba9876543210\"]}'",
+    "platform.sourceRanges": "'[\"203.0.113.0/24\"]'",
+    "platform.sourceRanges[i]": "203.0.113.0/24",
 };
 
 export class ConfigError extends Error {

@@ -51,6 +51,7 @@ export function deployKubernetes(spec: DatabaseSpec, target: KubernetesTarget, p
         labels: podLabels,
         selector,
         password,
+        secretDependsOn: [namespace.secretsGrant],
         memoryMb: target.memory_mb,
         cpuMillicores: target.cpu_millicores,
         storageGb: target.storage_gb,

@@ -9,6 +9,7 @@ import { ecrPolicies } from "./rules/ecr";
 import { exposurePolicies } from "./rules/exposure";
 import { imagePolicies } from "./rules/images";
 import { labelPolicies } from "./rules/labels";
+import { platformKubernetesPolicies } from "./rules/platformKubernetes";
 import { podSecurityPolicies } from "./rules/podSecurity";
 import { rbacPolicies } from "./rules/rbac";
 import { resourcePolicies } from "./rules/resources";
@@ -23,5 +24,6 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
     ...ecrPolicies,
     ...secretPolicies,
     ...labelPolicies,
+    ...platformKubernetesPolicies,
     ...advisoryPolicies,
 ];

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { API_DATA_DIR, API_UID, apiEnvironment, apiReplicaAlias, apiUpstreams, mountedDockerSocket, SECRET_FILES, STACK_CA_FILE, type ApiSettings, type SecretFileKey } from "../../contracts/apiEnv";
 import { API_PORT } from "../../contracts/ports";
-import { apiImageBuildArgs, type ApiImageBuild } from "./imageTag";
+import { apiImage, type ApiImageArgs } from "./apiImage";
 
 /**
  * The DBaaS API: its image, built from the repository's Dockerfile (pushed to
@@ -11,31 +11,7 @@ import { apiImageBuildArgs, type ApiImageBuild } from "./imageTag";
  * shared network, each reachable by nginx as `api-<i>:5000`. Plain settings go
  * in as env; secrets go in as files (secret uploads) named by `*_FILE` env.
  */
-export interface ApiServiceArgs {
-    /** How to build the image. */
-    build: ApiImageBuild & {
-        /** Build context: the repository root. */
-        context: string;
-        /** Default: `<context>/Dockerfile`. */
-        dockerfile?: string;
-        /** Content tag, never `latest`: `contentTag(readSourceFiles(context), apiImageBuildArgs(build))`. */
-        tag: string;
-        /** Default: "linux/amd64". */
-        platform?: string;
-        /** Network of the build's RUN steps, e.g. "host" where only the host reaches the package registries. Default: Docker's. */
-        network?: string;
-    };
-    /** Image repository name in dev (e.g. `dbaas-api`); ignored when `registry` is set. */
-    imageName: string;
-    /** Push to this registry (prod: ECR). Default: none, the image stays on the Docker host (`skipPush`). */
-    registry?: {
-        /** Full repository URL, e.g. `123456789012.dkr.ecr.eu-west-1.amazonaws.com/dbaas-api`. */
-        repositoryUrl: pulumi.Input<string>;
-        server: pulumi.Input<string>;
-        username: pulumi.Input<string>;
-        /** Registry password/token; a secret. */
-        password: pulumi.Input<string>;
-    };
+export interface ApiServiceArgs extends ApiImageArgs {
     /** Number of replica containers (1-16). */
     replicas: number;
     /** Memory limit per replica in MiB. */
@@ -77,20 +53,7 @@ export class ApiService extends pulumi.ComponentResource {
         const providerOpts = args.provider ? { provider: args.provider } : {};
         const childOpts = { parent: this, ...providerOpts };
 
-        const repository = args.registry ? pulumi.output(args.registry.repositoryUrl) : pulumi.output(args.imageName);
-        const image = new docker.Image(`${name}-image`, {
-            imageName: pulumi.interpolate`${repository}:${args.build.tag}`,
-            build: {
-                context: args.build.context,
-                dockerfile: args.build.dockerfile ?? `${args.build.context}/Dockerfile`,
-                platform: args.build.platform ?? "linux/amd64",
-                args: apiImageBuildArgs(args.build),
-                ...(args.build.network === undefined ? {} : { network: args.build.network }),
-            },
-            ...(args.registry
-                ? { registry: { server: args.registry.server, username: args.registry.username, password: pulumi.secret(args.registry.password) } }
-                : { skipPush: true }),
-        }, childOpts);
+        const image = apiImage(`${name}-image`, args, childOpts);
         this.imageRef = image.imageName;
 
         // Secrets provider of the on-demand stacks the API runs (passphrase).

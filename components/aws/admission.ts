@@ -11,7 +11,7 @@
  */
 import { WRITE_VERBS, type PolicyRule } from "./rbac";
 import { LABELS } from "../../contracts/labels";
-import { DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../contracts/devdb";
+import { DEVDB_DATABASE_ROLE, DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../contracts/devdb";
 import { NAMESPACE_PREFIX_PATTERN } from "../../contracts/stackConfig";
 
 /** Pod Security admission label every on-demand namespace must carry, and its value. */
@@ -66,7 +66,7 @@ export function devDbMatchCondition(): { name: string; expression: string } {
 }
 
 /**
- * The three validations, for a prefix. Kubernetes admits a request only when
+ * The four validations, for a prefix. Kubernetes admits a request only when
  * all are true; an evaluation error (e.g. a missing key) fails closed
  * (failurePolicy Fail).
  */
@@ -79,6 +79,18 @@ export function devDbValidations(prefix: string): CelValidation[] {
         ...REQUIRED_NAMESPACE_LABELS.map((k) => `${lit(k)} in ${labels} && ${labels}[${lit(k)}] != ""`),
         `${labels}[${lit(LABELS.expiresAt)}].matches(${lit(EXPIRY_LABEL_PATTERN)})`,
         `${lit(POD_SECURITY_ENFORCE_LABEL)} in ${labels} && ${labels}[${lit(POD_SECURITY_ENFORCE_LABEL)}] == ${lit(POD_SECURITY_LEVEL)}`,
+    ];
+    // The namespaced grant (rbac.ts NAMESPACED_GRANT_RULES): exactly one binding shape.
+    const isRoleBinding = `request.resource.group == "rbac.authorization.k8s.io" && request.resource.resource == "rolebindings"`;
+    const roleBindingChecks = [
+        `object.roleRef.apiGroup == "rbac.authorization.k8s.io"`,
+        `object.roleRef.kind == "ClusterRole"`,
+        `object.roleRef.name == ${lit(DEVDB_DATABASE_ROLE)}`,
+        `has(object.subjects) && object.subjects.size() == 1`,
+        `object.subjects[0].kind == "ServiceAccount"`,
+        `object.subjects[0].name == ${lit(DEVDB_SERVICE_ACCOUNT)}`,
+        // A subject without a namespace is an evaluation error, refused (failurePolicy Fail).
+        `object.subjects[0].namespace == ${lit(DEVDB_NAMESPACE)}`,
     ];
     return [
         {
@@ -94,6 +106,11 @@ export function devDbValidations(prefix: string): CelValidation[] {
         {
             expression: `(${isNamespace}) || request.namespace.startsWith(${lit(prefix)})`,
             message: `the devdb ServiceAccount may only write objects in namespaces whose name starts with "${prefix}"`,
+            reason: "Forbidden",
+        },
+        {
+            expression: `!(${isRoleBinding}) || request.operation == "DELETE" || (${roleBindingChecks.join(" && ")})`,
+            message: `RoleBindings written by the devdb ServiceAccount must bind ClusterRole ${DEVDB_DATABASE_ROLE} to ServiceAccount ${DEVDB_NAMESPACE}/${DEVDB_SERVICE_ACCOUNT} only`,
             reason: "Forbidden",
         },
     ];

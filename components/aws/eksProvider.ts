@@ -26,6 +26,10 @@ export interface EksConnection {
     readonly cluster: pulumi.Output<ClusterEndpoint>;
     /** The exec kubeconfig the provider uses (holds no credential, still marked secret). */
     readonly kubeconfig: pulumi.Output<string>;
+    /** The cluster's OIDC issuer URL (IRSA trusts it); "" when the cluster reports none. */
+    readonly oidcIssuerUrl: pulumi.Output<string>;
+    /** The security group EKS created for the cluster (nodes and pods use it); "" when it reports none. */
+    readonly clusterSecurityGroupId: pulumi.Output<string>;
 }
 
 /** Looks the cluster up and creates the Kubernetes provider `name` for it. */
@@ -48,5 +52,7 @@ export function eksConnection(name: string, args: EksProviderArgs): EksConnectio
         clusterIdentifier: found.arn,
         enableServerSideApply: true,
     }, args.parent ? { parent: args.parent } : {});
-    return { provider, cluster, kubeconfig };
+    const oidcIssuerUrl = found.identities.apply((ids) => ids[0]?.oidcs[0]?.issuer ?? "");
+    const clusterSecurityGroupId = found.vpcConfig.apply((v) => v.clusterSecurityGroupId);
+    return { provider, cluster, kubeconfig, oidcIssuerUrl, clusterSecurityGroupId };
 }

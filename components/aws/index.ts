@@ -5,3 +5,7 @@ export * from "./admission";
 export * from "./ecrLifecycle";
 export * from "./kubeconfig";
 export * from "./rbac";
+export { AdminDatabaseRds, type AdminDatabaseRdsArgs } from "./AdminDatabaseRds";
+export { ApiStateAccess, type ApiStateAccessArgs } from "./ApiStateAccess";
+export * from "./apiIdentity";
+export * from "./rdsSettings";

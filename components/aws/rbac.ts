@@ -1,9 +1,12 @@
 /**
- * The one reviewed list of what the `devdb` ServiceAccount may do in the
- * cluster (ClusterRole `devdb-role`), and the checks that keep it least
- * privilege. No Pulumi imports: tested directly, read by the docs/platform.md test and
+ * The reviewed lists of what the `devdb` ServiceAccount may do in the
+ * cluster (ClusterRole `devdb-role`, bound cluster-wide) and in each database
+ * namespace (ClusterRole `devdb-database`, bound there), and the checks that
+ * keep them least privilege. No Pulumi imports: tested directly, read by the docs/platform.md test and
  * by the admission policy (which confines every write it grants).
  */
+
+import { DEVDB_DATABASE_ROLE } from "../../contracts/devdb";
 
 /** One RBAC PolicyRule, as Kubernetes spells it. */
 export interface PolicyRule {
@@ -26,18 +29,43 @@ const MANAGE = ["get", "list", "watch", "create", "patch", "delete"] as const;
 const OBSERVE = ["get", "list", "watch"] as const;
 
 /**
+ * ClusterRole `devdb-database`, reviewed: what devdb may do inside one
+ * database namespace only. Never bound cluster-wide; the on-demand program's
+ * RoleBinding binds it in each database namespace (see NAMESPACED_GRANT_RULES).
+ */
+export const DEVDB_DATABASE_RULES = [
+    // The database's password Secret: the only Secrets devdb ever touches or reads.
+    { apiGroups: [""], resources: ["secrets"], verbs: MANAGE },
+] as const satisfies readonly PolicyRule[];
+
+/**
+ * The namespaced grant: devdb may create, in a database namespace, the one
+ * RoleBinding that binds `devdb-database` to itself. `bind` on exactly that
+ * ClusterRole (resourceNames) is what lets it bind a role whose permissions it
+ * does not hold cluster-wide; the admission policy confines the binding to the
+ * prefix's namespaces, that roleRef and devdb as the only subject. These two
+ * rules are the only RBAC access the role has, exempted from
+ * findRbacViolations by identity (a copy is still refused).
+ */
+export const NAMESPACED_GRANT_RULES = [
+    { apiGroups: ["rbac.authorization.k8s.io"], resources: ["rolebindings"], verbs: MANAGE },
+    { apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles"], verbs: ["bind"], resourceNames: [DEVDB_DATABASE_ROLE] },
+] as const satisfies readonly PolicyRule[];
+
+/**
  * ClusterRole `devdb-role`, reviewed. Bound cluster-wide because the on-demand
- * program creates a new namespace per database and may not create
- * RoleBindings (that would need `bind`/`escalate`); the ValidatingAdmissionPolicy
- * confines every write below to namespaces with the configured prefix.
+ * program creates a new namespace per database; the ValidatingAdmissionPolicy
+ * confines every write below to namespaces with the configured prefix. Reads
+ * are cluster-wide, so Secrets are not here: devdb reaches them only through
+ * `devdb-database`, bound per database namespace.
  */
 export const DEVDB_ROLE_RULES = [
     // One namespace per database; create/patch/delete only for the prefix and with the required labels (admission policy).
     { apiGroups: [""], resources: ["namespaces"], verbs: MANAGE },
     // The Postgres workload; its PVCs come from volumeClaimTemplates or are declared beside it.
     { apiGroups: ["apps"], resources: ["statefulsets"], verbs: MANAGE },
-    // Password Secret, restore script ConfigMap, data volume, LoadBalancer Service, quota and limits.
-    { apiGroups: [""], resources: ["secrets", "configmaps", "persistentvolumeclaims", "services", "resourcequotas", "limitranges"], verbs: MANAGE },
+    // Restore script ConfigMap, data volume, LoadBalancer Service, quota and limits (the password Secret: DEVDB_DATABASE_RULES).
+    { apiGroups: [""], resources: ["configmaps", "persistentvolumeclaims", "services", "resourcequotas", "limitranges"], verbs: MANAGE },
     { apiGroups: ["networking.k8s.io"], resources: ["networkpolicies"], verbs: MANAGE },
     // Readiness of the StatefulSet's pod (await), and restart = delete the pod (the StatefulSet recreates it).
     { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "delete"] },
@@ -47,7 +75,12 @@ export const DEVDB_ROLE_RULES = [
     { apiGroups: [""], resources: ["endpoints"], verbs: OBSERVE },
     // Progress and failure reasons of a database being created.
     { apiGroups: [""], resources: ["events"], verbs: ["list"] },
+    // The per-namespace binding of devdb-database (the Secrets of that namespace only).
+    ...NAMESPACED_GRANT_RULES,
 ] as const satisfies readonly PolicyRule[];
+
+/** The reviewed exceptions to the RBAC-group refusal, by identity. */
+const REVIEWED_GRANTS: ReadonlySet<PolicyRule> = new Set<PolicyRule>(NAMESPACED_GRANT_RULES);
 
 /** Verbs that grant more than their resource: creating bindings, raising a role, acting as someone else. */
 export const ESCALATION_VERBS: ReadonlySet<string> = new Set(["bind", "escalate", "impersonate"]);
@@ -107,6 +140,7 @@ const CLUSTER_SCOPED_ALLOWED = { group: "", resource: "namespaces" } as const;
 export function findRbacViolations(rules: readonly PolicyRule[]): string[] {
     const problems: string[] = [];
     rules.forEach((rule, i) => {
+        if (REVIEWED_GRANTS.has(rule)) return;
         const at = `rule ${i} (${describeRule(rule)})`;
         for (const field of ["apiGroups", "resources", "verbs", "resourceNames", "nonResourceURLs"] as const) {
             if ((rule[field] ?? []).some((v) => v.includes("*"))) problems.push(`${at}: wildcard "*" in ${field}`);
@@ -182,6 +216,11 @@ export function renderGrantsTable(rules: readonly PolicyRule[]): string {
     const verbs = [...RESOURCE_VERBS];
     const header = `| resource | ${verbs.join(" | ")} |`;
     const line = `| --- | ${verbs.map(() => ":-:").join(" | ")} |`;
-    const rows = grants(rules).map((g) => `| \`${qualified(g.group, g.resource)}\` | ${verbs.map((v) => (g.verbs.includes(v) ? "yes" : "no")).join(" | ")} |`);
+    const rows = grants(rules).map((g) => {
+        // Special verbs (bind) have no column; they follow the resource's name.
+        const special = g.verbs.filter((v) => !RESOURCE_VERBS.has(v));
+        const label = `\`${qualified(g.group, g.resource)}\`${special.length > 0 ? ` + ${special.join(", ")}` : ""}`;
+        return `| ${label} | ${verbs.map((v) => (g.verbs.includes(v) ? "yes" : "no")).join(" | ")} |`;
+    });
     return [header, line, ...rows].join("\n");
 }

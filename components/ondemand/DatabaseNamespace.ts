@@ -2,10 +2,13 @@
  * The namespace of one on-demand database, with its guard rails: Pod Security
  * `restricted`, owner/project/expiry labels (the API lists and the reaper
  * expires databases by them), a ResourceQuota admitting exactly the database's
- * pod, volume and (when exposed) load balancer, and a LimitRange.
+ * pod, volume and (when exposed) load balancer, a LimitRange, and the
+ * RoleBinding that lets the `devdb` ServiceAccount use this namespace's
+ * Secrets (ClusterRole `devdb-database`; it reads Secrets nowhere else).
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { DEVDB_DATABASE_ROLE, DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../contracts/devdb";
 import { FIELD_MANAGER_ANNOTATIONS, podSecurityLabels } from "./naming";
 import { DatabaseSize, limitRangeItems, quotaHard } from "./resources";
 
@@ -23,6 +26,8 @@ export interface DatabaseNamespaceArgs {
 export class DatabaseNamespace extends pulumi.ComponentResource {
     /** The namespace's name, carrying the dependency on its creation. */
     readonly name: pulumi.Output<string>;
+    /** The RoleBinding of `devdb-database` here: the database's Secret depends on it (created after, deleted before). */
+    readonly secretsGrant: pulumi.Resource;
 
     constructor(name: string, args: DatabaseNamespaceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dbaas:ondemand:DatabaseNamespace", name, {}, opts);
@@ -31,6 +36,12 @@ export class DatabaseNamespace extends pulumi.ComponentResource {
             metadata: { name: args.namespace, labels: { ...args.labels, ...podSecurityLabels() }, annotations: FIELD_MANAGER_ANNOTATIONS },
         }, { parent: this });
         this.name = namespace.metadata.name;
+        // The namespaced grant: devdb reads and writes Secrets here, and in no namespace it did not make.
+        this.secretsGrant = new k8s.rbac.v1.RoleBinding(`${name}-secrets-grant`, {
+            metadata: { name: DEVDB_DATABASE_ROLE, namespace: this.name, labels: args.labels, annotations: FIELD_MANAGER_ANNOTATIONS },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: DEVDB_DATABASE_ROLE },
+            subjects: [{ kind: "ServiceAccount", name: DEVDB_SERVICE_ACCOUNT, namespace: DEVDB_NAMESPACE }],
+        }, { parent: this });
 
         new k8s.core.v1.ResourceQuota(`${name}-quota`, {
             metadata: { name: "database", namespace: this.name, labels: args.labels, annotations: FIELD_MANAGER_ANNOTATIONS },

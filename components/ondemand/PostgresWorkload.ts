@@ -56,6 +56,8 @@ export interface PostgresWorkloadArgs {
     readonly storageGb: number;
     /** StorageClass of the PVC. Default: the cluster's default class. */
     readonly storageClass?: string;
+    /** What the password Secret waits for besides the namespace, e.g. DatabaseNamespace.secretsGrant (devdb may write Secrets only once it is bound). Default: none. */
+    readonly secretDependsOn?: pulumi.Resource[];
     /** Governing Service of the StatefulSet. Default SERVICE_NAME ("postgres"). */
     readonly serviceName?: pulumi.Input<string>;
     /** The backup to restore before the pod turns Ready. Default: none (an empty database). */
@@ -81,7 +83,7 @@ export class PostgresWorkload extends pulumi.ComponentResource {
             metadata: meta("postgres-password"),
             type: "Opaque",
             stringData: { password: this.password },
-        }, { parent: this });
+        }, { parent: this, ...(args.secretDependsOn ? { dependsOn: args.secretDependsOn } : {}) });
 
         const scripts = restore === undefined ? undefined : new k8s.core.v1.ConfigMap(`${name}-restore`, {
             metadata: meta("postgres-restore"),

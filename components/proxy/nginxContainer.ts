@@ -27,16 +27,18 @@ export interface Healthcheck {
 /**
  * Alpine images have busybox `wget`, so the check is a real request to
  * nginx's loopback-only health path; Debian-based images have no HTTP client,
- * so there the check falls back to `nginx -t` (config still valid).
+ * so there the check falls back to `nginx -t` (config still valid). `httpPort`:
+ * where nginx listens for plain HTTP inside (80 in the container, 8080 in a
+ * non-root pod).
  */
-export function nginxHealthcheck(image: string): Healthcheck {
+export function nginxHealthcheck(image: string, httpPort = 80): Healthcheck {
     // Only the tag says which base it is (`nginx:1.27-alpine`), not a registry path.
     const name = image.split("@")[0] ?? image;
     const tag = name.lastIndexOf(":") > name.lastIndexOf("/") ? name.slice(name.lastIndexOf(":") + 1) : "";
     const alpine = /alpine/.test(tag);
     return {
         tests: alpine
-            ? ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1${HEALTH_PATH}`]
+            ? ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1${httpPort === 80 ? "" : `:${httpPort}`}${HEALTH_PATH}`]
             : ["CMD", "nginx", "-t", "-q"],
         interval: "30s",
         timeout: "5s",

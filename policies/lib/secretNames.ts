@@ -17,6 +17,8 @@ const KEY_WORD = "KEY";
 const NON_SECRET_LAST_WORDS = new Set([
     "FILE", "FILES", "PATH", "DIR", "ARN", "ID", "NAME", "REF", "URL", "URI", "ENDPOINT", "HOST",
     "TTL", "SECONDS", "HOURS", "MINUTES", "EXPIRY", "LENGTH", "HEADER", "TYPE", "KIND", "ISSUER", "AUDIENCE",
+    // DBAAS_SECRETS_PROVIDER=awskms://alias/...: which service keeps the secrets, not one of them.
+    "PROVIDER",
 ]);
 
 /** Upper-case words of a name: `jwtSecret_FILE` -> ["JWT", "SECRET", "FILE"], `tls.key` -> ["TLS", "KEY"]. */

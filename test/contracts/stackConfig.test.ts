@@ -178,3 +178,40 @@ describe("the Pulumi CLI baked into the API image", () => {
         expect(fs.readFileSync(path.join(ROOT, "Dockerfile"), "utf8")).toContain(`ARG PULUMI_VERSION=${PULUMI_CLI_VERSION}\n`);
     });
 });
+
+describe("platform target", () => {
+    const RDS = { vpcId: "vpc-0a1b2c3d4e5f60718", subnetIds: ["subnet-0a1b2c3d4e5f60711", "subnet-0a1b2c3d4e5f60712"] };
+    const kubernetesDev = (platform: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+        ...devConfig(),
+        tls: { mode: "provided" }, tlsCertificateChain: CERT, tlsPrivateKey: KEY,
+        aws: { enabled: true, region: "eu-west-1", clusterName: "devdb" },
+        ondemand: { target: "kubernetes" },
+        api: withoutGroupId(devConfig().api),
+        platform: { target: "kubernetes", rds: RDS, ...platform },
+        ...extra,
+    });
+
+    it("defaults the kubernetes settings: closed nginx, state prefix ondemand, RDS single-AZ with 7 days of backups", () => {
+        const cfg = parsePlatformConfig(kubernetesDev({}));
+        expect(cfg.platform).toMatchObject({ target: "kubernetes", exposure: "loadBalancer", sourceRanges: [], adoptExisting: false, stateBucketPrefix: "ondemand", apiCpuMillicores: 500 });
+        expect(cfg.platform.rds).toMatchObject({ multiAz: false, backupRetentionDays: 7, instanceClass: "db.t4g.medium", allocatedStorageGb: 20 });
+    });
+
+    it.each<[string, Record<string, unknown>, RegExp]>([
+        ["an unknown target", { ...kubernetesDev({ target: "ecs" }) }, /dbaas:platform\.target = "ecs": expected one of "docker" .* Fix: pulumi config set --path 'dbaas:platform\.target' docker/],
+        ["kubernetes without AWS", { ...kubernetesDev({}), aws: { enabled: false } }, /dbaas:platform\.target = "kubernetes": expected "docker", or enable aws/],
+        ["kubernetes with databases on Docker", { ...kubernetesDev({}), ondemand: { target: "docker" }, api: devConfig().api }, /dbaas:ondemand\.target = "docker": expected "kubernetes" when platform\.target is "kubernetes"/],
+        ["a bad VPC id", kubernetesDev({ rds: { ...RDS, vpcId: "my-vpc" } }), /dbaas:platform\.rds\.vpcId = "my-vpc": expected the id of the cluster's VPC/],
+        ["no backups", kubernetesDev({ rds: { ...RDS, backupRetentionDays: 0 } }), /backupRetentionDays = 0: expected at least 1 day/],
+        ["storage that cannot grow", kubernetesDev({ rds: { ...RDS, allocatedStorageGb: 50, maxAllocatedStorageGb: 30 } }), /maxAllocatedStorageGb = 30: expected at least platform\.rds\.allocatedStorageGb \(50\)/],
+        ["a CA bundle that is not PEM", kubernetesDev({ rds: { ...RDS, caBundlePem: "not a pem" } }), /caBundlePem = "not a pem": expected the RDS CA bundle as PEM/],
+        ["a bad state prefix", kubernetesDev({ stateBucketPrefix: "/ondemand/" }), /stateBucketPrefix = "\/ondemand\/": expected a relative S3 key prefix/],
+        ["a misspelled key", kubernetesDev({ sourceRange: [] }), /dbaas:platform\.sourceRange is not a known setting/],
+    ])("refuses %s with the key and the fix", (_what, raw, message) => {
+        expect(errorOf(raw)).toMatch(message);
+    });
+
+    it("accepts the dev stack on docker without any kubernetes settings", () => {
+        expect(parsePlatformConfig(devConfig()).platform.target).toBe("docker");
+    });
+});

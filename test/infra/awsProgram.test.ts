@@ -1,6 +1,7 @@
 /**
- * The AWS part of the platform program under mocks: prod (aws.enabled) gets
- * the ECR repositories, the EKS provider and DevDbAccess exactly as reviewed;
+ * The AWS part of the platform program under mocks: prod (aws.enabled, here on
+ * the docker platform target) gets the ECR repositories, the EKS provider and
+ * DevDbAccess exactly as reviewed;
  * dev (aws disabled) gets no AWS or Kubernetes resource at all.
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -8,11 +9,11 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { parse } from "yaml";
 import { admissionResourceRules, DEVDB_ADMISSION_POLICY, devDbMatchCondition, devDbValidations, POD_SECURITY_ENFORCE_LABEL } from "../../components/aws/admission";
 import { renderLifecyclePolicy } from "../../components/aws/ecrLifecycle";
-import { DEVDB_ROLE_RULES, ESCALATION_VERBS, findRbacViolations, type PolicyRule } from "../../components/aws/rbac";
+import { DEVDB_ROLE_RULES, ESCALATION_VERBS, findRbacViolations, NAMESPACED_GRANT_RULES, type PolicyRule } from "../../components/aws/rbac";
 import { installMocks, isSecretOutput, promiseOf, settle, stackConfig, type Recorder, type RecordedResource } from "../support/harness";
 import { requireBinaries } from "../support/requirements";
 import { selfSignedCertificate, type TestCertificate } from "../support/tls";
-import { DEVDB_CLUSTER_ROLE, DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../contracts/devdb";
+import { DEVDB_CLUSTER_ROLE, DEVDB_DATABASE_ROLE, DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../contracts/devdb";
 
 const missing = requireBinaries(["openssl"], "apt-get install openssl");
 let cert: TestCertificate;
@@ -20,10 +21,19 @@ beforeAll(() => {
     if (!missing) cert = selfSignedCertificate();
 });
 
+/**
+ * The prod stack file with the platform on the docker target: the API runs
+ * outside the cluster and reaches it with the ServiceAccount's kubeconfig (the
+ * kubernetes target, where the token Secret and kubeconfig are gone, is
+ * test/infra/kubernetesProgram.test.ts).
+ */
+const ON_DOCKER = { "dbaas:platform": { target: "docker" } };
+
 async function runProgram(stack: "dev" | "prod", preview = false): Promise<{ rec: Recorder; mod: Record<string, unknown> }> {
     vi.resetModules();
     const secrets: Record<string, string> = stack === "prod" ? { "dbaas:tlsCertificateChain": cert.certPem, "dbaas:tlsPrivateKey": cert.keyPem } : {};
-    const rec = await installMocks({ project: "dbaas", stack, preview, config: stackConfig(`Pulumi.${stack}.yaml`, secrets), secretKeys: Object.keys(secrets) });
+    const overrides = stack === "prod" ? ON_DOCKER : {};
+    const rec = await installMocks({ project: "dbaas", stack, preview, config: stackConfig(`Pulumi.${stack}.yaml`, { ...secrets, ...overrides }), secretKeys: Object.keys(secrets) });
     const { resetConfigCache } = await import("../../infra/config");
     resetConfigCache();
     const mod = (await import("../../infra")) as Record<string, unknown>;
@@ -33,7 +43,7 @@ async function runProgram(stack: "dev" | "prod", preview = false): Promise<{ rec
 
 const isAwsOrKubernetes = (type: string): boolean => /^(aws|kubernetes):|^pulumi:providers:(aws|kubernetes)$/.test(type);
 
-describe.skipIf(missing)("prod stack (aws.enabled)", () => {
+describe.skipIf(missing)("prod stack (aws.enabled) on the docker platform target", () => {
     let rec: Recorder;
     let mod: Record<string, unknown>;
     const prodAws = (stackConfig("Pulumi.prod.yaml")["dbaas:aws"] ?? "{}");
@@ -108,18 +118,34 @@ describe.skipIf(missing)("prod stack (aws.enabled)", () => {
     });
 
     it("gives ClusterRole devdb-role exactly the reviewed rules, each least privilege", () => {
-        const role = k8s("rbac.authorization.k8s.io/v1:ClusterRole");
+        const role = k8s("rbac.authorization.k8s.io/v1:ClusterRole", "devdb-role");
         expect(metadata(role).name).toBe(DEVDB_CLUSTER_ROLE);
         expect(role.inputs.aggregationRule).toBeUndefined();
         const rules = role.inputs.rules as PolicyRule[];
-        expect(rules).toEqual(DEVDB_ROLE_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })));
-        for (const [i, r] of rules.entries()) {
+        const asDeclared = (r: PolicyRule) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs], ...(r.resourceNames ? { resourceNames: [...r.resourceNames] } : {}) });
+        expect(rules).toEqual(DEVDB_ROLE_RULES.map(asDeclared));
+        // The namespaced grant is the only RBAC access, reviewed by identity in rbac.ts; everything else is checked rule by rule.
+        const grant = NAMESPACED_GRANT_RULES.map(asDeclared);
+        expect(rules.slice(-grant.length)).toEqual(grant);
+        for (const [i, r] of rules.slice(0, -grant.length).entries()) {
             expect(findRbacViolations([r]), `rule ${i}`).toEqual([]);
             for (const field of [r.apiGroups, r.resources, r.verbs]) expect(field.join(" ")).not.toContain("*");
             expect(r.verbs.filter((v) => ESCALATION_VERBS.has(v))).toEqual([]);
             expect(r.apiGroups).not.toContain("rbac.authorization.k8s.io");
             expect(r.resources.filter((res) => /^(nodes|roles|rolebindings|clusterroles|clusterrolebindings)(\/|$)/.test(res))).toEqual([]);
         }
+        // No Secret is readable through the cluster-wide binding.
+        expect(rules.flatMap((r) => r.resources)).not.toContain("secrets");
+        // bind only on devdb-database, escalate and impersonate nowhere.
+        expect(rules.filter((r) => r.verbs.some((v) => ESCALATION_VERBS.has(v)))).toEqual([{ apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles"], verbs: ["bind"], resourceNames: [DEVDB_DATABASE_ROLE] }]);
+    });
+
+    it("declares ClusterRole devdb-database (the Secrets of one database namespace) and binds it nowhere cluster-wide", () => {
+        const role = k8s("rbac.authorization.k8s.io/v1:ClusterRole", "devdb-database-role");
+        expect(metadata(role).name).toBe(DEVDB_DATABASE_ROLE);
+        expect(role.inputs.rules).toEqual([{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch", "create", "patch", "delete"] }]);
+        const bindings = rec.ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding");
+        expect(bindings.map((b) => (b.inputs.roleRef as { name: string }).name)).toEqual([DEVDB_CLUSTER_ROLE]);
     });
 
     it("binds devdb-role to the ServiceAccount devdb/devdb only", () => {

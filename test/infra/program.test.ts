@@ -15,13 +15,18 @@ beforeAll(() => {
     if (!missing) cert = selfSignedCertificate();
 });
 
-/** Config of a stack as the CLI hands it over; prod's never-committed secrets get test values. */
-function configFor(stack: "dev" | "prod") {
-    const secrets = stack === "prod" ? { "dbaas:tlsCertificateChain": cert.certPem, "dbaas:tlsPrivateKey": cert.keyPem } : {};
+type Stack = "dev" | "staging" | "prod";
+
+/** Config of a stack as the CLI hands it over; the never-committed secrets of staging and prod get test values. */
+function configFor(stack: Stack) {
+    const secrets = stack === "dev" ? {} : { "dbaas:tlsCertificateChain": cert.certPem, "dbaas:tlsPrivateKey": cert.keyPem };
     return { config: stackConfig(`Pulumi.${stack}.yaml`, secrets), secretKeys: Object.keys(secrets) };
 }
 
-async function run(stack: "dev" | "prod", preview: boolean): Promise<{ rec: Recorder; mod: Record<string, unknown> }> {
+/** Types that only exist on a Docker host that runs the platform. */
+const DOCKER_HOST_TYPES = ["docker:index/network:Network", "docker:index/container:Container", "docker:index/volume:Volume", "docker:index/remoteImage:RemoteImage"];
+
+async function run(stack: Stack, preview: boolean): Promise<{ rec: Recorder; mod: Record<string, unknown> }> {
     vi.resetModules();
     const rec = await installMocks({ project: "dbaas", stack, preview, ...configFor(stack) });
     const mod = (await import("../../infra")) as Record<string, unknown>;
@@ -33,6 +38,8 @@ describe.skipIf(missing)("platform program", () => {
     describe.each([
         ["dev", true],
         ["dev", false],
+        ["staging", true],
+        ["staging", false],
         ["prod", true],
         ["prod", false],
     ] as const)("stack %s (preview=%s)", (stack, preview) => {
@@ -42,14 +49,22 @@ describe.skipIf(missing)("platform program", () => {
             expect(settings).toMatchObject({
                 tlsMode: stack === "dev" ? "selfSigned" : "provided",
                 defaultPostgresVersion: "PostgreSQL 17",
-                awsEnabled: stack === "prod",
+                awsEnabled: stack !== "dev",
                 ondemandTarget: stack === "dev" ? "docker" : "kubernetes",
+                platformTarget: stack === "dev" ? "docker" : "kubernetes",
             });
-            expect(rec.one("docker:index/network:Network").inputs.name).toBe(`dbaas-${stack}`);
+            // One Docker provider either way: the platform's host in dev, the image build on kubernetes.
             expect(rec.resources.filter((r) => r.type === "pulumi:providers:docker")).toHaveLength(1);
+            if (stack === "dev") {
+                expect(rec.one("docker:index/network:Network").inputs.name).toBe(`dbaas-${stack}`);
+            } else {
+                // No Docker-host resources: nothing of the platform runs on a Docker host.
+                expect(rec.resources.map((r) => r.type).filter((t) => DOCKER_HOST_TYPES.includes(t))).toEqual([]);
+                expect(rec.one("docker:index/image:Image", "api-image").inputs.skipPush ?? false).toBe(false);
+            }
             const types = rec.customTypes();
             const hasAws = types.some((t) => t.startsWith("aws:") || t.startsWith("kubernetes:"));
-            expect(hasAws).toBe(stack === "prod");
+            expect(hasAws).toBe(stack !== "dev");
         });
     });
 

@@ -1,6 +1,7 @@
 /**
- * The web tier of the platform program under mocks, for the committed dev and
- * prod stack files: nginx and API containers, ports, memory limits, uploaded
+ * The web tier of the platform program under mocks on the docker platform
+ * target, for the committed dev and prod stack files (prod with
+ * platform.target docker): nginx and API containers, ports, memory limits, uploaded
  * files, replica count, certificates, and secrets kept secret.
  */
 import { beforeAll, describe, expect, it, vi } from "vitest";
@@ -41,9 +42,12 @@ function upload(r: RecordedResource, file: string): Upload {
 async function run(stack: "dev" | "prod"): Promise<{ rec: Recorder; mod: Record<string, unknown> }> {
     vi.resetModules();
     const secrets = stack === "prod" ? { "dbaas:tlsCertificateChain": cert.certPem, "dbaas:tlsPrivateKey": cert.keyPem } : {};
+    // prod's file on the docker platform target: its containers, as a stack that sets platform.target docker gets them
+    // (prod itself runs on kubernetes: test/infra/kubernetesProgram.test.ts).
+    const overrides = stack === "prod" ? { "dbaas:platform": { target: "docker" } } : {};
     const rec = await installMocks({
         project: "dbaas", stack, preview: false,
-        config: stackConfig(`Pulumi.${stack}.yaml`, secrets), secretKeys: Object.keys(secrets),
+        config: stackConfig(`Pulumi.${stack}.yaml`, { ...secrets, ...overrides }), secretKeys: Object.keys(secrets),
     });
     const mod = (await import("../../infra")) as Record<string, unknown>;
     await settle();

@@ -203,12 +203,24 @@ describe("kubernetes target, with backup and source ranges", async () => {
         for (const type of [T.configMap, T.netpol, T.quota, T.limits, T.service]) {
             expect(customDeps(rec.one(type)), type).toEqual([ns]);
         }
-        // The password is config, not a resource: the Secret waits for the namespace alone.
-        expect(customDeps(rec.one(T.secret))).toEqual([ns]);
+        // The password is config, not a resource: the Secret waits for the namespace and for devdb's
+        // grant on this namespace's Secrets (the RoleBinding of devdb-database), nothing else.
+        const grant = rec.one("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding").urn;
+        expect(customDeps(rec.one(T.secret)).sort()).toEqual([ns, grant].sort());
+        expect(customDeps(rec.one("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"))).toEqual([ns]);
         // No component or resource chains through another component's dependsOn.
         for (const r of rec.resources) {
             expect(r.dependencies.filter((u) => rec.byUrn(u)?.custom === false), `${r.type} ${r.name}`).toEqual([]);
         }
+    });
+
+    it("binds devdb-database to the devdb ServiceAccount in the database's namespace only (the namespaced grant)", () => {
+        const binding = rec.one("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding");
+        const ns = (rec.one(T.ns).inputs.metadata as { name: string }).name;
+        expect(binding.inputs.metadata).toMatchObject({ name: "devdb-database", namespace: ns });
+        expect(binding.inputs.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "devdb-database" });
+        expect(binding.inputs.subjects).toEqual([{ kind: "ServiceAccount", name: "devdb", namespace: "devdb" }]);
+        expect(rec.ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")).toEqual([]);
     });
 
     it("exports the connection details, with password and uri secret", async () => {

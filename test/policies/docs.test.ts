@@ -33,7 +33,7 @@ describe("docs/policies.md", () => {
 describe("npx tsx policies/config.ts Pulumi.<stack>.yaml", () => {
     const tsx = path.join(ROOT, "node_modules", ".bin", "tsx");
 
-    it.each(["dev", "prod"])("prints the %s stack's policy config: its catalog, for policies and keys that exist", (stack) => {
+    it.each(["dev", "staging", "prod"])("prints the %s stack's policy config: its catalog, for policies and keys that exist", (stack) => {
         const run = spawnSync(tsx, ["policies/config.ts", `Pulumi.${stack}.yaml`], { cwd: ROOT, encoding: "utf8" });
         expect(run.status, run.stderr).toBe(0);
         const config = JSON.parse(run.stdout) as Record<string, Record<string, unknown>>;

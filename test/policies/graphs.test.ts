@@ -77,15 +77,21 @@ function unchecked(o: Outcome, graph: readonly TestResource[], names: readonly s
 const PLATFORM_CHECKS = ["images-pinned", "postgres-image-from-catalog", "memory-limits", "docker-published-ports", "no-host-access", "no-plaintext-secrets", "no-privileged-containers"];
 const AWS_CHECKS = ["rbac-no-wildcards-or-escalation", "ecr-immutable-tags", "ecr-scan-on-push", "ecr-lifecycle-policy"];
 const K8S_CHECKS = ["postgres-image-from-catalog", "postgres-requests-equal-limits", "run-as-non-root", "no-privilege-escalation", "drop-all-capabilities", "no-host-access", "no-plaintext-secrets", "ondemand-namespace-labels"];
+/** The kubernetes platform target (staging, prod): the API and nginx as Deployments, the admin database on RDS. */
+const KUBE_PLATFORM_CHECKS = ["images-pinned", "memory-limits", "no-privileged-containers", "run-as-non-root", "no-privilege-escalation", "drop-all-capabilities", "no-host-access", "no-plaintext-secrets", "loadbalancer-source-ranges", "rds-encrypted-and-private", "deployment-restricted-pods"];
 const DOCKER_CHECKS = ["images-pinned", "memory-limits", "docker-published-ports", "postgres-image-id-from-catalog", "no-plaintext-secrets"];
 
-async function platformGraph(stack: "dev" | "prod"): Promise<TestResource[]> {
+type PlatformStack = "dev" | "staging" | "prod";
+/** The prod stack file on the docker platform target (the API outside the cluster, with the ServiceAccount's kubeconfig). */
+const ON_DOCKER = { "dbaas:platform": { target: "docker" } };
+
+async function platformGraph(stack: PlatformStack, overrides: Record<string, unknown> = {}): Promise<TestResource[]> {
     vi.resetModules();
     resetConfigCache();
-    const secrets = stack === "prod" ? { "dbaas:tlsCertificateChain": cert.certPem, "dbaas:tlsPrivateKey": cert.keyPem } : {};
+    const secrets = stack === "dev" ? {} : { "dbaas:tlsCertificateChain": cert.certPem, "dbaas:tlsPrivateKey": cert.keyPem };
     const rec = await installMocks({
         project: "dbaas", stack, preview: false, outputs,
-        config: stackConfig(`Pulumi.${stack}.yaml`, secrets), secretKeys: Object.keys(secrets),
+        config: stackConfig(`Pulumi.${stack}.yaml`, { ...secrets, ...overrides }), secretKeys: Object.keys(secrets),
     });
     await import("../../infra/index");
     await settle();
@@ -129,10 +135,15 @@ async function ondemandGraph(spec: DatabaseSpecInput): Promise<TestResource[]> {
 }
 
 describe.skipIf(missing)("the real graphs pass every mandatory policy", () => {
-    describe.each(["dev", "prod"] as const)("platform program, stack %s", (stack) => {
+    describe.each([
+        ["dev", "docker", {}, PLATFORM_CHECKS],
+        ["prod", "kubernetes", {}, [...KUBE_PLATFORM_CHECKS, ...AWS_CHECKS]],
+        ["staging", "kubernetes", {}, [...KUBE_PLATFORM_CHECKS, ...AWS_CHECKS]],
+        ["prod", "docker", ON_DOCKER, [...PLATFORM_CHECKS, ...AWS_CHECKS]],
+    ] as const)("platform program, stack %s on the %s target", (stack, _target, overrides, checks) => {
         let graph: TestResource[];
         beforeAll(async () => {
-            graph = await platformGraph(stack);
+            graph = await platformGraph(stack, overrides);
         });
 
         it("with the policy config generated from the stack file", async () => {
@@ -140,13 +151,13 @@ describe.skipIf(missing)("the real graphs pass every mandatory policy", () => {
             const config: PolicyPackConfig = policyPackConfigFromStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`));
             const outcome = await runPack(policies, graph, { config });
             expect(mandatory(outcome), `mandatory violations in the ${stack} graph:\n${describeViolations(mandatory(outcome))}`).toEqual([]);
-            expect(unchecked(outcome, graph, stack === "prod" ? [...PLATFORM_CHECKS, ...AWS_CHECKS] : PLATFORM_CHECKS)).toEqual([]);
+            expect(unchecked(outcome, graph, checks)).toEqual([]);
         });
 
         it("with the stack's config in PULUMI_CONFIG, as the CLI passes it (no policy config)", async () => {
             vi.stubEnv("PULUMI_PROJECT", "dbaas");
             vi.stubEnv("PULUMI_STACK", stack);
-            vi.stubEnv("PULUMI_CONFIG", JSON.stringify(stackConfig(`Pulumi.${stack}.yaml`)));
+            vi.stubEnv("PULUMI_CONFIG", JSON.stringify(stackConfig(`Pulumi.${stack}.yaml`, overrides)));
             const outcome = await runPack(policies, graph);
             expect(mandatory(outcome), describeViolations(mandatory(outcome))).toEqual([]);
         });

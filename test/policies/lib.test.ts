@@ -80,6 +80,7 @@ describe.each([
     ["POSTGRES_PASSWORD", true], ["PGPASSWORD", true], ["POSTGRES_PASSWORD_FILE", false], ["jwtSecret", true], ["API_KEY", true],
     ["tls.key", true], ["db.password", true], ["AWS_SECRET_ACCESS_KEY", true], ["AWS_ACCESS_KEY_ID", false], ["KEYCLOAK_URL", false],
     ["SECRET_NAME", false], ["TOKEN_TTL_SECONDS", false], ["GITHUB_TOKEN", true], ["PGDATA", false], ["PORT", false], ["restore.sh", false],
+    ["DBAAS_SECRETS_PROVIDER", false], ["AWS_SESSION_TOKEN", true],
 ])("looksLikeSecretName(%s)", (name, expected) => {
     it(`is ${String(expected)}`, () => expect(looksLikeSecretName(name)).toBe(expected));
 });

@@ -13,6 +13,7 @@ import {
 } from "./fixtures";
 import { runPolicy, type TestResource } from "./policyHarness";
 import { LABELS } from "../../contracts/labels";
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "../../components/kubernetes/restricted";
 
 interface Row {
     /** The policy's name. */
@@ -32,6 +33,20 @@ const deployment = (containers: Record<string, unknown>[]): TestResource =>
     resource("kubernetes:apps/v1:Deployment", "api", {
         spec: { template: { spec: { securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } }, containers } } },
     });
+
+/** An RDS instance as AdminDatabaseRds declares it. */
+const rdsInstance = (change: Record<string, unknown> = {}): TestResource =>
+    resource("aws:rds/instance:Instance", "admin-db", { engine: "postgres", engineVersion: "17", storageEncrypted: true, publiclyAccessible: false, deletionProtection: true, ...change });
+/** A Deployment whose pod and container use the contexts the platform's components use (components/kubernetes/restricted.ts), changed. */
+function restrictedDeployment(container: Record<string, unknown> = {}, pod: Record<string, unknown> = {}, podSpec: Record<string, unknown> = {}): TestResource {
+    return resource("kubernetes:apps/v1:Deployment", "app", {
+        spec: { template: { spec: {
+            securityContext: { ...restrictedPodSecurityContext(1000), ...pod },
+            containers: [{ name: "app", image: `app@sha256:${"a".repeat(64)}`, securityContext: { ...restrictedContainerSecurityContext(), ...container } }],
+            ...podSpec,
+        } } },
+    });
+}
 
 const rows: Row[] = [
     // images-pinned
@@ -96,7 +111,7 @@ const rows: Row[] = [
     { policy: "no-host-access", title: "hostPath volume", resources: [statefulSet({ volumes: [{ name: "data", hostPath: { path: "/data" } }] })], violation: /volume "data" is a hostPath/ },
     { policy: "no-host-access", title: "hostPort", resources: [statefulSet({}, [pgContainer({ ports: [{ containerPort: 5432, hostPort: 5432 }] })])], violation: /binds hostPort 5432/ },
     { policy: "no-host-access", title: "named volumes, the Docker socket (allowed by default), emptyDir", resources: [dockerPostgres(), dockerApi({ volumes: [{ hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock" }] }), statefulSet()] },
-    { policy: "no-host-access", title: "the ACME web root mounted read-write", resources: [dockerNginx({ volumes: [{ hostPath: "/var/www/acme", containerPath: "/var/www/acme" }] })], violation: /bind-mounts \/var\/www\/acme \(allowed read-only by the stack files Pulumi.dev.yaml, Pulumi.prod.yaml\) read-write/ },
+    { policy: "no-host-access", title: "the ACME web root mounted read-write", resources: [dockerNginx({ volumes: [{ hostPath: "/var/www/acme", containerPath: "/var/www/acme" }] })], violation: /bind-mounts \/var\/www\/acme \(allowed read-only by the stack files Pulumi.dev.yaml, Pulumi.prod.yaml, Pulumi.staging.yaml\) read-write/ },
     { policy: "no-host-access", title: "the ACME web root read-only (the stack files' tls.acmeChallengeDir)", resources: [dockerNginx({ volumes: [{ hostPath: "/var/www/acme", containerPath: "/var/www/acme", readOnly: true }] })] },
     { policy: "no-host-access", title: "a read-only path from the policy config", resources: [dockerNginx({ mounts: [{ type: "bind", source: "/srv/acme", target: "/var/www/acme", readOnly: true }] })], config: { "no-host-access": { readOnlyDockerHostPaths: ["/srv/acme"] } } },
     { policy: "no-host-access", title: "the Docker socket once the allowance is removed", resources: [dockerApi({ volumes: [{ hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock" }] })], config: { "no-host-access": { allowedDockerHostPaths: [] } }, violation: /docker.sock/ },
@@ -122,7 +137,10 @@ const rows: Row[] = [
     { policy: "rbac-no-wildcards-or-escalation", title: "* apiGroups", resources: [role([{ apiGroups: ["*"], resources: ["pods"], verbs: ["get"] }])], violation: /apiGroups contains/ },
     { policy: "rbac-no-wildcards-or-escalation", title: "escalate", resources: [role([{ apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles"], verbs: ["get", "escalate", "bind"] }])], violation: /verbs contains escalate, bind/ },
     { policy: "rbac-no-wildcards-or-escalation", title: "impersonate", resources: [role([{ apiGroups: [""], resources: ["serviceaccounts"], verbs: ["impersonate"] }], "Role")], violation: /impersonate/ },
+    { policy: "rbac-no-wildcards-or-escalation", title: "bind on every ClusterRole", resources: [role([{ apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles"], verbs: ["bind"] }])], violation: /verbs contains bind/ },
+    { policy: "rbac-no-wildcards-or-escalation", title: "bind on named roles, but also on another kind", resources: [role([{ apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles", "clusterrolebindings"], verbs: ["bind"], resourceNames: ["devdb-database"] }])], violation: /verbs contains bind/ },
     { policy: "rbac-no-wildcards-or-escalation", title: "named verbs and resources", resources: [role(LEAST_RULES), role(LEAST_RULES, "Role")] },
+    { policy: "rbac-no-wildcards-or-escalation", title: "bind on exactly one named ClusterRole (the devdb namespaced grant)", resources: [role([...LEAST_RULES, { apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles"], verbs: ["bind"], resourceNames: ["devdb-database"] }])] },
 
     // ECR
     { policy: "ecr-immutable-tags", title: "mutable by default", resources: [ecrRepository({ imageTagMutability: undefined })], violation: /MUTABLE \(the default\)/ },
@@ -152,6 +170,24 @@ const rows: Row[] = [
     { policy: "ondemand-namespace-labels", title: "expiry not an instant", resources: [namespace("devdb-orders", { [LABELS.owner]: "alice", [LABELS.expiresAt]: "tomorrow" })], violation: /not an instant/ },
     { policy: "ondemand-namespace-labels", title: "custom prefix from config", resources: [namespace("db-orders", {})], config: { "ondemand-namespace-labels": { namespacePrefix: "db-" } }, violation: /"db-orders" has no dbaas.io\/owner/ },
     { policy: "ondemand-namespace-labels", title: "labelled; other namespaces untouched", resources: [namespace("devdb-orders", ONDEMAND_LABELS), namespace("devdb", {}), namespace("kube-system", {})] },
+
+    // rds-encrypted-and-private
+    { policy: "rds-encrypted-and-private", title: "unencrypted instance", resources: [rdsInstance({ storageEncrypted: false })], violation: /storage is not encrypted/ },
+    { policy: "rds-encrypted-and-private", title: "encryption left out", resources: [rdsInstance({ storageEncrypted: undefined })], violation: /storage is not encrypted/ },
+    { policy: "rds-encrypted-and-private", title: "public instance", resources: [rdsInstance({ publiclyAccessible: true })], violation: /publicly accessible/ },
+    { policy: "rds-encrypted-and-private", title: "unencrypted Aurora cluster", resources: [resource("aws:rds/cluster:Cluster", "aurora", { engine: "aurora-postgresql" })], violation: /storage is not encrypted/ },
+    { policy: "rds-encrypted-and-private", title: "encrypted and private (instance and cluster)", resources: [rdsInstance(), resource("aws:rds/cluster:Cluster", "aurora", { storageEncrypted: true })] },
+
+    // deployment-restricted-pods
+    { policy: "deployment-restricted-pods", title: "writable root filesystem", resources: [restrictedDeployment({ readOnlyRootFilesystem: false })], violation: /container "app": set securityContext.readOnlyRootFilesystem: true/ },
+    { policy: "deployment-restricted-pods", title: "no seccomp profile anywhere", resources: [restrictedDeployment({ seccompProfile: undefined }, { seccompProfile: undefined })], violation: /seccompProfile.type: RuntimeDefault/ },
+    { policy: "deployment-restricted-pods", title: "Unconfined seccomp on the container", resources: [restrictedDeployment({ seccompProfile: { type: "Unconfined" } })], violation: /seccompProfile.type: RuntimeDefault/ },
+    { policy: "deployment-restricted-pods", title: "may run as root", resources: [restrictedDeployment({ runAsNonRoot: undefined }, { runAsNonRoot: undefined })], violation: /runAsNonRoot: true/ },
+    { policy: "deployment-restricted-pods", title: "privilege escalation", resources: [restrictedDeployment({ allowPrivilegeEscalation: true })], violation: /allowPrivilegeEscalation: false/ },
+    { policy: "deployment-restricted-pods", title: "capabilities kept", resources: [restrictedDeployment({ capabilities: { drop: ["NET_RAW"] } })], violation: /capabilities.drop: \["ALL"\]/ },
+    { policy: "deployment-restricted-pods", title: "privileged", resources: [restrictedDeployment({ privileged: true })], violation: /remove securityContext.privileged/ },
+    { policy: "deployment-restricted-pods", title: "host network", resources: [restrictedDeployment({}, {}, { hostNetwork: true })], violation: /hostNetwork: true/ },
+    { policy: "deployment-restricted-pods", title: "the platform components' own contexts (the pod's seccomp inherited)", resources: [restrictedDeployment({ seccompProfile: undefined })] },
 
     // advisory
     { policy: "read-only-root-filesystem", title: "writable docker root", resources: [dockerApi({ readOnly: false })], violation: /root filesystem is writable/ },

@@ -25,6 +25,8 @@ export interface RecordedResource {
     readonly provider?: string;
     /** URNs this resource explicitly depends on (dependsOn and input dependencies). */
     readonly dependencies: readonly string[];
+    /** The `import` resource option's id, when the program adopts an existing object. */
+    readonly importId?: string;
 }
 
 export type MockState = Record<string, unknown>;
@@ -54,6 +56,14 @@ export function defaultOutputs(args: pulumi.runtime.MockResourceArgs): MockState
             return { ipAddress: "172.18.0.10", networkDatas: [] };
         case "aws:ecr/repository:Repository":
             return { repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${input("name")}`, arn: `arn:aws:ecr:eu-west-1:123456789012:repository/${n}` };
+        case "aws:rds/instance:Instance":
+            return { address: `${n}.abcdefghijkl.eu-west-1.rds.amazonaws.com`, port: 5432, endpoint: `${n}.abcdefghijkl.eu-west-1.rds.amazonaws.com:5432` };
+        case "aws:s3/bucket:Bucket":
+            return { bucket: `${n}-0a1b2c3`, arn: `arn:aws:s3:::${n}-0a1b2c3` };
+        case "aws:kms/key:Key":
+            return { keyId: `key-${n}`, arn: `arn:aws:kms:eu-west-1:123456789012:key/${n}` };
+        case "aws:iam/role:Role":
+            return { arn: `arn:aws:iam::123456789012:role/${n}` };
         case "kubernetes:core/v1:Secret":
             // The token controller fills a ServiceAccount token Secret's data.token.
             return inputs.type === "kubernetes.io/service-account-token" ? { data: { token: Buffer.from(`sa-token-${n}`).toString("base64") } } : {};
@@ -73,7 +83,11 @@ export function defaultCalls(args: pulumi.runtime.MockCallArgs): Record<string, 
                 endpoint: "https://ABCDEF.gr7.eu-west-1.eks.amazonaws.com",
                 certificateAuthorities: [{ data: "Y2EtZGF0YQ==" }],
                 arn: `arn:aws:eks:eu-west-1:123456789012:cluster/${clusterName}`,
+                identities: [{ oidcs: [{ issuer: "https://oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF" }] }],
+                vpcConfig: { clusterSecurityGroupId: "sg-0c1a2b3c4d5e6f708", vpcId: "vpc-0a1b2c3d4e5f60718", subnetIds: [] },
             };
+        case "aws:index/getPartition:getPartition":
+            return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return { userName: "AWS", password: "ecr-token", proxyEndpoint: "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com" };
         case "aws:index/getCallerIdentity:getCallerIdentity":
@@ -130,6 +144,7 @@ interface RegisterRequest {
     getDependenciesList(): string[];
     getPropertydependenciesMap(): { forEach(cb: (v: { getUrnsList(): string[] }, k: string) => void): void };
     getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+    getImportid(): string;
 }
 
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
@@ -152,7 +167,7 @@ const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
  */
 export async function installMocks(opts: MockOptions): Promise<Recorder> {
     const recorder = new Recorder();
-    const parents = new Map<string, { parent?: string; deps: string[]; secrets: Set<string> }>();
+    const parents = new Map<string, { parent?: string; deps: string[]; secrets: Set<string>; importId?: string }>();
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
@@ -169,6 +184,7 @@ export async function installMocks(opts: MockOptions): Promise<Recorder> {
                     ...(meta?.parent ? { parent: meta.parent } : {}),
                     ...(args.provider ? { provider: args.provider } : {}),
                     dependencies: meta?.deps ?? [],
+                    ...(meta?.importId ? { importId: meta.importId } : {}),
                 });
                 return { id: args.custom === false ? undefined : `${args.name}-id`, state: { ...(args.inputs as Record<string, unknown>), ...state } };
             },
@@ -195,6 +211,7 @@ export async function installMocks(opts: MockOptions): Promise<Recorder> {
             ...(parent && !parent.includes("pulumi:pulumi:Stack") ? { parent } : {}),
             deps: [...deps],
             secrets: secretTopLevelKeys(req.getObject()?.toJavaScript()),
+            ...(req.getImportid() ? { importId: req.getImportid() } : {}),
         });
         return original(req, (err, resp) => {
             if (resp) {

@@ -13,7 +13,7 @@ import {
 } from "../../../components/aws/admission";
 import { DEVDB_ROLE_RULES, grants, qualified, WRITE_VERBS } from "../../../components/aws/rbac";
 import { expiryLabelValue, LABELS } from "../../../contracts/labels";
-import { DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../../contracts/devdb";
+import { DEVDB_DATABASE_ROLE, DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../../contracts/devdb";
 
 const PREFIX = "devdb-";
 const EXPIRY = expiryLabelValue(new Date("2026-11-23T16:00:00.000Z"));
@@ -99,6 +99,47 @@ describe("namespace requests by the devdb ServiceAccount", () => {
     });
 });
 
+/** The one RoleBinding devdb may write: devdb-database bound to itself (what the on-demand program declares). */
+const GOOD_BINDING = {
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: DEVDB_DATABASE_ROLE },
+    subjects: [{ kind: "ServiceAccount", name: DEVDB_SERVICE_ACCOUNT, namespace: DEVDB_NAMESPACE }],
+};
+
+function roleBindingContext(operation: Operation, namespace: string, binding: Record<string, unknown> | undefined) {
+    const object = { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: DEVDB_DATABASE_ROLE, namespace }, ...binding };
+    return {
+        request: { operation, name: DEVDB_DATABASE_ROLE, namespace, userInfo: { username: DEVDB_USERNAME }, resource: { group: "rbac.authorization.k8s.io", version: "v1", resource: "rolebindings" } },
+        object: operation === "DELETE" ? null : object,
+        oldObject: operation === "CREATE" ? null : object,
+    };
+}
+
+describe("RoleBindings by the devdb ServiceAccount (the namespaced grant)", () => {
+    const subject = GOOD_BINDING.subjects[0] as Record<string, string>;
+    it.each<[string, Operation, string, Record<string, unknown> | undefined, boolean]>([
+        ["devdb-database to devdb in a database namespace", "CREATE", "devdb-orders", GOOD_BINDING, true],
+        ["the same, patched", "UPDATE", "devdb-orders", GOOD_BINDING, true],
+        ["deleted with its namespace's database", "DELETE", "devdb-orders", undefined, true],
+        ["outside the prefix", "CREATE", "kube-system", GOOD_BINDING, false],
+        ["in the API's own namespace", "CREATE", DEVDB_NAMESPACE, GOOD_BINDING, false],
+        ["deleted outside the prefix", "DELETE", "kube-system", undefined, false],
+        ["another ClusterRole", "CREATE", "devdb-orders", { ...GOOD_BINDING, roleRef: { ...GOOD_BINDING.roleRef, name: "cluster-admin" } }, false],
+        ["a Role of the namespace", "CREATE", "devdb-orders", { ...GOOD_BINDING, roleRef: { ...GOOD_BINDING.roleRef, kind: "Role" } }, false],
+        ["to another ServiceAccount", "CREATE", "devdb-orders", { ...GOOD_BINDING, subjects: [{ ...subject, name: "default" }] }, false],
+        ["to devdb of another namespace", "CREATE", "devdb-orders", { ...GOOD_BINDING, subjects: [{ ...subject, namespace: "devdb-orders" }] }, false],
+        ["to a user", "CREATE", "devdb-orders", { ...GOOD_BINDING, subjects: [{ kind: "User", name: "devdb", apiGroup: "rbac.authorization.k8s.io" }] }, false],
+        ["to devdb and someone else", "CREATE", "devdb-orders", { ...GOOD_BINDING, subjects: [subject, { ...subject, name: "default" }] }, false],
+        ["without subjects", "CREATE", "devdb-orders", { roleRef: GOOD_BINDING.roleRef }, false],
+        ["without a roleRef", "CREATE", "devdb-orders", { subjects: GOOD_BINDING.subjects }, false],
+    ])("%s", (_what, operation, namespace, binding, admitted) => {
+        expect(celAdmits(roleBindingContext(operation, namespace, binding))).toBe(admitted);
+    });
+
+    it("names the rule that was broken", () => {
+        expect(celRefusals(roleBindingContext("CREATE", "devdb-orders", { ...GOOD_BINDING, roleRef: { ...GOOD_BINDING.roleRef, name: "admin" } })).join()).toContain(`must bind ClusterRole ${DEVDB_DATABASE_ROLE}`);
+    });
+});
+
 describe("writes to namespaced objects by the devdb ServiceAccount", () => {
     const writes = grants(DEVDB_ROLE_RULES).filter((g) => g.resource !== "namespaces" && g.verbs.some((v) => WRITE_VERBS.has(v)));
 
@@ -113,7 +154,8 @@ describe("writes to namespaced objects by the devdb ServiceAccount", () => {
         for (const g of writes) {
             const ctx = {
                 request: { operation: "CREATE", name: "x", namespace, userInfo: { username: DEVDB_USERNAME }, resource: { group: g.group, version: "v1", resource: g.resource } },
-                object: { metadata: { name: "x", namespace } },
+                // A RoleBinding must also have the reviewed shape (tested above); here only its namespace varies.
+                object: { metadata: { name: "x", namespace }, ...(g.resource === "rolebindings" ? GOOD_BINDING : {}) },
                 oldObject: null,
             };
             expect(celAdmits(ctx), `${qualified(g.group, g.resource)} in ${namespace}`).toBe(admitted);
@@ -149,6 +191,7 @@ describe("the policy's scope", () => {
         expect(literals).toEqual(new Set([
             "", "namespaces", "DELETE", PREFIX,
             LABELS.owner, LABELS.expiresAt, EXPIRY_LABEL_PATTERN, POD_SECURITY_ENFORCE_LABEL, POD_SECURITY_LEVEL,
+            "rbac.authorization.k8s.io", "rolebindings", "ClusterRole", DEVDB_DATABASE_ROLE, "ServiceAccount", DEVDB_SERVICE_ACCOUNT, DEVDB_NAMESPACE,
         ]));
         expect(celStringLiterals(devDbMatchCondition().expression)).toEqual([DEVDB_USERNAME]);
     });

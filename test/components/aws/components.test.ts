@@ -78,8 +78,11 @@ describe("DevDbAccess", () => {
         const eks = mod.eksConnection("eks", { clusterName: "devdb", region: "eu-west-1" });
         const access = new mod.DevDbAccess("access", { provider: eks.provider, cluster: eks.cluster, namespacePrefix: "db-" });
         await settle();
-        expect(await isSecretOutput(access.apiKubeconfig)).toBe(true);
-        const text = await promiseOf(access.apiKubeconfig);
+        // The default credential (tokenSecret) always has a kubeconfig.
+        expect(access.apiKubeconfig).toBeDefined();
+        const kubeconfig = access.apiKubeconfig as NonNullable<typeof access.apiKubeconfig>;
+        expect(await isSecretOutput(kubeconfig)).toBe(true);
+        const text = await promiseOf(kubeconfig);
         expect(text).toContain(`token: sa-token-access-token`);
         expect(text).toContain("server: https://ABCDEF.gr7.eu-west-1.eks.amazonaws.com");
         // Child names derive from the component's name.

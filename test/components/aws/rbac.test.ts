@@ -1,7 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { DEVDB_ROLE_RULES, findRbacViolations, grants, renderGrantsTable, type PolicyRule } from "../../../components/aws/rbac";
+import { DEVDB_DATABASE_RULES, DEVDB_ROLE_RULES, findRbacViolations, grants, NAMESPACED_GRANT_RULES, renderGrantsTable, type PolicyRule } from "../../../components/aws/rbac";
+import { DEVDB_DATABASE_ROLE } from "../../../contracts/devdb";
 import { ROOT } from "../../support/harness";
 
 const rule = (apiGroups: string[], resources: string[], verbs: string[], extra: Partial<PolicyRule> = {}): PolicyRule => ({ apiGroups, resources, verbs, ...extra });
@@ -17,7 +18,6 @@ describe("the reviewed devdb-role rules", () => {
         expect(byResource).toEqual({
             namespaces: manage,
             "statefulsets.apps": manage,
-            secrets: manage,
             configmaps: manage,
             persistentvolumeclaims: manage,
             services: manage,
@@ -28,12 +28,31 @@ describe("the reviewed devdb-role rules", () => {
             "pods/log": "get",
             endpoints: "get,list,watch",
             events: "list",
+            // The namespaced grant: the RoleBinding of devdb-database in each database namespace.
+            "rolebindings.rbac.authorization.k8s.io": manage,
+            "clusterroles.rbac.authorization.k8s.io": "bind",
         });
     });
 
-    it("never grant update, deletecollection or any special verb", () => {
+    it("read no Secret cluster-wide: Secrets only through devdb-database, bound per database namespace", () => {
+        expect(grants(DEVDB_ROLE_RULES).map((g) => g.resource)).not.toContain("secrets");
+        expect(grants(DEVDB_DATABASE_RULES).map((g) => [g.resource, g.verbs.join(",")])).toEqual([["secrets", "get,list,watch,create,patch,delete"]]);
+        expect(findRbacViolations(DEVDB_DATABASE_RULES)).toEqual([]);
+    });
+
+    it("never grant update, deletecollection or any special verb but bind on exactly devdb-database", () => {
         const verbs = new Set<string>(DEVDB_ROLE_RULES.flatMap((r) => [...r.verbs]));
-        for (const v of ["update", "deletecollection", "bind", "escalate", "impersonate", "use", "approve", "*"]) expect(verbs.has(v)).toBe(false);
+        for (const v of ["update", "deletecollection", "escalate", "impersonate", "use", "approve", "*"]) expect(verbs.has(v)).toBe(false);
+        const binding = DEVDB_ROLE_RULES.filter((r) => (r.verbs as readonly string[]).includes("bind"));
+        expect(binding).toEqual([{ apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles"], verbs: ["bind"], resourceNames: [DEVDB_DATABASE_ROLE] }]);
+        expect(DEVDB_ROLE_RULES.filter((r) => (r.apiGroups as readonly string[]).includes("rbac.authorization.k8s.io"))).toEqual([...NAMESPACED_GRANT_RULES]);
+    });
+
+    it("exempt the reviewed grant by identity only: the same rules written anywhere else are refused", () => {
+        const copies = NAMESPACED_GRANT_RULES.map((r) => ({ ...r }));
+        const problems = findRbacViolations(copies);
+        expect(problems.join("\n")).toMatch(/rule 0 .*rbac.authorization.k8s.io" is forbidden/);
+        expect(problems.join("\n")).toMatch(/rule 1 .*escalation verb "bind"/);
     });
 });
 
@@ -77,6 +96,7 @@ describe("the table of what the ServiceAccount can do (docs/platform.md)", () =>
     it("is rendered from the reviewed rules", () => {
         const readme = fs.readFileSync(path.join(ROOT, "docs/platform.md"), "utf8");
         expect(readme).toContain(renderGrantsTable(DEVDB_ROLE_RULES));
+        expect(readme).toContain(renderGrantsTable(DEVDB_DATABASE_RULES));
     });
 
     it("has one row per granted resource, yes exactly where a verb is granted", () => {
