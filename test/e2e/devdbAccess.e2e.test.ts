@@ -7,13 +7,17 @@
  * ServiceAccount's own token: what the engine needs is allowed, what the
  * identity must not do is refused by the API server, and the
  * ValidatingAdmissionPolicy refuses writes outside the on-demand prefix.
- * One known gap is asserted as it is today: reads are cluster-wide.
+ * Secrets are the one kind devdb can read only where it was granted: a
+ * RoleBinding of devdb-database in each database namespace, which devdb
+ * itself creates (bind on exactly that ClusterRole) and the admission policy
+ * confines to that roleRef and subject (issue 18).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEVDB_ROLE_RULES } from "../../components/aws/rbac";
+import { DEVDB_DATABASE_ROLE } from "../../contracts/devdb";
 import { applyDevDbAccess, destroyDevDbAccess, kubectl } from "./cluster";
 import { requireKubernetes, requirePulumi } from "./engine";
 import { LABELS } from "../../contracts/labels";
@@ -60,15 +64,22 @@ describe.skipIf(missing)("DevDbAccess on a real API server, applied by the real 
         for (const rule of DEVDB_ROLE_RULES) {
             for (const resource of rule.resources) {
                 const qualified = rule.apiGroups[0] === "" ? resource : `${resource}.${rule.apiGroups[0]}`;
-                for (const verb of rule.verbs) expect(canI(verb, qualified, "devdb-anything"), `${verb} ${qualified}`).toBe(true);
+                // A rule limited to named objects is granted for those names only.
+                const names: readonly (string | undefined)[] = "resourceNames" in rule && rule.resourceNames !== undefined ? rule.resourceNames : [undefined];
+                for (const name of names) {
+                    const target = name === undefined ? qualified : `${qualified}/${name}`;
+                    for (const verb of rule.verbs) expect(canI(verb, target, "devdb-anything"), `${verb} ${target}`).toBe(true);
+                }
             }
         }
     });
 
     it.each([
         ["create", "clusterrolebindings.rbac.authorization.k8s.io", undefined],
-        ["create", "rolebindings.rbac.authorization.k8s.io", "devdb-x"],
         ["bind", "clusterroles.rbac.authorization.k8s.io", undefined],
+        ["bind", "clusterroles.rbac.authorization.k8s.io/cluster-admin", undefined],
+        ["get", "secrets", "kube-system"],
+        ["get", "secrets", "devdb-never-granted"],
         ["escalate", "clusterroles.rbac.authorization.k8s.io", undefined],
         ["impersonate", "users", undefined],
         ["patch", "validatingadmissionpolicies.admissionregistration.k8s.io", undefined],
@@ -86,12 +97,31 @@ describe.skipIf(missing)("DevDbAccess on a real API server, applied by the real 
         expect(r.stderr).toMatch(/forbidden|devdb-scope/i);
     });
 
-    // Admission sees writes only, so the cluster-wide binding still lets devdb READ Secrets and
-    // ConfigMaps in every namespace. Shrinking reads to the prefix needs per-namespace bindings
-    // (issue 18). This asserts today's behaviour so that the fix has to change it here.
-    it("KNOWN GAP (issue 18): the cluster-wide ClusterRole lets devdb read Secrets outside the prefix", () => {
-        expect(canI("get", "secrets", "kube-system")).toBe(true);
-        expect(asDevdb(["get", "secrets", "-n", "kube-system"]).status).toBe(0);
+    it("Secrets: readable only in a database namespace after devdb bound devdb-database there; the policy admits only that binding", () => {
+        expect(asDevdb(["get", "secrets", "-n", "kube-system"]).status, "no Secret outside a granted namespace").not.toBe(0);
+        const ns = "devdb-e2e-grant";
+        const made = asDevdb(["create", "-f", "-"], namespaceYaml(ns, GOOD_LABELS));
+        expect(made.status, made.stderr).toBe(0);
+        try {
+            expect(canI("get", "secrets", ns), "nothing before the grant").toBe(false);
+            const binding = (name: string, roleRef: string, subject: { name: string; namespace: string }) => JSON.stringify({
+                apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name, namespace: ns },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: roleRef },
+                subjects: [{ kind: "ServiceAccount", ...subject }],
+            });
+            const otherRole = asDevdb(["create", "-f", "-"], binding("e2e-other-role", "devdb-role", { name: "devdb", namespace: "devdb" }));
+            expect(otherRole.status, "another roleRef").not.toBe(0);
+            const otherSubject = asDevdb(["create", "-f", "-"], binding("e2e-other-subject", DEVDB_DATABASE_ROLE, { name: "default", namespace: ns }));
+            expect(otherSubject.status, "another subject").not.toBe(0);
+            expect(otherSubject.stderr).toMatch(/devdb-scope|forbidden/i);
+            const grant = asDevdb(["create", "-f", "-"], binding(DEVDB_DATABASE_ROLE, DEVDB_DATABASE_ROLE, { name: "devdb", namespace: "devdb" }));
+            expect(grant.status, grant.stderr).toBe(0);
+            expect(canI("get", "secrets", ns), "after the grant").toBe(true);
+            expect(asDevdb(["get", "secrets", "-n", ns]).status).toBe(0);
+            expect(canI("get", "secrets", "kube-system"), "still nowhere else").toBe(false);
+        } finally {
+            asDevdb(["delete", "namespace", ns, "--wait=false"]);
+        }
     });
 
     it("the admission policy refuses namespaces outside the prefix or without the required labels, and admits the program's kind", () => {

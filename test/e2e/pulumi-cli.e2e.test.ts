@@ -73,7 +73,7 @@ describe.skipIf(missing)("the real Pulumi CLI on the platform project", () => {
         expect(pulumiCli()?.version).toBe(`v${lock.packages["node_modules/@pulumi/pulumi"]?.version}`);
     });
 
-    it.each(["dev", "prod"])("reads Pulumi.%s.yaml against Pulumi.yaml: every value as the file has it, the program's schema accepts it", (stack) => {
+    it.each(["dev", "staging", "prod"])("reads Pulumi.%s.yaml against Pulumi.yaml: every value as the file has it, the program's schema accepts it", (stack) => {
         pulumi(["stack", "init", stack]);
         const file = parseYaml(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
         const cli = configOf(stack);
