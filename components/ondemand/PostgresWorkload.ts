@@ -83,7 +83,15 @@ export class PostgresWorkload extends pulumi.ComponentResource {
             metadata: meta("postgres-password"),
             type: "Opaque",
             stringData: { password: this.password },
-        }, { parent: this, ...(args.secretDependsOn ? { dependsOn: args.secretDependsOn } : {}) });
+        }, {
+            parent: this,
+            ...(args.secretDependsOn ? { dependsOn: args.secretDependsOn } : {}),
+            // Not deleted on its own: the namespace's deletion removes it. devdb may touch Secrets only
+            // where its namespaced grant exists, so once the namespace (and the grant in it) is gone, as
+            // when an admin deleted it by hand, a delete of the Secret is refused (403, not 404) and the
+            // destroy failed (seen in ondemandRetry.e2e).
+            retainOnDelete: true,
+        });
 
         const scripts = restore === undefined ? undefined : new k8s.core.v1.ConfigMap(`${name}-restore`, {
             metadata: meta("postgres-restore"),

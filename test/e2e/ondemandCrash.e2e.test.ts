@@ -96,7 +96,9 @@ describe.skipIf(missing)("crash recovery through the API process and the real en
                 const latest = stackFiles(e2e.stateRoot, NAME).checkpoint?.latest;
                 const ops = latest?.pending_operations ?? [];
                 const types = ops.map((o) => o.resource.type).sort();
-                const rest = (latest?.resources ?? []).some((res) => res.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy");
+                // Everything else is done: the NetworkPolicy, and the StatefulSet unless it is one of the pending.
+                const done = ["kubernetes:networking.k8s.io/v1:NetworkPolicy", STATEFULSET_TYPE].filter((t) => !expected.includes(t));
+                const rest = done.every((t) => (latest?.resources ?? []).some((res) => res.type === t));
                 return rest && ops.every((o) => o.type === "creating") && JSON.stringify(types) === JSON.stringify(expected) ? ops : undefined;
             }, 180_000, 200);
             expect(e2e.admin(["get", "service", "-n", NS, "postgres"]).status, "the Service exists in the cluster").toBe(0);
