@@ -69,6 +69,9 @@ export default defineConfig({
                     // One PostgreSQL 17 for the files that only need an admin store.
                     globalSetup: ["test/support/sharedPostgres.ts"],
                     pool: "forks",
+                    // These files mostly wait on servers and child processes: a third worker keeps
+                    // two cores busy (165 s with two, after issue 20's suites).
+                    maxWorkers: 3,
                 },
             },
         ],
