@@ -4,6 +4,7 @@
  * naming the key, the value, what was expected and the command that fixes it.
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { ApiSettings } from "../contracts/apiEnv";
 import { CONFIG_KEYS, ConfigError, parsePlatformConfig, PROJECT, SECRET_KEYS, type PlatformConfig } from "../contracts/stackConfig";
 
 export * from "../contracts/stackConfig";
@@ -41,6 +42,20 @@ export function loadConfig(): PlatformConfig {
 }
 
 /** Forgets the cached config (tests run the program for several stacks in one process). */
+/** The API's settings from the stack config, the same on both platform targets (apiEnvironment turns them into env). */
+export function apiSettings(config: PlatformConfig): Omit<ApiSettings, "secrets" | "trustStackCa"> {
+    return {
+        catalog: config.postgres.versions,
+        ttlHoursDefault: config.api.ttlHoursDefault,
+        ttlHoursMax: config.api.ttlHoursMax,
+        allowedBackupHosts: config.api.allowedBackupHosts,
+        allowOpenSourceRanges: config.api.allowOpenSourceRanges,
+        maxConcurrentOperations: config.api.maxConcurrentOperations,
+        ondemand: config.ondemand,
+        dockerHost: config.dockerHost,
+    };
+}
+
 export function resetConfigCache(): void {
     cached = undefined;
 }

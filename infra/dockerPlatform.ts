@@ -13,7 +13,7 @@ import { ApiService, contentTag, readSourceFiles } from "../components/api";
 import { NginxProxy } from "../components/proxy";
 import { Certificates, type StackCa } from "../components/tls";
 import { defaultVersion, findVersion } from "../contracts/catalog";
-import type { PlatformConfig } from "./config";
+import { apiSettings, type PlatformConfig } from "./config";
 
 /** What the target hands back to the program's exports. */
 export interface DockerPlatform {
@@ -67,16 +67,7 @@ export function dockerPlatform(config: PlatformConfig, ca: StackCa, aws: { ecr?:
         replicas: config.api.replicas,
         memoryMb: config.api.memoryMb,
         network,
-        settings: {
-            catalog: config.postgres.versions,
-            ttlHoursDefault: config.api.ttlHoursDefault,
-            ttlHoursMax: config.api.ttlHoursMax,
-            allowedBackupHosts: config.api.allowedBackupHosts,
-            allowOpenSourceRanges: config.api.allowOpenSourceRanges,
-            maxConcurrentOperations: config.api.maxConcurrentOperations,
-            ondemand: config.ondemand,
-            dockerHost: config.dockerHost,
-        },
+        settings: apiSettings(config),
         adminDatabaseUrl: adminDatabase.apiConnectionUrl,
         caCertPem: ca.certPem,
         // AWS enabled: push to the ECR repository, and reach EKS as the devdb ServiceAccount.

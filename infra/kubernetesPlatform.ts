@@ -16,7 +16,7 @@ import { NginxDeployment, nginxExposure } from "../components/proxy";
 import type { StackCa } from "../components/tls";
 import { defaultVersion, findVersion, postgresMajor } from "../contracts/catalog";
 import { DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../contracts/devdb";
-import type { PlatformConfig } from "./config";
+import { apiSettings, type PlatformConfig } from "./config";
 import { servedCertificate } from "./dockerPlatform";
 
 export interface KubernetesPlatform {
@@ -89,16 +89,7 @@ export function kubernetesPlatform(config: PlatformConfig, ca: StackCa, aws: { r
         replicas: config.api.replicas,
         memoryMb: config.api.memoryMb,
         cpuMillicores: platform.apiCpuMillicores,
-        settings: {
-            catalog: config.postgres.versions,
-            ttlHoursDefault: config.api.ttlHoursDefault,
-            ttlHoursMax: config.api.ttlHoursMax,
-            allowedBackupHosts: config.api.allowedBackupHosts,
-            allowOpenSourceRanges: config.api.allowOpenSourceRanges,
-            maxConcurrentOperations: config.api.maxConcurrentOperations,
-            ondemand: config.ondemand,
-            dockerHost: config.dockerHost,
-        },
+        settings: apiSettings(config),
         adminDatabaseUrl: adminDatabase.apiConnectionUrl,
         ...(rds.caBundlePem === undefined ? {} : { trustedCaPem: rds.caBundlePem }),
         state: { backendUrl: state.backendUrl, secretsProvider: state.secretsProvider, region: aws.region },

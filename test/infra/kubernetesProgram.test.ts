@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { irsaTrustPolicy, oidcProviderArn, stateAccessPolicy } from "../../components/aws/apiIdentity";
 import { SERVICE_ACCOUNT_DIR } from "../../components/api/apiPod";
 import { DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../contracts/devdb";
-import { installMocks, promiseOf, settle, stackConfig, type RecordedResource, type Recorder } from "../support/harness";
+import { installMocks, plain, promiseOf, settle, stackConfig, type RecordedResource, type Recorder } from "../support/harness";
 import { requireBinaries } from "../support/requirements";
 import { selfSignedCertificate, type TestCertificate } from "../support/tls";
 
@@ -21,17 +21,6 @@ beforeAll(() => {
     if (!missing) cert = selfSignedCertificate("dbaas.example.com");
 });
 
-const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
-/** The mock monitor hands over values that contain a secret still wrapped; unwrap them for assertions. */
-function plain(v: unknown): unknown {
-    if (Array.isArray(v)) return v.map(plain);
-    if (v && typeof v === "object") {
-        const o = v as Record<string, unknown>;
-        if (SECRET_SIG_KEY in o) return plain(o.value);
-        return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, plain(x)]));
-    }
-    return v;
-}
 
 type Stack = "staging" | "prod";
 /** The mocked cluster's facts (test/support/harness.ts defaultCalls). */

@@ -5,7 +5,7 @@
  * files, replica count, certificates, and secrets kept secret.
  */
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { installMocks, promiseOf, settle, stackConfig, type RecordedResource, type Recorder } from "../support/harness";
+import { installMocks, plain, promiseOf, settle, stackConfig, type RecordedResource, type Recorder } from "../support/harness";
 import { requireBinaries } from "../support/requirements";
 import { selfSignedCertificate, type TestCertificate } from "../support/tls";
 
@@ -19,17 +19,6 @@ const CONTAINER = "docker:index/container:Container";
 
 interface Upload { file: string; content?: string; permissions?: string; owner?: string }
 
-const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
-/** The mock monitor hands over values that contain a secret still wrapped; unwrap them for assertions. */
-function plain(v: unknown): unknown {
-    if (Array.isArray(v)) return v.map(plain);
-    if (v && typeof v === "object") {
-        const o = v as Record<string, unknown>;
-        if (SECRET_SIG_KEY in o) return plain(o.value);
-        return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, plain(x)]));
-    }
-    return v;
-}
 function uploads(r: RecordedResource): Upload[] {
     return (plain(r.inputs.uploads) ?? []) as Upload[];
 }

@@ -161,6 +161,17 @@ function secretTopLevelKeys(obj: Record<string, unknown> | undefined): Set<strin
 }
 const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
 
+/** The mock monitor hands over values that contain a secret still wrapped; unwraps them, at any depth, for assertions. */
+export function plain(v: unknown): unknown {
+    if (Array.isArray(v)) return v.map(plain);
+    if (v && typeof v === "object") {
+        const o = v as Record<string, unknown>;
+        if (SECRET_SIG_KEY in o) return plain(o.value);
+        return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, plain(x)]));
+    }
+    return v;
+}
+
 /**
  * Installs mocks and config for one run. Import the program *after* this
  * (dynamically, after `vi.resetModules()`), then `await settle()`.
