@@ -200,24 +200,24 @@ function readCatalog(env: z.output<typeof envSchema>): VersionCatalog {
 }
 
 /**
- * DATABASE_URL, or the content of the file DATABASE_URL_FILE names. The
- * value is a secret: a problem names the variable and the file, never the URL.
+ * `<name>`, or the content of the file `<name>_FILE` names (DATABASE_URL, DBAAS_SMTP_URL).
+ * The value is a secret: a problem names the variable and the file, never the value.
  */
-function readDatabaseUrl(env: z.output<typeof envSchema>, problems: string[]): string | undefined {
-    if (env.DATABASE_URL !== undefined && env.DATABASE_URL_FILE !== undefined) {
-        problems.push("DATABASE_URL and DATABASE_URL_FILE are both set: expected only one of them");
+function readValueOrFile(name: string, value: string | undefined, file: string | undefined, pattern: RegExp, holds: string, problems: string[]): string | undefined {
+    if (value !== undefined && file !== undefined) {
+        problems.push(`${name} and ${name}_FILE are both set: expected only one of them`);
         return undefined;
     }
-    if (env.DATABASE_URL_FILE === undefined) return env.DATABASE_URL;
+    if (file === undefined) return value;
     let text: string;
     try {
-        text = fs.readFileSync(env.DATABASE_URL_FILE, "utf8").trim();
+        text = fs.readFileSync(file, "utf8").trim();
     } catch (e) {
-        problems.push(`DATABASE_URL_FILE = ${JSON.stringify(env.DATABASE_URL_FILE)}: expected a readable file (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`);
+        problems.push(`${name}_FILE = ${JSON.stringify(file)}: expected a readable file (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`);
         return undefined;
     }
-    if (!POSTGRES_URL.test(text)) {
-        problems.push(`DATABASE_URL_FILE = ${JSON.stringify(env.DATABASE_URL_FILE)}: expected the file to hold a postgresql:// URL`);
+    if (!pattern.test(text)) {
+        problems.push(`${name}_FILE = ${JSON.stringify(file)}: expected the file to hold ${holds}`);
         return undefined;
     }
     return text;
@@ -285,12 +285,12 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
     if (env.DBAAS_BACKUP_STORE === "s3") {
         problems.push('DBAAS_BACKUP_STORE = "s3": expected "directory"; the S3 store is not built yet (docs/backups.md says what is left); use the directory store with DBAAS_BACKUP_DIR on a volume');
     }
-    const databaseUrl = readDatabaseUrl(env, problems);
+    const databaseUrl = readValueOrFile("DATABASE_URL", env.DATABASE_URL, env.DATABASE_URL_FILE, POSTGRES_URL, "a postgresql:// URL", problems);
     const backupCa = readBackupCa(env.DBAAS_BACKUP_CA_FILE, problems);
     if (env.DBAAS_FETCH_NETWORK !== undefined && env.DBAAS_TARGET !== "docker") {
         problems.push(`DBAAS_FETCH_NETWORK = ${JSON.stringify(env.DBAAS_FETCH_NETWORK)}: a Docker network applies to DBAAS_TARGET=docker only (it is ${env.DBAAS_TARGET}); unset it`);
     }
-    const smtpUrl = readSmtpUrl(env, problems);
+    const smtpUrl = readValueOrFile("DBAAS_SMTP_URL", env.DBAAS_SMTP_URL, env.DBAAS_SMTP_URL_FILE, /^smtps?:\/\/\S+$/, "an smtp:// or smtps:// URL", problems);
     if (problems.length > 0 || catalog === undefined) throw new ApiConfigError(problems);
     const restore = { fetch_image: env.DBAAS_FETCH_IMAGE, ...(backupCa === undefined ? {} : { restore_ca_pem: backupCa }) };
     const target: Target = env.DBAAS_TARGET === "docker"
@@ -363,25 +363,4 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
             pgDumpDirs: env.DBAAS_PG_DUMP_DIRS.map((d) => path.resolve(d)),
         }),
     });
-}
-
-/** DBAAS_SMTP_URL, or the content of DBAAS_SMTP_URL_FILE; like the database URL, a problem never shows the value. */
-function readSmtpUrl(env: z.output<typeof envSchema>, problems: string[]): string | undefined {
-    if (env.DBAAS_SMTP_URL !== undefined && env.DBAAS_SMTP_URL_FILE !== undefined) {
-        problems.push("DBAAS_SMTP_URL and DBAAS_SMTP_URL_FILE are both set: expected only one of them");
-        return undefined;
-    }
-    if (env.DBAAS_SMTP_URL_FILE === undefined) return env.DBAAS_SMTP_URL;
-    let text: string;
-    try {
-        text = fs.readFileSync(env.DBAAS_SMTP_URL_FILE, "utf8").trim();
-    } catch (e) {
-        problems.push(`DBAAS_SMTP_URL_FILE = ${JSON.stringify(env.DBAAS_SMTP_URL_FILE)}: expected a readable file (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`);
-        return undefined;
-    }
-    if (!/^smtps?:\/\/\S+$/.test(text)) {
-        problems.push(`DBAAS_SMTP_URL_FILE = ${JSON.stringify(env.DBAAS_SMTP_URL_FILE)}: expected the file to hold an smtp:// or smtps:// URL`);
-        return undefined;
-    }
-    return text;
 }
