@@ -3,11 +3,21 @@
  * bearer token the user pasted. Response types are the API's own view types,
  * so a change there shows up here at type-check time.
  */
+import type { z } from "zod";
+import type { activityListView, contactListView, contactWithSecretView, CreateContactBody, deliveryListView, NoteBody, noteView, PatchContactBody } from "../../contracts/activities";
 import type { AuditEntryView, DatabaseView, MeView } from "../../contracts/api";
+import type { BackupView } from "../../contracts/backup";
 import type { ReportView } from "../../contracts/reports";
 import { readEventStream, type SseEvent } from "./sse";
 
-export type { AuditEntryView, DatabaseView };
+export type { AuditEntryView, BackupView, DatabaseView };
+export type ActivityList = z.output<typeof activityListView>;
+export type ActivityView = ActivityList["activities"][number];
+export type NoteView = z.output<typeof noteView>;
+export type ContactView = z.output<typeof contactListView>["contacts"][number];
+export type ContactWithSecret = z.output<typeof contactWithSecretView>;
+export type DeliveryList = z.output<typeof deliveryListView>;
+export type DeliveryView = DeliveryList["deliveries"][number];
 
 /** An RFC 9457 problem as the API sends it. */
 export interface Problem {
@@ -116,6 +126,47 @@ export class Api {
     /** GET /reports over `window` (e.g. "7d"): all databases for admins, own ones for users. */
     report(window: string): Promise<ReportView> {
         return this.request("GET", `/reports?window=${encodeURIComponent(window)}`);
+    }
+
+    /** The backups of databases of that name, newest first (owner or admin). */
+    backups(name: string): Promise<{ backups: BackupView[] }> {
+        return this.request("GET", `/databases/${encodeURIComponent(name)}/backups`);
+    }
+
+    /** Starts a backup of a ready database; it answers at once with `status: running`. */
+    takeBackup(name: string): Promise<BackupView> {
+        return this.request("POST", `/databases/${encodeURIComponent(name)}/backups`);
+    }
+
+    /** The newest activities of a database (one page; `next` for older ones). */
+    activities(name: string, limit = 50): Promise<ActivityList> {
+        return this.request("GET", `/databases/${encodeURIComponent(name)}/activities?limit=${limit}`);
+    }
+
+    addNote(name: string, activityId: number, body: NoteBody): Promise<NoteView> {
+        return this.request("POST", `/databases/${encodeURIComponent(name)}/activities/${activityId}/notes`, body);
+    }
+
+    /** A project's contacts (admins only; never their secrets). */
+    contacts(project: string): Promise<{ contacts: ContactView[] }> {
+        return this.request("GET", `/projects/${encodeURIComponent(project)}/contacts`);
+    }
+
+    /** The answer carries the webhook signing secret, this once. */
+    createContact(project: string, body: CreateContactBody): Promise<ContactWithSecret> {
+        return this.request("POST", `/projects/${encodeURIComponent(project)}/contacts`, body);
+    }
+
+    updateContact(project: string, id: number, body: PatchContactBody): Promise<ContactWithSecret> {
+        return this.request("PATCH", `/projects/${encodeURIComponent(project)}/contacts/${id}`, body);
+    }
+
+    removeContact(project: string, id: number): Promise<void> {
+        return this.request("DELETE", `/projects/${encodeURIComponent(project)}/contacts/${id}`);
+    }
+
+    deliveries(project: string, limit = 50): Promise<DeliveryList> {
+        return this.request("GET", `/projects/${encodeURIComponent(project)}/deliveries?limit=${limit}`);
     }
 
     events(name: string, signal: AbortSignal, onEvent: (e: SseEvent) => void): Promise<void> {

@@ -3,6 +3,8 @@
  * validate.ts); what only the server knows comes back as problem+json, and
  * each error is shown under the field it names. Errors are linked to their
  * inputs (aria-describedby, aria-invalid) and focus moves to the first one.
+ * `#/new?backup=<id>&project=<p>&version=<v>` (the link next to a backup,
+ * backups.ts) opens it with that stored backup as the source.
  */
 import { ApiError, type Versions } from "./api";
 import type { Context, Screen } from "./context";
@@ -15,16 +17,24 @@ interface FieldSpec {
     readonly control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
 }
 
+/** What the route's query fills in: `backup`, `project`, `version`. */
+export function prefillOf(hash: string): { backupId: string; project: string; version: string } {
+    const q = new URLSearchParams(hash.split("?")[1] ?? "");
+    return { backupId: q.get("backup") ?? "", project: q.get("project") ?? "", version: q.get("version") ?? "" };
+}
+
 export function createScreen(main: HTMLElement, ctx: Context): Screen {
+    const prefill = prefillOf(location.hash);
     const input = (id: FormField, attrs: Record<string, string | boolean> = {}) =>
         h("input", { id, name: id, type: "text", autocomplete: "off", spellcheck: "false", ...attrs });
     const version = h("select", { id: "version", name: "version" }, h("option", { value: "" }, "Loading versions…"));
     const fields: Record<FormField, FieldSpec> = {
         name: { label: "Name", help: "Lowercase letters, digits and hyphens; starts with a letter; at most 40 characters. Also the database's DNS and stack name.", control: input("name", { required: true }) },
-        project_id: { label: "Project", help: "The project the database is for (letters, digits, '.', '_' and '-').", control: input("project_id", { required: true }) },
+        project_id: { label: "Project", help: "The project the database is for (letters, digits, '.', '_' and '-').", control: input("project_id", { required: true, value: prefill.project }) },
         owner: { label: "Owner", help: ctx.identity.role === "admin" ? "Who the database belongs to." : "Your token's subject: a user creates databases for itself.", control: input("owner", { required: true, value: ctx.identity.subject }) },
         version: { label: "PostgreSQL version", help: "From the service's version catalog; the default is preselected.", control: version },
         backup_location: { label: "Restore from backup (optional)", help: "An https:// URL of a dump on an allowed backup host. Leave empty for an empty database.", control: input("backup_location", { type: "url", inputmode: "url", placeholder: "https://backups.example.com/app.dump" }) },
+        backup_id: { label: "Restore from a stored backup (optional)", help: "The id of one of your backups (\"Create a database from this backup\" on a database's page fills it). Instead of a URL, not with one.", control: input("backup_id", { value: prefill.backupId }) },
         ttl_hours: { label: "Lifetime in hours (optional)", help: "The database is deleted when it expires; you can extend it later. Empty: the service default.", control: input("ttl_hours", { inputmode: "numeric", pattern: "[0-9]*" }) },
         source_ranges: { label: "Allowed client addresses (optional)", help: "CIDR ranges, one per line, e.g. 203.0.113.0/24. Empty: the service default.", control: h("textarea", { id: "source_ranges", name: "source_ranges", rows: 3, spellcheck: "false" }) },
     };
@@ -33,7 +43,7 @@ export function createScreen(main: HTMLElement, ctx: Context): Screen {
     const submit = h("button", { type: "submit", class: "primary" }, "Create database");
     const form = h("form", { class: "card", novalidate: true, "aria-describedby": "form-error" });
 
-    for (const key of ["name", "project_id", "owner", "version", "backup_location", "ttl_hours", "source_ranges"] as const) {
+    for (const key of ["name", "project_id", "owner", "version", "backup_location", "backup_id", "ttl_hours", "source_ranges"] as const) {
         const f = fields[key];
         const err = h("p", { id: `${key}-error`, class: "field-error" });
         errorEls[key] = err;
@@ -96,9 +106,11 @@ export function createScreen(main: HTMLElement, ctx: Context): Screen {
     });
 
     summary.setAttribute("tabindex", "-1");
-    append(main, h("h1", {}, "New database"), form);
+    append(main, h("h1", {}, prefill.backupId === "" ? "New database" : "New database from a backup"), form);
     ctx.api.versions().then((v: Versions) => {
-        version.replaceChildren(...v.versions.map((x) => h("option", { value: x.label, selected: x.default }, x.default ? `${x.label} (default)` : x.label)));
+        // The source database's version when restoring one of its backups, else the catalog's default.
+        const known = v.versions.some((x) => x.label === prefill.version);
+        version.replaceChildren(...v.versions.map((x) => h("option", { value: x.label, selected: known ? x.label === prefill.version : x.default }, x.default ? `${x.label} (default)` : x.label)));
     }, () => {
         version.replaceChildren(h("option", { value: "" }, "the service default"));
     });

@@ -1,11 +1,14 @@
 /**
  * One database: its progress while an operation runs, then its connection
  * details (password on request), expiry with "extend", restart / retry,
- * delete behind a confirmation dialog, and its audit trail.
+ * delete behind a confirmation dialog, its backups (backups.ts), its
+ * activities with notes (activities.ts) and its audit trail.
  */
 import { isBusy } from "../../contracts/api";
+import { activitiesSection } from "./activities";
 import { ApiError, type DatabaseView } from "./api";
 import { auditSection } from "./audit";
+import { backupsSection } from "./backups";
 import type { Context, Screen } from "./context";
 import { announce, append, copyButton, copyText, h, relative, stateBadge, when } from "./dom";
 import { MASK } from "./mask";
@@ -73,6 +76,9 @@ export function databaseScreen(main: HTMLElement, ctx: Context, name: string): S
     let disposed = false;
     let shown = "";
     let audit: HTMLElement | undefined;
+    // Made once: they keep their own state (a running backup, a note being typed) across re-renders.
+    const backups = backupsSection(ctx, name);
+    const activities = activitiesSection(ctx, name);
 
     /** Reads the audit trail again (after an action of this page that the log records). */
     function refreshAudit(): void {
@@ -97,7 +103,10 @@ export function databaseScreen(main: HTMLElement, ctx: Context, name: string): S
         if (disposed) return;
         // Polls that change nothing leave the page alone (a revealed password stays, focus is kept).
         const key = JSON.stringify(db);
-        if (key !== shown) render(db);
+        if (key === shown) return;
+        // A change of the database may come with a new activity (the first load reads them anyway).
+        if (shown !== "") activities.refresh();
+        render(db);
     }
 
     function render(db: DatabaseView): void {
@@ -110,6 +119,7 @@ export function databaseScreen(main: HTMLElement, ctx: Context, name: string): S
             progress?.stop();
             progress = undefined;
         }
+        backups.update(db);
         if (busy && progress === undefined) {
             progressFor = opId;
             progress = watchProgress(ctx.api, name, db.last_operation?.kind ?? "operation", () => void load());
@@ -123,6 +133,8 @@ export function databaseScreen(main: HTMLElement, ctx: Context, name: string): S
             details(db),
             ...(db.state === "ready" && db.endpoint !== null ? [connection(db)] : []),
             ...(db.state !== "deleted" && db.state !== "deleting" ? [expiry(db), actions(db)] : [h("p", {}, h("a", { href: "#/" }, "Back to the list"))]),
+            backups.element,
+            activities.element,
             (audit = auditSection(ctx, db.name)),
         );
     }
@@ -227,6 +239,8 @@ export function databaseScreen(main: HTMLElement, ctx: Context, name: string): S
             disposed = true;
             progress?.stop();
             clearInterval(poll);
+            backups.dispose();
+            activities.dispose();
         },
     };
 }

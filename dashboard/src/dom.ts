@@ -52,6 +52,19 @@ export function relative(iso: string, now = Date.now()): string {
     return ms >= 0 ? `in ${text}` : `${text} ago`;
 }
 
+/** Bytes as a short text: 1.5 GiB, 800 MiB, 12 KiB. */
+export function bytes(n: number | null): string {
+    if (n === null) return "unknown";
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let v = n;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${i === 0 ? v : v.toFixed(v >= 100 ? 0 : 1)} ${units[i] ?? "B"}`;
+}
+
 /** A state badge; the colour is decoration, the word carries the meaning. */
 export function stateBadge(state: string): HTMLSpanElement {
     return h("span", { class: `badge state-${state}` }, state);

@@ -1,13 +1,14 @@
 /**
  * The dashboard: sign in with a token (kept in sessionStorage only), then
  * hash routes: `#/` the database list, `#/new` the create form,
- * `#/databases/<name>` one database, `#/reports` the reports. Each route renders into <main> and
+ * `#/databases/<name>` one database, `#/reports` the reports, `#/contacts` the contacts. Each route renders into <main> and
  * moves focus to its heading, so keyboard and screen-reader users land on
  * the new content.
  */
 import "./style.css";
 import { Api, ApiError, type Identity } from "./api";
 import type { Context, Screen } from "./context";
+import { contactsScreen } from "./contacts";
 import { createScreen } from "./create";
 import { databaseScreen } from "./database";
 import { append, byId, h } from "./dom";
@@ -50,7 +51,8 @@ function route(): void {
     }
     const hash = location.hash.replace(/^#/, "") || "/";
     const db = /^\/databases\/([a-z0-9-]+)$/.exec(hash);
-    if (hash === "/new") show(createScreen(main, ctx));
+    if (hash === "/new" || hash.startsWith("/new?")) show(createScreen(main, ctx));
+    else if (hash === "/contacts") show(contactsScreen(main, ctx));
     else if (hash === "/reports") show(reportsScreen(main, ctx));
     else if (db?.[1] !== undefined) show(databaseScreen(main, ctx, db[1]));
     else show(listScreen(main, ctx));

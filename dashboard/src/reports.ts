@@ -8,7 +8,7 @@ import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, L
 import type { ReportView } from "../../contracts/reports";
 import { ApiError } from "./api";
 import type { Context, Screen } from "./context";
-import { append, h } from "./dom";
+import { append, bytes, h } from "./dom";
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, Legend, Tooltip);
 
@@ -18,18 +18,6 @@ const view = { window: "7d" as string };
 
 const GIB = 2 ** 30;
 
-/** Bytes as a short text: 1.5 GiB, 800 MiB, 12 KiB. */
-export function bytes(n: number | null): string {
-    if (n === null) return "unknown";
-    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let v = n;
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-        v /= 1024;
-        i++;
-    }
-    return `${i === 0 ? v : v.toFixed(v >= 100 ? 0 : 1)} ${units[i] ?? "B"}`;
-}
 
 /** A chart label for a series point: day and hour for long windows, time for a day. */
 function pointLabel(iso: string, hours: number): string {

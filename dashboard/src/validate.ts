@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { createDatabaseFields, databaseSpecSchema } from "../../contracts/database";
 
-export const FORM_FIELDS = ["project_id", "owner", "name", "version", "backup_location", "ttl_hours", "source_ranges"] as const;
+export const FORM_FIELDS = ["project_id", "owner", "name", "version", "backup_location", "backup_id", "ttl_hours", "source_ranges"] as const;
 export type FormField = (typeof FORM_FIELDS)[number];
 export type FormValues = Record<FormField, string>;
 export type FieldErrors = Partial<Record<FormField, string>>;
@@ -34,6 +34,7 @@ export function toBody(v: FormValues): Record<string, unknown> {
     };
     if (v.version !== "") body.version = v.version;
     if (v.backup_location.trim() !== "") body.backup_location = v.backup_location.trim();
+    if (v.backup_id.trim() !== "") body.backup_id = v.backup_id.trim();
     if (v.ttl_hours.trim() !== "") body.ttl_hours = Number(v.ttl_hours.trim());
     const ranges = splitRanges(v.source_ranges);
     if (ranges.length > 0) body.source_ranges = ranges;
@@ -58,6 +59,8 @@ export function checkCreateForm(v: FormValues): FieldErrors {
     const body = toBody(v);
     const errors: FieldErrors = {};
     if (v.ttl_hours.trim() !== "" && !/^\d+$/.test(v.ttl_hours.trim())) errors.ttl_hours = expected("a whole number of hours");
+    // The API's rule (api/domain/databases.ts), in its words: one source at most.
+    if (body.backup_id !== undefined && body.backup_location !== undefined) errors.backup_id = expected("either backup_id or backup_location, not both");
     const parsed = bodySchema.safeParse(body);
     if (!parsed.success) {
         for (const issue of parsed.error.issues) {

@@ -14,8 +14,9 @@ import { checkCreateForm, formFieldOf, splitRanges, toBody, type FormValues } fr
 
 const good: FormValues = {
     project_id: "proj-1", owner: "alice", name: "app-db", version: "PostgreSQL 17",
-    backup_location: "", ttl_hours: "", source_ranges: "",
+    backup_location: "", backup_id: "", ttl_hours: "", source_ranges: "",
 };
+const BACKUP_ID = "3b0e6a1c-5f0d-4c52-9a57-2b8f1e7d9c10";
 
 describe("create form checks", () => {
     it.each<[string, Partial<FormValues>, string, RegExp]>([
@@ -30,6 +31,8 @@ describe("create form checks", () => {
         ["a fractional TTL", { ttl_hours: "1.5" }, "ttl_hours", /whole number/],
         ["a zero TTL", { ttl_hours: "0" }, "ttl_hours", /positive/],
         ["a bad CIDR", { source_ranges: "10.0.0.0/8\n300.1.1.1/8" }, "source_ranges", /CIDR.*\(300\.1\.1\.1\/8\)/],
+        ["a stored backup id that is no UUID", { backup_id: "latest" }, "backup_id", /backup id/],
+        ["both a stored backup and a backup URL", { backup_id: BACKUP_ID, backup_location: "https://backups.example.com/x.dump" }, "backup_id", /either backup_id or backup_location, not both/],
     ])("refuses %s on its field", (_what, change, field, message) => {
         const errors = checkCreateForm({ ...good, ...change });
         expect(Object.keys(errors)).toEqual([field]);
@@ -41,6 +44,7 @@ describe("create form checks", () => {
         ["the minimum", {}],
         ["every field", { backup_location: "https://backups.example.com/x.dump", ttl_hours: "12", source_ranges: "203.0.113.0/24, 2001:db8::/48" }],
         ["a 40-character name", { name: `a${"b".repeat(DATABASE_NAME_MAX_LENGTH - 1)}` }],
+        ["a stored backup as the source", { backup_id: ` ${BACKUP_ID} ` }],
     ])("accepts %s, and the API's schema accepts the same body", (_what, change) => {
         const v = { ...good, ...change };
         expect(checkCreateForm(v)).toEqual({});
@@ -56,6 +60,7 @@ describe("create form checks", () => {
         ["body.name", "name"],
         ["body.source_ranges[2]", "source_ranges"],
         ["body.backup_location", "backup_location"],
+        ["body.backup_id", "backup_id"],
         ["body", undefined],
         ["header.authorization", undefined],
         ["body.db_type", undefined],
