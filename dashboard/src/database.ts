@@ -150,7 +150,7 @@ export function databaseScreen(main: HTMLElement, ctx: Context, name: string): S
                 ...row("Project", db.project_id),
                 ...row("Created", when(db.created_at)),
                 ...row("Source ranges", db.source_ranges.join(", ") || "service default"),
-                ...row("Restored from", db.backup_location ?? "nothing (empty database)"),
+                ...row("Restored from", db.backup_location ?? (db.backup_id === null ? "nothing (empty database)" : `stored backup ${db.backup_id}`)),
                 ...(db.failure_reason === null ? [] : row("Failure", db.failure_reason))));
     }
 
