@@ -160,6 +160,10 @@ describe.skipIf(missing)("backups, activities and contacts in chromium", () => {
         expect(await backups.getByRole("button", { name: "Take a backup" }).isEnabled()).toBe(true);
         await page.getByRole("heading", { name: "Backups" }).scrollIntoViewIfNeeded();
         await page.screenshot({ path: path.join(SHOTS, "dashboard-backups.png") });
+        // On a phone the backups and activities become stacked cards: no sideways scrolling.
+        await page.setViewportSize({ width: 360, height: 700 });
+        expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+        expect(await row.locator("td").first().evaluate((td) => [getComputedStyle(td).display, getComputedStyle(td, "::before").content])).toEqual(["block", '"Type: "']);
         await page.close();
     });
 
