@@ -5,9 +5,10 @@
  * source. Backups are not operations, so they have no event stream: while
  * one is running the list is read again every second until it ends.
  */
-import { ApiError, type BackupView, type DatabaseView } from "./api";
+import type { BackupView, DatabaseView } from "./api";
 import type { Context } from "./context";
 import { announce, bytes, h, when } from "./dom";
+import { problemText } from "./forms";
 
 export interface BackupsSection {
     readonly element: HTMLElement;
@@ -20,10 +21,6 @@ export interface BackupsSection {
 export function createFromBackupHash(b: Pick<BackupView, "id">, db: Pick<DatabaseView, "project_id" | "version">): string {
     const q = new URLSearchParams({ backup: b.id, project: db.project_id, version: db.version });
     return `#/new?${q.toString()}`;
-}
-
-function problemText(e: unknown): string {
-    return e instanceof ApiError ? `${e.problem.title}: ${e.problem.detail}` : e instanceof Error ? e.message : String(e);
 }
 
 export function backupsSection(ctx: Context, name: string): BackupsSection {

@@ -13,7 +13,7 @@ import { createContactBody, patchContactBody, projectParams, type CreateContactB
 import { ApiError, type ContactView, type ContactWithSecret } from "./api";
 import type { Context, Screen } from "./context";
 import { announce, append, copyButton, h, when } from "./dom";
-import { field, showProblem, type Field } from "./forms";
+import { field, problemText, showProblem, type Field } from "./forms";
 import { deliveriesTable } from "./deliveries";
 import { expected } from "./validate";
 
@@ -182,7 +182,7 @@ export function contactsScreen(main: HTMLElement, ctx: Context): Screen {
         const edit = h("button", { type: "button", class: "small", "aria-label": `Edit ${who}`, onclick: () => showEditForm(c) }, "Edit");
         const rotate = c.webhook_url === null ? null : h("button", { type: "button", class: "small", "aria-label": `Rotate the secret of ${who}` }, "Rotate secret");
         rotate?.addEventListener("click", () => {
-            ctx.api.updateContact(view.project, c.id, { rotate_secret: true }).then(showSecret, (e: unknown) => (status.textContent = problem(e)));
+            ctx.api.updateContact(view.project, c.id, { rotate_secret: true }).then(showSecret, (e: unknown) => (status.textContent = problemText(e)));
         });
         const remove = h("button", { type: "button", class: "small danger", "aria-label": `Remove ${who}` }, "Remove…");
         remove.addEventListener("click", () => {
@@ -195,7 +195,7 @@ export function contactsScreen(main: HTMLElement, ctx: Context): Screen {
                     announce(`${who} removed`);
                     if (editing === c.id) showAddForm();
                     return load();
-                }, (e: unknown) => (status.textContent = problem(e)));
+                }, (e: unknown) => (status.textContent = problemText(e)));
             });
             no.focus();
         });
@@ -228,7 +228,7 @@ export function contactsScreen(main: HTMLElement, ctx: Context): Screen {
         } catch (e) {
             if (stopped) return;
             if (e instanceof ApiError && e.problem.status === 401) return ctx.signOut("The token is no longer accepted; sign in again.");
-            status.textContent = problem(e);
+            status.textContent = problemText(e);
         }
     }
 
@@ -269,8 +269,4 @@ export function contactsScreen(main: HTMLElement, ctx: Context): Screen {
             clearInterval(timer);
         },
     };
-}
-
-function problem(e: unknown): string {
-    return e instanceof ApiError ? `${e.problem.title}: ${e.problem.detail}` : e instanceof Error ? e.message : String(e);
 }

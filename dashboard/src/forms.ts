@@ -31,6 +31,11 @@ export function field(label: string, help: string, control: Control): Field {
     return { control, element, setError };
 }
 
+/** A refusal as one line: the problem's title and detail. */
+export function problemText(e: unknown): string {
+    return e instanceof ApiError ? `${e.problem.title}: ${e.problem.detail}` : e instanceof Error ? e.message : String(e);
+}
+
 /**
  * Splits a refusal into messages per form field (`body.ticket_url` → `ticket_url`)
  * and the rest (other fields, or the problem's detail when it names none).
