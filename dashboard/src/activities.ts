@@ -48,6 +48,7 @@ function label(a: ActivityView): string {
 export function activitiesSection(ctx: Context, name: string): ActivitiesSection {
     const status = h("p", { class: "muted", id: "activities-status", "aria-live": "polite" }, "Loading…");
     const list = h("div", { class: "table-wrap" });
+    const older = h("button", { type: "button", class: "small", hidden: true }, "Show older activities");
     const select = h("select", { id: "note-activity", name: "activity" });
     const fields: Record<"activity" | "text" | "ticket_url", Field> = {
         activity: field("Activity", "The event the note is about.", select),
@@ -61,9 +62,11 @@ export function activitiesSection(ctx: Context, name: string): ActivitiesSection
         h("h3", { id: "note-heading" }, "Add a note"), fields.activity.element, fields.text.element, fields.ticket_url.element, summary,
         h("div", { class: "actions" }, submit));
     const element = h("section", { class: "card", "aria-labelledby": "activities-heading", "data-testid": "activities" },
-        h("h2", { id: "activities-heading" }, "Activities"), status, list, form);
+        h("h2", { id: "activities-heading" }, "Activities"), status, list, h("div", { class: "actions" }, older), form);
     let disposed = false;
     let activities: ActivityView[] = [];
+    /** The `before` of the next older page; null when the oldest is shown. */
+    let next: number | null = null;
 
     function render(): void {
         form.hidden = activities.length === 0;
@@ -72,7 +75,8 @@ export function activitiesSection(ctx: Context, name: string): ActivitiesSection
             list.replaceChildren();
             return;
         }
-        status.textContent = `The latest ${activities.length}, newest first.`;
+        older.hidden = next === null;
+        status.textContent = next === null ? `All ${activities.length}, newest first.` : `The latest ${activities.length}, newest first.`;
         list.replaceChildren(h("table", { class: "activities" },
             h("caption", { class: "visually-hidden" }, `Activities of ${name}`),
             h("thead", {}, h("tr", {}, ...["When", "Kind", "Planned", "By", "Detail", "Notes"].map((t) => h("th", { scope: "col" }, t)))),
@@ -87,17 +91,40 @@ export function activitiesSection(ctx: Context, name: string): ActivitiesSection
         select.replaceChildren(...activities.map((a) => h("option", { value: a.id, selected: String(a.id) === chosen }, label(a))));
     }
 
+    /** Reads the newest page again, and as many older ones as were shown. */
     async function load(): Promise<void> {
         try {
-            const page = await ctx.api.activities(name);
+            const shownCount = activities.length;
+            let page = await ctx.api.activities(name);
+            const rows = [...page.activities];
+            while (page.next !== null && rows.length < shownCount) {
+                page = await ctx.api.activities(name, page.next);
+                rows.push(...page.activities);
+            }
             if (disposed) return;
-            activities = page.activities;
+            activities = rows;
+            next = page.next;
             render();
         } catch (e) {
             if (disposed) return;
             status.textContent = `The activities could not be read: ${e instanceof ApiError ? e.problem.detail : String(e)}`;
         }
     }
+
+    older.addEventListener("click", () => {
+        if (next === null) return;
+        older.disabled = true;
+        ctx.api.activities(name, next).then((page) => {
+            if (disposed) return;
+            activities = [...activities, ...page.activities];
+            next = page.next;
+            render();
+        }, (e: unknown) => {
+            status.textContent = `The older activities could not be read: ${e instanceof ApiError ? e.problem.detail : String(e)}`;
+        }).finally(() => {
+            older.disabled = false;
+        });
+    });
 
     form.addEventListener("submit", (e) => {
         e.preventDefault();

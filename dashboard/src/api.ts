@@ -138,9 +138,10 @@ export class Api {
         return this.request("POST", `/databases/${encodeURIComponent(name)}/backups`);
     }
 
-    /** The newest activities of a database (one page; `next` for older ones). */
-    activities(name: string, limit = 50): Promise<ActivityList> {
-        return this.request("GET", `/databases/${encodeURIComponent(name)}/activities?limit=${limit}`);
+    /** One page of a database's activities, newest first; `before` is the previous page's `next`. */
+    activities(name: string, before?: number, limit = 50): Promise<ActivityList> {
+        const q = before === undefined ? "" : `&before=${before}`;
+        return this.request("GET", `/databases/${encodeURIComponent(name)}/activities?limit=${limit}${q}`);
     }
 
     addNote(name: string, activityId: number, body: NoteBody): Promise<NoteView> {

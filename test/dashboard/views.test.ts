@@ -394,6 +394,25 @@ describe.skipIf(missing)("backups, activities and contacts in chromium", () => {
         await page.close();
     });
 
+    it("marks what nobody asked for as unplanned, and pages back through older activities", async () => {
+        // The watcher's entry point: 55 more activities, so the newest page (50) does not hold them all.
+        for (let i = 0; i < 55; i++) await a().activities.recordUnplanned("bobs-db", i % 2 === 0 ? "down" : "up", { container: i % 2 === 0 ? "exited 137" : "running" });
+        const page = await signedIn("bob");
+        await openDatabase(page, "bobs-db");
+        const section = page.getByTestId("activities");
+        await section.locator("tr[data-activity]").nth(49).waitFor();
+        expect(await section.locator("tr[data-activity]").count()).toBe(50);
+        expect(await section.locator("#activities-status").textContent()).toBe("The latest 50, newest first.");
+        expect(await section.locator("tr[data-activity]").first().locator("td[data-label=Planned]").textContent()).toBe("unplanned");
+        expect(await section.locator("tr[data-activity]").first().locator("td[data-label=Detail]").textContent()).toBe("container: exited 137");
+        expect(await section.locator("tr[data-activity]").first().locator("td[data-label=Kind]").textContent()).toBe("down");
+        await section.getByRole("button", { name: "Show older activities" }).click();
+        await section.locator("#activities-status", { hasText: "All 57" }).waitFor();
+        expect(await section.locator("td[data-label=Kind]").evaluateAll((tds) => tds.slice(-2).map((td) => td.textContent))).toEqual(["ready", "created"]);
+        expect(await section.getByRole("button", { name: "Show older activities" }).isVisible()).toBe(false);
+        await page.close();
+    });
+
     it("logged no console error (CSP included) but the refusals the page handles", () => {
         // chromium logs the 4xx answers the page shows (400, 404, 422) as failed loads; nothing else may be logged.
         const unexpected = consoleErrors.filter((m) => !/the server responded with a status of (400|404|409|422)/.test(m));
