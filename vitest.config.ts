@@ -15,6 +15,7 @@ const INTEGRATION = [
     "test/api/http/http.test.ts", // PostgreSQL
     "test/api/http/metricsReports.test.ts", // PostgreSQL
     "test/api/lifecycle.test.ts", // PostgreSQL
+    "test/api/rollouts.test.ts", // PostgreSQL
     "test/api/activities.test.ts", // PostgreSQL, a webhook receiver and an SMTP sink on 127.0.0.1
     "test/api/backups.test.ts", // PostgreSQL 15 and 17, pg_dump, pg_restore
     "test/api/property.test.ts", // PostgreSQL
