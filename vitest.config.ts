@@ -24,6 +24,7 @@ const INTEGRATION = [
     "test/api/jobs/watcher.test.ts", // PostgreSQL, a stand-in Docker Engine API socket
     "test/dashboard/dashboard.test.ts", // Chromium, PostgreSQL, a vite build
     "test/dashboard/reports.test.ts", // Chromium, PostgreSQL, a vite build
+    "test/dashboard/rollouts.test.ts", // Chromium, PostgreSQL, a vite build
     "test/api/engine/api.test.ts", // PostgreSQL, the fake Pulumi CLI
     "test/api/engine/automation.test.ts", // the fake Pulumi CLI
     "test/components/ondemand/decisions.test.ts", // sh, shellcheck

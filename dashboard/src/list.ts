@@ -94,6 +94,7 @@ export function listScreen(main: HTMLElement, ctx: Context): Screen {
             h("h1", {}, ctx.identity.role === "admin" ? "All databases" : "Your databases"),
             h("div", { class: "actions tight" },
                 h("a", { class: "button", href: "#/reports" }, "Reports"),
+                ctx.identity.role === "admin" && h("a", { class: "button", href: "#/rollouts" }, "Rollouts"),
                 h("a", { class: "button primary", href: "#/new" }, "New database"))),
         h("div", { class: "filters", role: "search" },
             h("div", { class: "field inline" }, h("label", { for: "filter" }, "Filter"), filterText),
