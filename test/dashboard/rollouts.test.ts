@@ -96,7 +96,7 @@ describe.skipIf(missing)("the Rollouts page in chromium", () => {
         api!.engine.script("up", "dash-b", {});
         await page.getByRole("button", { name: "Resume" }).click();
         await page.getByTestId("rollout-state").getByText("succeeded").waitFor({ timeout: 15_000 });
-        await page.waitForFunction(() => [...document.querySelectorAll<HTMLTableRowElement>("[data-testid=steps-table] tbody tr")].every((tr) => tr.cells[5]?.textContent === "succeeded"));
+        await page.waitForFunction(() => Array.from(document.querySelectorAll<HTMLTableRowElement>("[data-testid=steps-table] tbody tr")).every((tr) => tr.cells[5]?.textContent === "succeeded"));
         expect(await page.getByRole("button", { name: "Resume" }).count()).toBe(0);
 
         // Back on the list: the rollout is there; a second one has nothing to patch, and the page says so.
