@@ -1,5 +1,6 @@
 /** decidePatch and outputExcerpt: which image changes a rollout applies, and what a step keeps of the output. */
 import { describe, expect, it } from "vitest";
+import { knownSecrets } from "../../../api/rollouts/driver";
 import { decidePatch, outputExcerpt, REDACTED } from "../../../api/rollouts/patchDecision";
 
 const D1 = `sha256:${"a".repeat(64)}`;
@@ -66,5 +67,17 @@ describe("outputExcerpt", () => {
         expect(out).not.toMatch(/SECRET|VALUE|ECRETV/);
         expect(out.length).toBe(20);
         expect(out.endsWith(`${REDACTED} end`)).toBe(true);
+    });
+});
+
+describe("knownSecrets", () => {
+    it.each([
+        ["no backup location", undefined, []],
+        ["a location without a query", "https://backups.example.com/db.dump", []],
+        ["a signed URL: the query and each long value", "https://api.example.com/backups/x/content?expires=1700000000&sig=abcdef0123456789", ["expires=1700000000&sig=abcdef0123456789", "1700000000", "abcdef0123456789"]],
+        ["short values are not treated as secrets", "https://h.example.com/x?a=1", []],
+    ])("%s", (_what, location, expected) => {
+        const spec = location === undefined ? {} : { backup_location: location };
+        expect(knownSecrets({ spec } as Parameters<typeof knownSecrets>[0])).toEqual(expected);
     });
 });
