@@ -21,7 +21,6 @@
  * The step's end writes the `patched` (or `failed`) activity, the project's
  * contacts' patch notification and the rollout.step audit entry together.
  */
-import type { FastifyBaseLogger } from "fastify";
 import { coalesced } from "../coalesce";
 import { recordPatchOutcome } from "../domain/activityLog";
 import { transition } from "../domain/stateMachine";
@@ -34,9 +33,16 @@ import { endStep, lockRollout, operationOutput, runningRolloutIds, setRolloutSta
 /** What a step keeps of its patch's output (characters). */
 export const EXCERPT_LIMIT = 2000;
 
+/** The log lines the driver writes (pino's signature, object first). */
+export interface RolloutLog {
+    info(obj: object, msg: string): void;
+    warn(obj: object, msg: string): void;
+    error(obj: object, msg: string): void;
+}
+
 export interface RolloutDriverOptions {
     readonly store: AdminStore;
-    readonly log: Pick<FastifyBaseLogger, "info" | "warn" | "error">;
+    readonly log: RolloutLog;
     /** How often running rollouts are looked at (the job runner's poll interval). */
     readonly pollMs: number;
     /** Told when a step ends (the metrics hook); must not throw. */
