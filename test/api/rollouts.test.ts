@@ -176,6 +176,22 @@ describe("a rollout over three databases", () => {
         expectProblem(twice, 409, "params.id");
     });
 
+    it("rolls a rebuilt image of the same tag out as an os patch, and lists a database on a newer image as skipped with the reason", async () => {
+        const digest = `sha256:${"c".repeat(64)}`;
+        const { api, engine } = await fleet(JSON.stringify([{ label: LABEL, image: `postgres:17.2@${digest}` }, { label: "PostgreSQL 16", image: "postgres:16.6" }]));
+        await sqlIn(pg, api.databaseUrl, "UPDATE databases SET spec = jsonb_set(spec, '{image}', '\"postgres:17.4\"') WHERE name = 'ro-c'");
+        const since = Date.now();
+        const r = await api.call("admin", "POST", ROLLOUT_PATH);
+        expect(r.status, r.text).toBe(202);
+        expect(r.body.from_images).toEqual(["postgres:17.2"]);
+        const done = await waitForRollout(api, r.body.id, "succeeded");
+        expect(done.steps.map((s: { database: string; state: string; patch_type: string | null }) => [s.database, s.state, s.patch_type])).toEqual([["ro-a", "succeeded", "os"], ["ro-b", "succeeded", "os"], ["ro-c", "skipped", null]]);
+        expect(done.steps[2].reason).toMatch(/^older_image: postgres:17\.2@sha256:c+ is older than postgres:17\.4/);
+        expect(upsSince(engine, since)).toEqual(["ro-a", "ro-b"]);
+        expect(await imageOf(api, "ro-a")).toBe(`postgres:17.2@${digest}`);
+        expect(await imageOf(api, "ro-c")).toBe("postgres:17.4");
+    });
+
     it("survives an API restart mid-rollout without losing or doubling a step", async () => {
         const { api, engine, url } = await fleet();
         engine.script("up", "ro-b", { hang: true });
