@@ -15,6 +15,7 @@ const INTEGRATION = [
     "test/api/http/http.test.ts", // PostgreSQL
     "test/api/http/metricsReports.test.ts", // PostgreSQL
     "test/api/lifecycle.test.ts", // PostgreSQL
+    "test/api/rollouts.test.ts", // PostgreSQL
     "test/api/activities.test.ts", // PostgreSQL, a webhook receiver and an SMTP sink on 127.0.0.1
     "test/api/backups.test.ts", // PostgreSQL 15 and 17, pg_dump, pg_restore
     "test/api/property.test.ts", // PostgreSQL
@@ -24,6 +25,7 @@ const INTEGRATION = [
     "test/dashboard/dashboard.test.ts", // Chromium, PostgreSQL, a vite build
     "test/dashboard/reports.test.ts", // Chromium, PostgreSQL, a vite build
     "test/dashboard/views.test.ts", // Chromium, PostgreSQL 15 and 17, pg_dump, a vite build
+    "test/dashboard/rollouts.test.ts", // Chromium, PostgreSQL, a vite build
     "test/api/engine/api.test.ts", // PostgreSQL, the fake Pulumi CLI
     "test/api/engine/automation.test.ts", // the fake Pulumi CLI
     "test/components/ondemand/decisions.test.ts", // sh, shellcheck

@@ -12,8 +12,8 @@
  *   queue; restores), so every replica reports the same figures and nothing
  *   has to be kept in step in memory.
  *
- * The job runner and the HTTP app call the two `observe...` hooks; neither
- * imports prom-client.
+ * The job runner, the rollout driver and the HTTP app call the `observe...`
+ * hooks; none imports prom-client.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Queryable } from "./store/rows";
@@ -33,6 +33,8 @@ export const METRIC = {
     running: "dbaas_operations_running",
     oldestQueuedAge: "dbaas_oldest_queued_operation_age_seconds",
     restores: "dbaas_restore_operations",
+    rolloutSteps: "dbaas_rollout_steps_total",
+    rolloutsEnded: "dbaas_rollouts_ended_total",
 } as const;
 
 /** The label a request without a route (404) is counted under. */
@@ -86,6 +88,8 @@ export class ApiMetrics {
     readonly #running = new Gauge({ name: METRIC.running, help: "Operations running now (all replicas), by kind", labelNames: ["kind"] as const, registers: [this.registry] });
     readonly #oldestQueued = new Gauge({ name: METRIC.oldestQueuedAge, help: "Age of the oldest queued operation in seconds (0 when none is queued)", registers: [this.registry] });
     readonly #restores = new Gauge({ name: METRIC.restores, help: "Create operations of databases restored from a backup, by status", labelNames: ["status"] as const, registers: [this.registry] });
+    readonly #rolloutSteps = new Counter({ name: METRIC.rolloutSteps, help: "Rollout steps (one database each) that ended, by outcome: succeeded, failed, skipped (this process)", labelNames: ["outcome"] as const, registers: [this.registry] });
+    readonly #rolloutsEnded = new Counter({ name: METRIC.rolloutsEnded, help: "Rollouts that finished (succeeded) or stopped on a failure (stopped_on_failure), by state (this process)", labelNames: ["state"] as const, registers: [this.registry] });
     #scrape: Promise<unknown> = Promise.resolve();
 
     constructor(o: { processMetrics?: boolean } = {}) {
@@ -94,6 +98,16 @@ export class ApiMetrics {
 
     get contentType(): string {
         return this.registry.contentType;
+    }
+
+    /** Hook of the rollout driver: a step ended. */
+    observeRolloutStep(outcome: "succeeded" | "failed" | "skipped"): void {
+        this.#rolloutSteps.inc({ outcome });
+    }
+
+    /** Hook of the rollout driver: a rollout finished or stopped. */
+    observeRolloutEnd(state: "succeeded" | "stopped_on_failure"): void {
+        this.#rolloutsEnded.inc({ state });
     }
 
     /** Hook of the job runner: one attempt of an operation ended. */

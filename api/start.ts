@@ -23,6 +23,8 @@ import { systemResolver, type Resolver } from "./domain/ssrf";
 import { NotificationHub } from "./store/notifications";
 import { AdminStore } from "./store/store";
 import { Backups } from "./backups/backups";
+import { RolloutDriver } from "./rollouts/driver";
+import { Rollouts } from "./rollouts/rollouts";
 import { DirectoryBackupStore } from "./backups/backupStore";
 import { searchDirs } from "./backups/pgDump";
 import { LocalPgDumpRunner, type BackupRunner } from "./backups/runner";
@@ -83,6 +85,8 @@ export interface RunningApi {
     readonly activities: Activities;
     readonly notifier: NotificationWorker | undefined;
     readonly backups: Backups;
+    /** Advances running rollouts (undefined when jobs do not run). */
+    readonly rolloutDriver: RolloutDriver | undefined;
     /** Stops accepting, lets jobs finish for `graceMs` (default from config), hands the rest back, closes connections. */
     close(graceMs?: number): Promise<void>;
 }
@@ -103,6 +107,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     const resolver = o.resolver ?? systemResolver;
     const files = new DirectoryBackupStore(o.config.backups.store.dir);
     await files.init();
+    // The backups' and the rollout driver's log (both made before the server and its logger).
     const backupLog = {
         info: (obj: object, msg: string) => o.logger?.info(obj, msg),
         warn: (obj: object, msg: string) => o.logger?.warn(obj, msg),
@@ -117,8 +122,14 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     const activities = new Activities(store);
     const n = o.config.notifications;
     const contacts = new Contacts(store, n, resolver);
+    const rolloutDriver = o.runJobs === false ? undefined : new RolloutDriver({
+        store, log: backupLog, pollMs: o.config.pollMs,
+        onStepEnd: (state) => metrics.observeRolloutStep(state),
+        onRolloutEnd: (state) => metrics.observeRolloutEnd(state),
+    });
+    const rollouts = new Rollouts(store, o.config.catalog, () => rolloutDriver?.kick());
     const app = await buildServer({
-        config: o.config, store, databases, activities, contacts, backups, tokens, hub, metrics,
+        config: o.config, store, databases, activities, contacts, backups, rollouts, tokens, hub, metrics,
         ...(o.logger ? { logger: o.logger } : { logLevel: o.config.logLevel }),
         ...(o.sseHeartbeatMs === undefined ? {} : { sseHeartbeatMs: o.sseHeartbeatMs }),
         validateResponses: o.validateResponses === true,
@@ -146,6 +157,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     await app.listen({ host: o.config.host, port: o.config.port });
     await runner?.start();
     notifier?.start();
+    rolloutDriver?.start();
     const reaper = o.config.reaperIntervalMs > 0 && runner !== undefined
         ? setInterval(() => {
             databases.reapExpired().then((names) => {
@@ -181,7 +193,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     const host = o.config.host === "0.0.0.0" || o.config.host === "::" ? "127.0.0.1" : o.config.host;
     let closing: Promise<void> | undefined;
     return {
-        app, store, runner, databases, watcher, metrics, sampler, activities, notifier, backups,
+        app, store, runner, databases, watcher, metrics, sampler, activities, notifier, backups, rolloutDriver,
         url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
         close(graceMs = o.config.shutdownGraceMs) {
             closing ??= (async () => {
@@ -190,6 +202,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
                 await sampler?.stop();
                 await app.close();
                 await backups.stop();
+                await rolloutDriver?.stop();
                 await runner?.stop(graceMs);
                 await notifier?.stop();
                 await hub.close();

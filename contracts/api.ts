@@ -59,7 +59,7 @@ export const auditQuery = z.object({
 
 export const operationView = z.object({
     id: z.number().int(),
-    kind: z.enum(["create", "restart", "delete"]),
+    kind: z.enum(["create", "restart", "delete", "patch"]),
     status: z.enum(["queued", "running", "succeeded", "failed", "cancelled"]),
     attempts: z.number().int(),
     error: z.string().nullable(),

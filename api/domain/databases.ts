@@ -340,7 +340,8 @@ export class Databases {
             }
         }
         return this.#change(who, name, action, requestId, auditAction, async (c, db, next, notes) => {
-            const kind = operationFor(action) ?? "create";
+            // A retry runs the create again; delete and restart are their own operations.
+            const kind = action === "retry" ? "create" : action;
             if (action === "delete" && db.current_operation_id !== null) {
                 // Delete supersedes a create or restart in flight: cancel it first; the delete waits for it to stop.
                 await this.#cancelOperation(c, db.current_operation_id, `superseded by delete from ${who.subject}`, notes);

@@ -23,8 +23,8 @@ export interface OperationSpan {
 
 export const DOWNTIME_DEFINITION =
     "downtime_percent = down time / service time within the window, in percent. Service starts when the first create succeeds "
-    + "and ends when a delete starts (or at the window's end). Down: while a restart runs (start to end, whatever its outcome), and from the "
-    + "end of a create or restart that failed or was cancelled (the database is then failed) until an operation of it next succeeds. "
+    + "and ends when a delete starts (or at the window's end). Down: while a restart or a rolling patch runs (start to end, whatever its outcome), and from the "
+    + "end of a create, restart or patch that failed or was cancelled (the database is then failed) until an operation of it next succeeds. "
     + "Provisioning before the first ready is not downtime. Unplanned outages the API does not see (a container that died on its own) are not counted yet.";
 
 /**
@@ -42,7 +42,7 @@ export function downtimeOf(ops: readonly OperationSpan[], w: Window): { serviceS
             if (start !== undefined) changes.push({ at: start, what: "end" });
             continue;
         }
-        if (op.kind === "restart" && start !== undefined) changes.push({ at: start, what: "down" });
+        if ((op.kind === "restart" || op.kind === "patch") && start !== undefined) changes.push({ at: start, what: "down" });
         if (end === undefined) continue;
         if (op.status === "succeeded") changes.push({ at: end, what: "up" });
         else if (op.status === "failed" || op.status === "cancelled") changes.push({ at: end, what: "down" });

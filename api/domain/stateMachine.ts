@@ -10,6 +10,8 @@
  *                    failed ◀───────────────────────────────┘
  *   creating | ready | restarting | failed ─delete─▶ deleting ─succeed─▶ deleted
  *   deleting ─fail─▶ failed (so a stuck delete can be retried by deleting again)
+ *   ready | failed ─patch─▶ restarting (a rollout step: the server replaced on a new image,
+ *                            volume kept; from failed only when a stopped rollout resumes it)
  *
  * A failed database is retried with `POST /databases/:name/retry`, which runs
  * the create (an idempotent `up` of the stored spec) again; `POST /databases`
@@ -17,11 +19,11 @@
  */
 import type { DatabaseState } from "../../contracts/api";
 /** What a request or an operation outcome asks of the database. */
-export const DATABASE_ACTIONS = ["create", "retry", "restart", "delete", "cancel", "extend", "succeed", "fail"] as const;
+export const DATABASE_ACTIONS = ["create", "retry", "restart", "delete", "cancel", "extend", "succeed", "fail", "patch"] as const;
 export type DatabaseAction = (typeof DATABASE_ACTIONS)[number];
 
 /** The operation kinds the job runner executes. */
-export type OperationKind = "create" | "restart" | "delete";
+export type OperationKind = "create" | "restart" | "delete" | "patch";
 
 /**
  * state → action → next state. `extend` (PATCH ttl_hours) keeps the state.
@@ -31,9 +33,9 @@ export type OperationKind = "create" | "restart" | "delete";
 export const TRANSITIONS: Readonly<Record<DatabaseState | "none", Readonly<Partial<Record<DatabaseAction, DatabaseState>>>>> = {
     none: { create: "creating" },
     creating: { succeed: "ready", fail: "failed", cancel: "failed", delete: "deleting", extend: "creating" },
-    ready: { restart: "restarting", delete: "deleting", extend: "ready" },
+    ready: { restart: "restarting", delete: "deleting", extend: "ready", patch: "restarting" },
     restarting: { succeed: "ready", fail: "failed", cancel: "failed", delete: "deleting", extend: "restarting" },
-    failed: { retry: "creating", delete: "deleting", extend: "failed" },
+    failed: { retry: "creating", delete: "deleting", extend: "failed", patch: "restarting" },
     deleting: { succeed: "deleted", fail: "failed" },
     deleted: {},
 };
@@ -60,6 +62,8 @@ export function operationFor(action: DatabaseAction): OperationKind | undefined 
             return "restart";
         case "delete":
             return "delete";
+        case "patch":
+            return "patch";
         default:
             return undefined;
     }

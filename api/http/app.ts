@@ -25,11 +25,13 @@ import { eventRoutes } from "./routes/events";
 import { meRoutes } from "./routes/me";
 import { metricsRoutes } from "./routes/metrics";
 import { reportRoutes } from "./routes/reports";
+import { rolloutRoutes } from "./routes/rollouts";
 import { systemRoutes } from "./routes/system";
 import { dashboardRoutes } from "./dashboard";
 import type { Activities } from "../domain/activities";
 import type { Contacts } from "../domain/contacts";
 import type { Backups } from "../backups/backups";
+import type { Rollouts } from "../rollouts/rollouts";
 import type { Databases } from "../domain/databases";
 import { ApiMetrics, UNMATCHED_ROUTE } from "../metrics";
 import type { NotificationHub } from "../store/notifications";
@@ -58,6 +60,8 @@ export interface ServerDeps {
     readonly contacts: Contacts;
     /** Backups of databases; without them the backup routes are absent. */
     readonly backups?: Backups;
+    /** Rolling patches (admins); without them the rollout routes are absent. */
+    readonly rollouts?: Rollouts;
     readonly tokens: TokenSource;
     /** LISTEN/NOTIFY hub for SSE; without it SSE streams poll. */
     readonly hub?: NotificationHub;
@@ -239,6 +243,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await app.register(databaseRoutes, { databases });
     await app.register(activityRoutes, { activities: deps.activities, contacts: deps.contacts });
     if (deps.backups !== undefined) await app.register(backupRoutes, { backups: deps.backups });
+    if (deps.rollouts !== undefined) await app.register(rolloutRoutes, { rollouts: deps.rollouts });
     await app.register(eventRoutes, { databases, store: deps.store, hub: deps.hub, heartbeatMs: deps.sseHeartbeatMs ?? 15_000 });
     await app.register(metricsRoutes, { metrics, store: deps.store });
     await app.register(reportRoutes, { store: deps.store, catalog: deps.config.catalog, prices: deps.config.prices });

@@ -3,7 +3,7 @@
  * database's state (only when this operation is still the database's current
  * one — a delete may have superseded a create), its activity (ready,
  * restarted, deleted or failed; a failure also notifies the project's
- * contacts), the audit entry and the final `end` event that closes SSE streams.
+ * contacts; a patch's is written by its rollout), the audit entry and the final `end` event that closes SSE streams.
  */
 import type { DatabaseOutputs } from "../engine/types";
 import { transition, type DatabaseAction } from "../domain/stateMachine";
@@ -73,6 +73,9 @@ export async function completeOperation(
 
 /** The activity a finished operation means for its database (the state it reached after `kind`). */
 export function outcomeActivity(kind: OperationRow["kind"], next: DatabaseState): ActivityKind | undefined {
+    // A patch's outcome (patched or failed, and the contacts' patch notification) is the rollout's
+    // to record, with the step's images and output (api/rollouts/driver.ts).
+    if (kind === "patch") return undefined;
     if (next === "failed") return "failed";
     if (next === "deleted") return "deleted";
     if (next === "ready") return kind === "restart" ? "restarted" : "ready";

@@ -149,7 +149,8 @@ export class JobRunner {
         let error: unknown;
         try {
             const specForUp = this.o.specForUp;
-            const work = op.kind === "create" ? (specForUp === undefined ? this.o.engine.up(op.spec, options) : specForUp(op.spec).then((spec) => this.o.engine.up(spec, options)))
+            // A patch is an `up` of the stored spec, whose image the rollout changed (api/rollouts/): the container or pod is replaced, the volume kept.
+            const work = op.kind === "create" || op.kind === "patch" ? (specForUp === undefined ? this.o.engine.up(op.spec, options) : specForUp(op.spec).then((spec) => this.o.engine.up(spec, options)))
                 : op.kind === "restart" ? this.o.engine.restart(op.database_name, options)
                     : this.o.engine.destroy(op.database_name, options).then(() => undefined);
             outputs = (await this.#untilSettledOrAbandoned(work, entry)) ?? undefined;
@@ -161,7 +162,7 @@ export class JobRunner {
         }
         await events.drain();
         if (error === undefined && entry.cause === undefined) {
-            if (op.kind !== "delete" && outputs === undefined) error = new Error(`engine.${op.kind === "create" ? "up" : "restart"} resolved without outputs`);
+            if (op.kind !== "delete" && outputs === undefined) error = new Error(`engine.${op.kind === "restart" ? "restart" : "up"} resolved without outputs`);
             else {
                 await completeOperation(this.o.store, op, this.workerId, "succeeded", null, outputs);
                 ended("succeeded");

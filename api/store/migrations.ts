@@ -284,6 +284,51 @@ CREATE TABLE backup_url_key (
 );
 `,
     },
+    {
+        version: 50,
+        name: "rolling patches: rollouts, their steps (one per database), and the patch operation",
+        // A step's operation is an ordinary operation of kind 'patch' (jobs/runner.ts), so the job
+        // runner's lease and recovery carry it through a restart; the step only points at it.
+        sql: `
+ALTER TABLE operations DROP CONSTRAINT operations_kind_check;
+ALTER TABLE operations ADD CONSTRAINT operations_kind_check CHECK (kind IN ('create','restart','delete','patch'));
+CREATE TABLE rollouts (
+    id          bigserial PRIMARY KEY,
+    label       text NOT NULL,
+    -- The distinct images the databases ran when the rollout started, and the catalog's image.
+    from_images jsonb NOT NULL,
+    to_image    text NOT NULL,
+    state       text NOT NULL CHECK (state IN ('running','stopped_on_failure','succeeded')),
+    started_by  text NOT NULL,
+    request_id  text,
+    started_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    updated_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at timestamptz
+);
+-- One running rollout per label.
+CREATE UNIQUE INDEX rollouts_one_running ON rollouts (label) WHERE state = 'running';
+CREATE INDEX rollouts_running ON rollouts (id) WHERE state = 'running';
+CREATE TABLE rollout_steps (
+    id             bigserial PRIMARY KEY,
+    rollout_id     bigint NOT NULL REFERENCES rollouts (id),
+    position       integer NOT NULL,
+    database_id    bigint NOT NULL REFERENCES databases (id),
+    database_name  text NOT NULL,
+    previous_image text NOT NULL,
+    new_image      text NOT NULL,
+    patch_type     text CHECK (patch_type IN ('database','os')),
+    state          text NOT NULL CHECK (state IN ('pending','running','succeeded','failed','skipped')),
+    reason         text,
+    operation_id   bigint REFERENCES operations (id),
+    attempts       integer NOT NULL DEFAULT 0,
+    output_excerpt text,
+    started_at     timestamptz,
+    finished_at    timestamptz,
+    UNIQUE (rollout_id, position)
+);
+CREATE INDEX rollout_steps_by_rollout ON rollout_steps (rollout_id, position);
+`,
+    },
 ];
 
 /** Arbitrary constant key of the migration advisory lock. */

@@ -95,6 +95,7 @@ export function listScreen(main: HTMLElement, ctx: Context): Screen {
             h("div", { class: "actions tight" },
                 h("a", { class: "button", href: "#/reports" }, "Reports"),
                 ctx.identity.role === "admin" ? h("a", { class: "button", href: "#/contacts" }, "Contacts") : null,
+                ctx.identity.role === "admin" ? h("a", { class: "button", href: "#/rollouts" }, "Rollouts") : null,
                 h("a", { class: "button primary", href: "#/new" }, "New database"))),
         h("div", { class: "filters", role: "search" },
             h("div", { class: "field inline" }, h("label", { for: "filter" }, "Filter"), filterText),

@@ -1,7 +1,8 @@
 /**
  * The dashboard: sign in with a token (kept in sessionStorage only), then
  * hash routes: `#/` the database list, `#/new` the create form,
- * `#/databases/<name>` one database, `#/reports` the reports, `#/contacts` the contacts. Each route renders into <main> and
+ * `#/databases/<name>` one database, `#/reports` the reports, `#/contacts` the contacts (admins),
+ * `#/rollouts` and `#/rollouts/<id>` the rolling patches (admins). Each route renders into <main> and
  * moves focus to its heading, so keyboard and screen-reader users land on
  * the new content.
  */
@@ -14,6 +15,7 @@ import { databaseScreen } from "./database";
 import { append, byId, h } from "./dom";
 import { listScreen } from "./list";
 import { reportsScreen } from "./reports";
+import { rolloutsScreen } from "./rollouts";
 import { signInScreen } from "./signin";
 
 const TOKEN_KEY = "dbaas.token";
@@ -54,6 +56,8 @@ function route(): void {
     if (hash === "/new" || hash.startsWith("/new?")) show(createScreen(main, ctx));
     else if (hash === "/contacts") show(contactsScreen(main, ctx));
     else if (hash === "/reports") show(reportsScreen(main, ctx));
+    else if (hash === "/rollouts") show(rolloutsScreen(main, ctx));
+    else if (/^\/rollouts\/[1-9][0-9]{0,15}$/.test(hash)) show(rolloutsScreen(main, ctx, Number(hash.slice("/rollouts/".length))));
     else if (db?.[1] !== undefined) show(databaseScreen(main, ctx, db[1]));
     else show(listScreen(main, ctx));
 }

@@ -20,7 +20,21 @@ describe("ApiMetrics", () => {
             [METRIC.operations]: "counter", [METRIC.operationDuration]: "histogram", [METRIC.httpDuration]: "histogram",
             [METRIC.databases]: "gauge", [METRIC.sizeBytes]: "gauge", [METRIC.queued]: "gauge", [METRIC.running]: "gauge",
             [METRIC.oldestQueuedAge]: "gauge", [METRIC.restores]: "gauge",
+            [METRIC.rolloutSteps]: "counter", [METRIC.rolloutsEnded]: "counter",
         });
+    });
+
+    it("counts rollout steps by outcome and ended rollouts by state", async () => {
+        const m = new ApiMetrics({ processMetrics: false });
+        m.observeRolloutStep("succeeded");
+        m.observeRolloutStep("succeeded");
+        m.observeRolloutStep("failed");
+        m.observeRolloutEnd("stopped_on_failure");
+        const t = await text(m);
+        expect(t).toContain('dbaas_rollout_steps_total{outcome="succeeded"} 2');
+        expect(t).toContain('dbaas_rollout_steps_total{outcome="failed"} 1');
+        expect(t).toContain('dbaas_rollouts_ended_total{state="stopped_on_failure"} 1');
+        expect(t).not.toContain('dbaas_rollouts_ended_total{state="succeeded"}');
     });
 
     it("adds prom-client's process metrics when asked (main.ts does)", async () => {

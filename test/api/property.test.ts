@@ -89,6 +89,7 @@ const ROUTES: readonly [string, string][] = [
     ["POST", "/projects/:project/contacts"], ["GET", "/projects/:project/contacts"], ["PATCH", "/projects/:project/contacts/:id"],
     ["DELETE", "/projects/:project/contacts/:id"], ["GET", "/projects/:project/deliveries"],
     ["POST", "/databases/:name/backups"], ["GET", "/databases/:name/backups"], ["GET", "/databases/:name/backups/:id"], ["GET", "/backups/:id/content"],
+    ["POST", "/versions/:label/rollout"], ["GET", "/rollouts"], ["GET", "/rollouts/:id"], ["POST", "/rollouts/:id/resume"],
 ];
 
 const request = fc.record({
@@ -106,7 +107,7 @@ type Request = typeof request extends fc.Arbitrary<infer T> ? T : never;
 
 async function send(r: { route: readonly [string, string]; name: string; id?: string; project?: string; body: Request["body"]; headers: Record<string, string | undefined>; query: string }) {
     const [method, template] = r.route;
-    const path = template.replace(":name", encodeURIComponent(r.name)).replace(":id", encodeURIComponent(r.id ?? "1")).replace(":project", encodeURIComponent(r.project ?? "proj-1")) + r.query;
+    const path = template.replace(":name", encodeURIComponent(r.name)).replace(":id", encodeURIComponent(r.id ?? "1")).replace(":project", encodeURIComponent(r.project ?? "proj-1")).replace(":label", encodeURIComponent(r.name)) + r.query;
     const h: Record<string, string> = {};
     for (const [k, v] of Object.entries(r.headers)) if (typeof v === "string") h[k] = v;
     let payload: string | undefined;

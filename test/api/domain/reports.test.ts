@@ -30,6 +30,8 @@ describe("downtimeOf", () => {
         ["a running restart is down until the window's end", [created, op("restart", "running", 100, null)], w(10, 110), { service: 6000, down: 600, percent: 10 }],
         ["service ends when the delete starts", [created, op("restart", "succeeded", 20, 30), op("delete", "succeeded", 60, 65)], w(10, 110), { service: 50 * 60, down: 600, percent: 20 }],
         ["the window clips a restart that began before it", [created, op("restart", "succeeded", 20, 40)], w(30, 130), { service: 6000, down: 600, percent: 10 }],
+        ["a rolling patch is down while it runs, like a restart", [created, op("patch", "succeeded", 50, 60)], w(0, 110), { service: 6000, down: 600, percent: 10 }],
+        ["a failed patch is down until the rollout's resumed patch succeeds", [created, op("patch", "failed", 20, 30), op("patch", "succeeded", 40, 50)], w(10, 110), { service: 6000, down: 30 * 60, percent: 30 }],
         ["never ready: no service, percent null", [op("create", "failed", 0, 5)], w(0, 60), { service: 0, down: 0, percent: null }],
         ["ready only after the window: null", [op("create", "succeeded", 0, 200)], w(0, 60), { service: 0, down: 0, percent: null }],
     ])("%s", (_what, ops, window, want) => {

@@ -13,6 +13,7 @@ const LEGAL: readonly [DatabaseState | "none", DatabaseAction, DatabaseState][] 
     ["ready", "restart", "restarting"],
     ["ready", "delete", "deleting"],
     ["ready", "extend", "ready"],
+    ["ready", "patch", "restarting"],
     ["restarting", "succeed", "ready"],
     ["restarting", "fail", "failed"],
     ["restarting", "cancel", "failed"],
@@ -21,6 +22,7 @@ const LEGAL: readonly [DatabaseState | "none", DatabaseAction, DatabaseState][] 
     ["failed", "retry", "creating"],
     ["failed", "delete", "deleting"],
     ["failed", "extend", "failed"],
+    ["failed", "patch", "restarting"],
     ["deleting", "succeed", "deleted"],
     ["deleting", "fail", "failed"],
 ];
@@ -49,7 +51,7 @@ describe("database state machine", () => {
 
     it.each([
         ["create", "create"], ["retry", "create"], ["restart", "restart"], ["delete", "delete"],
-        ["cancel", undefined], ["extend", undefined], ["succeed", undefined], ["fail", undefined],
+        ["patch", "patch"], ["cancel", undefined], ["extend", undefined], ["succeed", undefined], ["fail", undefined],
     ] as const)("action %s starts operation %s", (action, kind) => {
         expect(operationFor(action)).toBe(kind);
     });

@@ -67,7 +67,8 @@ describe("service routes", () => {
             "/audit", "/backups/{id}/content", "/databases", "/databases/{name}", "/databases/{name}/activities", "/databases/{name}/activities/{id}/notes",
             "/databases/{name}/backups", "/databases/{name}/backups/{id}", "/databases/{name}/cancel", "/databases/{name}/events",
             "/databases/{name}/restart", "/databases/{name}/retry", "/healthz", "/me", "/metrics",
-            "/projects/{project}/contacts", "/projects/{project}/contacts/{id}", "/projects/{project}/deliveries", "/readyz", "/reports", "/versions",
+            "/projects/{project}/contacts", "/projects/{project}/contacts/{id}", "/projects/{project}/deliveries", "/readyz", "/reports",
+            "/rollouts", "/rollouts/{id}", "/rollouts/{id}/resume", "/versions", "/versions/{label}/rollout",
         ]);
         expect(doc.paths["/me"].get.security).toBeUndefined();
         expect(JSON.stringify(doc.paths["/me"].get.responses["200"])).toContain("#/components/schemas/Me");
