@@ -145,6 +145,8 @@ export const platformConfigSchema = z.object({
         httpPort: z.number().int().min(1).max(65535).default(80),
         httpsPort: z.number().int().min(1).max(65535).default(443),
         clientMaxBodySize: z.string().regex(/^\d+[kKmM]?$/, "an nginx size such as 1m or 512k").default("1m"),
+        publishIp: z.string().refine((ip) => ipaddr.isValid(ip), "an IP address of the Docker host such as 0.0.0.0 (every address) or 127.0.0.1 (this host only)").default("0.0.0.0")
+            .describe("docker target: the host address nginx's ports are published on."),
     }).strict(),
     api: z.object({
         replicas: z.number().int("a whole number of replicas").min(1, "at least 1 replica").max(16, "at most 16 replicas"),
@@ -157,6 +159,12 @@ export const platformConfigSchema = z.object({
         allowOpenSourceRanges: z.boolean().default(false),
         maxConcurrentOperations: z.number().int().min(1).max(64).default(4),
         dockerSocketGroupId: groupId.optional().describe("Group that owns the Docker socket on the Docker host; added to the API replicas when the socket is mounted."),
+        build: z.object({
+            nodeImage: z.string().min(1, "a Node 20 image on Debian bookworm such as node:20.19-bookworm-slim").optional(),
+            pulumiSource: z.enum(["download", "local"], { message: 'one of "download" (the release from GitHub, checksum-verified) or "local" (pulumiLocalImage\'s /opt/pulumi)' }).optional(),
+            pulumiLocalImage: z.string().min(1, "an image holding the Pulumi tools in /opt/pulumi").optional(),
+            network: z.string().min(1, 'a Docker network for the build\'s RUN steps, e.g. "host"').optional(),
+        }).strict().default({}).describe("How the API image is built, for hosts without Docker Hub or GitHub (a mirror's Node image, a locally built Pulumi set)."),
     }).strict(),
     postgres: z.object({
         versions: versionCatalogSchema,

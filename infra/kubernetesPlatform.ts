@@ -11,12 +11,12 @@ import type * as awsSdk from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { AdminDatabaseRds, ApiStateAccess, DevDbAccess, IRSA_ROLE_ANNOTATION, type EcrRepositories, type EksConnection } from "../components/aws";
-import { ApiDeployment, apiImage, contentTag, readSourceFiles } from "../components/api";
+import { ApiDeployment, apiImage } from "../components/api";
 import { NginxDeployment, nginxExposure } from "../components/proxy";
 import type { StackCa } from "../components/tls";
 import { defaultVersion, findVersion, postgresMajor } from "../contracts/catalog";
 import { DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../contracts/devdb";
-import { apiSettings, type PlatformConfig } from "./config";
+import { apiImageBuild, apiSettings, type PlatformConfig } from "./config";
 import { servedCertificate } from "./dockerPlatform";
 
 export interface KubernetesPlatform {
@@ -73,11 +73,7 @@ export function kubernetesPlatform(config: PlatformConfig, ca: StackCa, aws: { r
     /** Builds where `pulumi up` runs (its Docker engine); nothing runs on it. */
     const buildProvider = new docker.Provider("image-build", { host: config.dockerHost });
     const image = apiImage("api-image", {
-        build: {
-            context: repoRoot,
-            tag: contentTag(readSourceFiles(repoRoot), { PULUMI_VERSION: config.api.pulumiVersion }),
-            pulumiVersion: config.api.pulumiVersion,
-        },
+        build: apiImageBuild(config, repoRoot),
         imageName: config.api.imageName,
         registry: aws.ecr.apiRegistry,
     }, { provider: buildProvider });

@@ -66,28 +66,33 @@ export function roleNames(app: string): RoleNames {
 const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 function granteeSql(grantee: Grantee, names: RoleNames): string {
-    return grantee === "public" ? "PUBLIC" : ident(names[grantee]);
+    return grantee === "public" ? "PUBLIC" : names[grantee];
+}
+
+/** One Grant as the provider applies it: revoke everything on the objects from the role, then grant exactly `privileges`. */
+export function grantSql(grant: { database: string; role: string; objectType: GrantSpec["objectType"]; schema?: string; privileges: readonly string[] }): string[] {
+    const to = grant.role.toLowerCase() === "public" ? "PUBLIC" : ident(grant.role);
+    const schema = ident(grant.schema ?? APP_SCHEMA);
+    const on =
+        grant.objectType === "database" ? `DATABASE ${ident(grant.database)}`
+        : grant.objectType === "schema" ? `SCHEMA ${schema}`
+        : `ALL TABLES IN SCHEMA ${schema}`;
+    return [`REVOKE ALL ON ${on} FROM ${to}`, ...(grant.privileges.length === 0 ? [] : [`GRANT ${grant.privileges.join(", ")} ON ${on} TO ${to}`])];
+}
+
+/** One DefaultPrivileges resource: tables `owner` creates later in `schema` get `privileges` for `role`. */
+export function defaultPrivilegeSql(d: { owner: string; role: string; schema: string; privileges: readonly string[] }): string {
+    return `ALTER DEFAULT PRIVILEGES FOR ROLE ${ident(d.owner)} IN SCHEMA ${ident(d.schema)} GRANT ${d.privileges.join(", ")} ON TABLES TO ${ident(d.role)}`;
 }
 
 /**
  * SQL with the same effect as the Grant/DefaultPrivileges resources (run as
- * a superuser connected to the application database): for each grant, revoke
- * everything on the objects from the grantee, then grant exactly the listed
- * privileges, which is what the provider does.
+ * a superuser connected to the application database): what the provider runs
+ * for each resource (grantSql, defaultPrivilegeSql).
  */
 export function grantStatements(names: RoleNames): string[] {
-    const stmts: string[] = [];
-    for (const g of GRANTS) {
-        const to = granteeSql(g.grantee, names);
-        const on =
-            g.objectType === "database" ? `DATABASE ${ident(names.database)}`
-            : g.objectType === "schema" ? `SCHEMA ${ident(g.schema ?? APP_SCHEMA)}`
-            : `ALL TABLES IN SCHEMA ${ident(g.schema ?? APP_SCHEMA)}`;
-        stmts.push(`REVOKE ALL ON ${on} FROM ${to}`);
-        stmts.push(`GRANT ${g.privileges.join(", ")} ON ${on} TO ${to}`);
-    }
-    for (const d of DEFAULT_PRIVILEGES) {
-        stmts.push(`ALTER DEFAULT PRIVILEGES FOR ROLE ${ident(names[d.creator])} IN SCHEMA ${ident(d.schema)} GRANT ${d.privileges.join(", ")} ON TABLES TO ${ident(names[d.grantee])}`);
-    }
-    return stmts;
+    return [
+        ...GRANTS.flatMap((g) => grantSql({ database: names.database, role: granteeSql(g.grantee, names), objectType: g.objectType, ...(g.schema === undefined ? {} : { schema: g.schema }), privileges: g.privileges })),
+        ...DEFAULT_PRIVILEGES.map((d) => defaultPrivilegeSql({ owner: names[d.creator], role: names[d.grantee], schema: d.schema, privileges: d.privileges })),
+    ];
 }
