@@ -98,6 +98,8 @@ export interface ReplayOptions {
 
 export class PlatformReplay {
     readonly steps: ReplayStep[] = [];
+    /** The outputs each resource got, by `type::name` (tests read generated passwords from here). */
+    readonly results = new Map<string, Record<string, unknown>>();
     readonly #made: Made[] = [];
     readonly #dockerHosts = new Map<string, string>();
     readonly #pgProviders = new Map<string, Record<string, unknown>>();
@@ -152,6 +154,7 @@ export class PlatformReplay {
             if (unmapped.length > 0) throw new Error(`replay: ${args.type} ${args.name}: inputs not carried out: ${unmapped.join(", ")}`);
             const { id, outputs } = await this.#carryOut(args, inputs);
             this.steps.push({ type: args.type, name: args.name, seconds: (Date.now() - started) / 1000 });
+            this.results.set(`${args.type}::${args.name}`, outputs);
             return { id, state: { ...inputs, ...outputs } };
         } catch (e) {
             const error = (e as Error).message;
