@@ -10,13 +10,13 @@ import * as path from "node:path";
 import type * as awsSdk from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { AdminDatabaseRds, ApiStateAccess, DevDbAccess, IRSA_ROLE_ANNOTATION, type EcrRepositories, type EksConnection } from "../components/aws";
-import { ApiDeployment, apiImage } from "../components/api";
-import { NginxDeployment, nginxExposure } from "../components/proxy";
+import { AdminDatabaseRds, ApiStateAccess, type EcrRepositories, type EksConnection } from "../components/aws";
+import { apiImage } from "../components/api";
 import type { StackCa } from "../components/tls";
 import { defaultVersion, findVersion, postgresMajor } from "../contracts/catalog";
 import { DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../contracts/devdb";
-import { apiImageBuild, apiSettings, type PlatformConfig } from "./config";
+import { clusterWorkloads } from "./clusterWorkloads";
+import { apiImageBuild, type PlatformConfig } from "./config";
 import { servedCertificate } from "./dockerPlatform";
 
 export interface KubernetesPlatform {
@@ -33,7 +33,6 @@ export function kubernetesPlatform(config: PlatformConfig, ca: StackCa, aws: { r
     const rds = platform.rds;
     // The schema requires it on this target; this keeps the types honest.
     if (rds === undefined) throw new pulumi.RunError("dbaas:platform.rds is required when platform.target is kubernetes");
-    const k8sOpts = { provider: aws.eks.provider };
 
     // ---- identity: the ServiceAccount, its AWS role, its state ----
     const state = new ApiStateAccess("api-state", {
@@ -42,15 +41,6 @@ export function kubernetesPlatform(config: PlatformConfig, ca: StackCa, aws: { r
         serviceAccount: { namespace: DEVDB_NAMESPACE, name: DEVDB_SERVICE_ACCOUNT },
         prefix: platform.stateBucketPrefix,
     }, { providers: [aws.provider] });
-    const access = new DevDbAccess("devdb", {
-        provider: aws.eks.provider,
-        cluster: aws.eks.cluster,
-        namespacePrefix: config.ondemand.namespacePrefix,
-        apiCredential: "projected",
-        serviceAccountAnnotations: { [IRSA_ROLE_ANNOTATION]: state.roleArn },
-        adoptExisting: platform.adoptExisting,
-    });
-
     // ---- the admin database on RDS ----
     const adminVersion = findVersion(config.postgres.versions, config.postgres.adminVersion ?? defaultVersion(config.postgres.versions).label) ?? defaultVersion(config.postgres.versions);
     const major = postgresMajor(adminVersion.image);
@@ -78,33 +68,17 @@ export function kubernetesPlatform(config: PlatformConfig, ca: StackCa, aws: { r
         registry: aws.ecr.apiRegistry,
     }, { provider: buildProvider });
 
-    const api = new ApiDeployment("api", {
-        namespace: access.namespaceName,
-        serviceAccountName: access.serviceAccountName,
+    // ---- on the cluster: devdb's identity, the API and nginx ----
+    const { nginx } = clusterWorkloads(config, {
+        provider: aws.eks.provider,
+        cluster: aws.eks.cluster,
+        roleArn: state.roleArn,
         image: image.repoDigest,
-        replicas: config.api.replicas,
-        memoryMb: config.api.memoryMb,
-        cpuMillicores: platform.apiCpuMillicores,
-        settings: apiSettings(config),
         adminDatabaseUrl: adminDatabase.apiConnectionUrl,
         ...(rds.caBundlePem === undefined ? {} : { trustedCaPem: rds.caBundlePem }),
         state: { backendUrl: state.backendUrl, secretsProvider: state.secretsProvider, region: aws.region },
-        dependsOn: [access.admissionBinding],
-    }, k8sOpts);
-
-    const nginx = new NginxDeployment("nginx", {
-        namespace: access.namespaceName,
-        image: config.nginx.image,
-        domain: config.domain,
-        upstream: api.upstream,
-        ...servedCertificate(config, ca),
-        exposure: nginxExposure(platform.exposure, platform.sourceRanges, platform.ingressClassName),
-        replicas: platform.nginxReplicas,
-        memoryMb: config.nginx.memoryMb,
-        cpuMillicores: platform.nginxCpuMillicores,
-        hstsMaxAgeSeconds: config.tls.hstsMaxAgeSeconds,
-        clientMaxBodySize: config.nginx.clientMaxBodySize,
-    }, k8sOpts);
+        certificate: servedCertificate(config, ca),
+    });
 
     return {
         postgresCatalogJson: JSON.stringify(config.postgres.versions),
