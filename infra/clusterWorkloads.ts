@@ -9,9 +9,12 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import { ApiDeployment } from "../components/api";
+import { API_POD_LABELS, ApiDeployment } from "../components/api";
 import { DevDbAccess, IRSA_ROLE_ANNOTATION, type ClusterEndpoint } from "../components/aws";
+import { AdminDatabaseInCluster } from "../components/postgres";
 import { NginxDeployment, nginxExposure } from "../components/proxy";
+import type { StackCa } from "../components/tls";
+import { DEVDB_NAMESPACE } from "../contracts/devdb";
 import { apiSettings, type PlatformConfig } from "./config";
 
 export interface ClusterWorkloadInputs {
@@ -23,10 +26,14 @@ export interface ClusterWorkloadInputs {
     readonly roleArn: pulumi.Input<string>;
     /** The API image, by digest. */
     readonly image: pulumi.Input<string>;
-    /** The admin database's URL for the API (secret). */
-    readonly adminDatabaseUrl: pulumi.Input<string>;
-    /** CA bundle the API verifies the admin database with, when one is configured. */
-    readonly trustedCaPem?: string;
+    /**
+     * The API's admin database: one outside the cluster (RDS) by its URL (secret) and the CA
+     * bundle it is verified with, when configured; or one declared here, in the namespace
+     * (platform.adminDatabase: inCluster), with a certificate of the stack CA.
+     */
+    readonly adminDatabase:
+        | { readonly kind: "external"; readonly url: pulumi.Input<string>; readonly trustedCaPem?: string }
+        | { readonly kind: "inCluster"; readonly image: string; readonly ca: StackCa };
     /** The Automation API's state backend and secrets provider. */
     readonly state: { backendUrl: pulumi.Input<string>; secretsProvider: pulumi.Input<string>; region: string };
     /** The certificate nginx serves. */
@@ -37,6 +44,8 @@ export interface ClusterWorkloads {
     readonly access: DevDbAccess;
     readonly api: ApiDeployment;
     readonly nginx: NginxDeployment;
+    /** With `adminDatabase.kind: inCluster`. */
+    readonly adminDatabase?: AdminDatabaseInCluster;
 }
 
 export function clusterWorkloads(config: PlatformConfig, inputs: ClusterWorkloadInputs): ClusterWorkloads {
@@ -50,6 +59,19 @@ export function clusterWorkloads(config: PlatformConfig, inputs: ClusterWorkload
         serviceAccountAnnotations: { [IRSA_ROLE_ANNOTATION]: inputs.roleArn },
         adoptExisting: platform.adoptExisting,
     });
+    const db = inputs.adminDatabase;
+    const inCluster = db.kind === "inCluster" ? new AdminDatabaseInCluster("admin-db", {
+        namespace: access.namespaceName,
+        namespaceName: DEVDB_NAMESPACE,
+        image: db.image,
+        ca: db.ca,
+        clientPodLabels: { ...API_POD_LABELS },
+        memoryMb: config.postgres.memoryMb,
+        cpuMillicores: platform.inCluster.cpuMillicores,
+        storageGb: platform.inCluster.storageGb,
+        ...(platform.inCluster.storageClass === undefined ? {} : { storageClass: platform.inCluster.storageClass }),
+    }, { provider: inputs.provider }) : undefined;
+    const trustedCaPem = db.kind === "inCluster" ? inCluster?.caCertPem : db.trustedCaPem;
     const api = new ApiDeployment("api", {
         namespace: access.namespaceName,
         serviceAccountName: access.serviceAccountName,
@@ -58,8 +80,8 @@ export function clusterWorkloads(config: PlatformConfig, inputs: ClusterWorkload
         memoryMb: config.api.memoryMb,
         cpuMillicores: platform.apiCpuMillicores,
         settings: apiSettings(config),
-        adminDatabaseUrl: inputs.adminDatabaseUrl,
-        ...(inputs.trustedCaPem === undefined ? {} : { trustedCaPem: inputs.trustedCaPem }),
+        adminDatabaseUrl: inCluster?.apiConnectionUrl ?? (db.kind === "external" ? db.url : ""),
+        ...(trustedCaPem === undefined ? {} : { trustedCaPem }),
         state: inputs.state,
         dependsOn: [access.admissionBinding],
     }, k8sOpts);
@@ -76,5 +98,5 @@ export function clusterWorkloads(config: PlatformConfig, inputs: ClusterWorkload
         hstsMaxAgeSeconds: config.tls.hstsMaxAgeSeconds,
         clientMaxBodySize: config.nginx.clientMaxBodySize,
     }, k8sOpts);
-    return { access, api, nginx };
+    return { access, api, nginx, ...(inCluster === undefined ? {} : { adminDatabase: inCluster }) };
 }

@@ -30,10 +30,6 @@ export interface KubernetesPlatform {
 
 export function kubernetesPlatform(config: PlatformConfig, ca: StackCa, aws: { region: string; provider: awsSdk.Provider; ecr: EcrRepositories; eks: EksConnection }): KubernetesPlatform {
     const platform = config.platform;
-    const rds = platform.rds;
-    // The schema requires it on this target; this keeps the types honest.
-    if (rds === undefined) throw new pulumi.RunError("dbaas:platform.rds is required when platform.target is kubernetes");
-
     // ---- identity: the ServiceAccount, its AWS role, its state ----
     const state = new ApiStateAccess("api-state", {
         region: aws.region,
@@ -41,22 +37,9 @@ export function kubernetesPlatform(config: PlatformConfig, ca: StackCa, aws: { r
         serviceAccount: { namespace: DEVDB_NAMESPACE, name: DEVDB_SERVICE_ACCOUNT },
         prefix: platform.stateBucketPrefix,
     }, { providers: [aws.provider] });
-    // ---- the admin database on RDS ----
+    // ---- the admin database: on RDS, or a StatefulSet in devdb (platform.adminDatabase) ----
     const adminVersion = findVersion(config.postgres.versions, config.postgres.adminVersion ?? defaultVersion(config.postgres.versions).label) ?? defaultVersion(config.postgres.versions);
-    const major = postgresMajor(adminVersion.image);
-    if (major === undefined) throw new pulumi.RunError(`dbaas:postgres.versions: the admin version's image ${adminVersion.image} has no major version tag (e.g. postgres:17.2), which RDS needs`);
-    const adminDatabase = new AdminDatabaseRds("admin-db", {
-        major,
-        vpcId: rds.vpcId,
-        subnetIds: rds.subnetIds,
-        clusterSecurityGroupId: rds.clusterSecurityGroupId ?? aws.eks.clusterSecurityGroupId,
-        instanceClass: rds.instanceClass,
-        allocatedStorageGb: rds.allocatedStorageGb,
-        maxAllocatedStorageGb: rds.maxAllocatedStorageGb,
-        multiAz: rds.multiAz,
-        backupRetentionDays: rds.backupRetentionDays,
-        verifyCertificate: rds.caBundlePem !== undefined,
-    }, { providers: [aws.provider] });
+    const rds = platform.adminDatabase === "rds" ? rdsAdminDatabase(config, aws, adminVersion.image) : undefined;
 
     // ---- the API image, pushed to ECR and run by digest ----
     const repoRoot = path.resolve(__dirname, "..");
@@ -69,23 +52,45 @@ export function kubernetesPlatform(config: PlatformConfig, ca: StackCa, aws: { r
     }, { provider: buildProvider });
 
     // ---- on the cluster: devdb's identity, the API and nginx ----
-    const { nginx } = clusterWorkloads(config, {
+    const { nginx, adminDatabase: inCluster } = clusterWorkloads(config, {
         provider: aws.eks.provider,
         cluster: aws.eks.cluster,
         roleArn: state.roleArn,
         image: image.repoDigest,
-        adminDatabaseUrl: adminDatabase.apiConnectionUrl,
-        ...(rds.caBundlePem === undefined ? {} : { trustedCaPem: rds.caBundlePem }),
+        adminDatabase: rds === undefined
+            ? { kind: "inCluster", image: adminVersion.image, ca }
+            : { kind: "external", url: rds.database.apiConnectionUrl, ...(rds.caBundlePem === undefined ? {} : { trustedCaPem: rds.caBundlePem }) },
         state: { backendUrl: state.backendUrl, secretsProvider: state.secretsProvider, region: aws.region },
         certificate: servedCertificate(config, ca),
     });
 
     return {
         postgresCatalogJson: JSON.stringify(config.postgres.versions),
-        adminDatabaseHost: adminDatabase.host,
+        adminDatabaseHost: rds?.database.host ?? inCluster?.host ?? pulumi.output(""),
         apiImage: image.repoDigest,
         apiRoleArn: state.roleArn,
         stateBackendUrl: state.backendUrl,
         nginxService: nginx.serviceName,
     };
+}
+
+/** The admin database on Amazon RDS, in the cluster's VPC (platform.rds; the schema requires it with adminDatabase "rds"). */
+function rdsAdminDatabase(config: PlatformConfig, aws: { provider: awsSdk.Provider; eks: EksConnection }, image: string): { database: AdminDatabaseRds; caBundlePem?: string } {
+    const rds = config.platform.rds;
+    if (rds === undefined) throw new pulumi.RunError("dbaas:platform.rds is required when platform.target is kubernetes and platform.adminDatabase is rds");
+    const major = postgresMajor(image);
+    if (major === undefined) throw new pulumi.RunError(`dbaas:postgres.versions: the admin version's image ${image} has no major version tag (e.g. postgres:17.2), which RDS needs`);
+    const database = new AdminDatabaseRds("admin-db", {
+        major,
+        vpcId: rds.vpcId,
+        subnetIds: rds.subnetIds,
+        clusterSecurityGroupId: rds.clusterSecurityGroupId ?? aws.eks.clusterSecurityGroupId,
+        instanceClass: rds.instanceClass,
+        allocatedStorageGb: rds.allocatedStorageGb,
+        maxAllocatedStorageGb: rds.maxAllocatedStorageGb,
+        multiAz: rds.multiAz,
+        backupRetentionDays: rds.backupRetentionDays,
+        verifyCertificate: rds.caBundlePem !== undefined,
+    }, { providers: [aws.provider] });
+    return { database, ...(rds.caBundlePem === undefined ? {} : { caBundlePem: rds.caBundlePem }) };
 }

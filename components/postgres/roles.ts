@@ -96,3 +96,31 @@ export function grantStatements(names: RoleNames): string[] {
         ...DEFAULT_PRIVILEGES.map((d) => defaultPrivilegeSql({ owner: names[d.creator], role: names[d.grantee], schema: d.schema, privileges: d.privileges })),
     ];
 }
+
+/**
+ * The image's init script (`/docker-entrypoint-initdb.d/`, run once by the
+ * entrypoint as the superuser on the local socket after initdb) that makes
+ * the roles, the database and the grants where no postgresql provider runs:
+ * the in-cluster admin database. Passwords are read from files by psql's
+ * `\set name `cat file`` so they never appear on a command line or in the
+ * script, and are passed to SQL as literals (`:'name'`).
+ */
+export function roleInitScript(names: RoleNames, passwordFiles: { owner: string; readOnly: string }): string {
+    // roleNames allows only [a-z0-9_] in names, so they are safe as psql arguments.
+    const psql = (db: string, lines: readonly string[]) =>
+        [`psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname ${db} <<'SQL'`, ...lines, "SQL"];
+    return [
+        "#!/bin/sh",
+        "# Rendered by dbaas (components/postgres/roles.ts roleInitScript); runs once, at initialisation.",
+        "set -eu",
+        ...psql("postgres", [
+            `\\set owner_password \`cat ${passwordFiles.owner}\``,
+            `\\set readonly_password \`cat ${passwordFiles.readOnly}\``,
+            `CREATE ROLE ${ident(names.owner)} LOGIN PASSWORD :'owner_password';`,
+            `CREATE ROLE ${ident(names.readOnly)} LOGIN PASSWORD :'readonly_password';`,
+            `CREATE DATABASE ${ident(names.database)} OWNER ${ident(names.owner)};`,
+        ]),
+        ...psql(names.database, grantStatements(names).map((sql) => `${sql};`)),
+        "",
+    ].join("\n");
+}

@@ -34,7 +34,7 @@ const workloads = clusterWorkloads(config, {
     cluster: { name: "e2e", endpoint: env("DBAAS_E2E_KUBE_SERVER"), certificateAuthorityData: fs.readFileSync(env("DBAAS_E2E_KUBE_CA")).toString("base64") },
     roleArn: "arn:aws:iam::123456789012:role/dbaas-e2e-api",
     image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/dbaas-api@sha256:${"a".repeat(64)}`,
-    adminDatabaseUrl: pulumi.secret("postgresql://dbaas_owner:stand-in@admin-db.stand-in.internal:5432/dbaas?sslmode=verify-full"),
+    adminDatabase: { kind: "external", url: pulumi.secret("postgresql://dbaas_owner:stand-in@admin-db.stand-in.internal:5432/dbaas?sslmode=verify-full") },
     state: { backendUrl: "s3://dbaas-e2e-state/staging/ondemand?region=eu-west-1", secretsProvider: "awskms://alias/dbaas-e2e?region=eu-west-1", region: "eu-west-1" },
     certificate: { certificateChainPem: config.tlsCertificateChain?.reveal() ?? "", privateKeyPem: pulumi.secret(config.tlsPrivateKey?.reveal() ?? "") },
 });
