@@ -64,7 +64,7 @@ describe.skipIf(missing)("the in-cluster admin database's init script on Postgre
             expect((await c.query<{ owner: string }>("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()")).rows[0]?.owner).toBe(names.owner);
             await c.query("CREATE TABLE jobs (id int PRIMARY KEY); INSERT INTO jobs VALUES (1)");
         });
-        await expect(as(names.owner, "wrong", async () => undefined)).rejects.toThrow(/password authentication failed/);
+        await expect(as(names.owner, "wrong", () => Promise.resolve())).rejects.toThrow(/password authentication failed/);
     });
 
     it("lets the read-only role read the owner's tables and nothing else", async () => {
