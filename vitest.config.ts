@@ -31,6 +31,7 @@ const INTEGRATION = [
     "test/components/ondemand/decisions.test.ts", // sh, shellcheck
     "test/contracts/egress.test.ts", // the fetch script under bash and busybox sh
     "test/components/postgres/server.test.ts", // PostgreSQL 15-18
+    "test/components/postgres/initScript.test.ts", // PostgreSQL 17, psql
     "test/policies/docs.test.ts", // tsx child processes
     "test/policies/pack.test.ts", // the policy pack's gRPC server as a child process
     "test/ondemand/restore/restore.test.ts", // PostgreSQL 15-18, the restore script, an HTTPS server

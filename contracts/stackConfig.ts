@@ -114,6 +114,14 @@ const platformSchema = z.object({
     adoptExisting: z.boolean().default(false)
         .describe("Import the namespace devdb and ServiceAccount devdb/devdb that kubectl created, instead of creating them."),
     stateBucketPrefix: z.string().regex(STATE_PREFIX_PATTERN, "a relative S3 key prefix such as ondemand or dbaas/ondemand").default("ondemand"),
+    adminDatabase: z.enum(["rds", "inCluster"], { message: 'one of "rds" (Amazon RDS for PostgreSQL, platform.rds) or "inCluster" (a PostgreSQL StatefulSet in the devdb namespace, platform.inCluster)' }).default("rds")
+        .describe("Where the API's admin database runs on the kubernetes target."),
+    inCluster: z.object({
+        cpuMillicores: z.number().int("a whole number of millicores").min(100, "at least 100 millicores").max(16000).default(500),
+        storageGb: z.number().int().min(1, "at least 1 GiB").max(65536).default(20),
+        storageClass: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "a StorageClass name such as gp3").optional(),
+    }).strict().default({ cpuMillicores: 500, storageGb: 20 })
+        .describe("The in-cluster admin database (platform.adminDatabase: inCluster); its memory is postgres.memoryMb."),
     rds: z.object({
         vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, "the id of the cluster's VPC, such as vpc-0123456789abcdef0"),
         subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, "a subnet id such as subnet-0123456789abcdef0")).min(2, "at least 2 private subnets of the cluster's VPC, in different availability zones"),
@@ -145,6 +153,8 @@ export const platformConfigSchema = z.object({
         httpPort: z.number().int().min(1).max(65535).default(80),
         httpsPort: z.number().int().min(1).max(65535).default(443),
         clientMaxBodySize: z.string().regex(/^\d+[kKmM]?$/, "an nginx size such as 1m or 512k").default("1m"),
+        publishIp: z.string().refine((ip) => ipaddr.isValid(ip), "an IP address of the Docker host such as 0.0.0.0 (every address) or 127.0.0.1 (this host only)").default("0.0.0.0")
+            .describe("docker target: the host address nginx's ports are published on."),
     }).strict(),
     api: z.object({
         replicas: z.number().int("a whole number of replicas").min(1, "at least 1 replica").max(16, "at most 16 replicas"),
@@ -157,6 +167,12 @@ export const platformConfigSchema = z.object({
         allowOpenSourceRanges: z.boolean().default(false),
         maxConcurrentOperations: z.number().int().min(1).max(64).default(4),
         dockerSocketGroupId: groupId.optional().describe("Group that owns the Docker socket on the Docker host; added to the API replicas when the socket is mounted."),
+        build: z.object({
+            nodeImage: z.string().min(1, "a Node 20 image on Debian bookworm such as node:20.19-bookworm-slim").optional(),
+            pulumiSource: z.enum(["download", "local"], { message: 'one of "download" (the release from GitHub, checksum-verified) or "local" (pulumiLocalImage\'s /opt/pulumi)' }).optional(),
+            pulumiLocalImage: z.string().min(1, "an image holding the Pulumi tools in /opt/pulumi").optional(),
+            network: z.string().min(1, 'a Docker network for the build\'s RUN steps, e.g. "host"').optional(),
+        }).strict().default({}).describe("How the API image is built, for hosts without Docker Hub or GitHub (a mirror's Node image, a locally built Pulumi set)."),
     }).strict(),
     postgres: z.object({
         versions: versionCatalogSchema,
@@ -206,8 +222,8 @@ export const platformConfigSchema = z.object({
         const at = (...p: string[]): string[] => ["platform", ...p];
         if (!cfg.aws.enabled) ctx.addIssue({ code: "custom", path: at("target"), input: cfg.platform.target, message: '"docker", or enable aws (aws.enabled: true, aws.clusterName) so the kubernetes target has a cluster' });
         if (cfg.ondemand.target !== "kubernetes") ctx.addIssue({ code: "custom", path: ["ondemand", "target"], input: cfg.ondemand.target, message: '"kubernetes" when platform.target is "kubernetes" (the API in the cluster creates databases in the cluster, not on a Docker host)' });
-        if (cfg.platform.rds === undefined) ctx.addIssue({ code: "custom", path: at("rds"), input: undefined, message: "the admin database's RDS settings {vpcId, subnetIds, ...}; they are required when platform.target is \"kubernetes\"" });
-        else if (cfg.platform.rds.maxAllocatedStorageGb < cfg.platform.rds.allocatedStorageGb) ctx.addIssue({ code: "custom", path: at("rds", "maxAllocatedStorageGb"), input: cfg.platform.rds.maxAllocatedStorageGb, message: `at least platform.rds.allocatedStorageGb (${cfg.platform.rds.allocatedStorageGb})` });
+        if (cfg.platform.adminDatabase === "rds" && cfg.platform.rds === undefined) ctx.addIssue({ code: "custom", path: at("rds"), input: undefined, message: "the admin database's RDS settings {vpcId, subnetIds, ...}; they are required when platform.target is \"kubernetes\" and platform.adminDatabase is \"rds\" (or set platform.adminDatabase: inCluster)" });
+        if (cfg.platform.rds !== undefined && cfg.platform.rds.maxAllocatedStorageGb < cfg.platform.rds.allocatedStorageGb) ctx.addIssue({ code: "custom", path: at("rds", "maxAllocatedStorageGb"), input: cfg.platform.rds.maxAllocatedStorageGb, message: `at least platform.rds.allocatedStorageGb (${cfg.platform.rds.allocatedStorageGb})` });
         if (cfg.platform.exposure === "ingress" && cfg.platform.sourceRanges.length === 0) ctx.addIssue({ code: "custom", path: at("sourceRanges"), input: [], message: "at least one client CIDR when platform.exposure is \"ingress\" (an Ingress without source ranges is open to every address)" });
         cfg.platform.sourceRanges.forEach((r, i) => {
             if (/\/0$/.test(r)) ctx.addIssue({ code: "custom", path: ["platform", "sourceRanges", i], input: r, message: "a client CIDR narrower than /0 (this one admits every address)" });

@@ -4,6 +4,7 @@
  * naming the key, the value, what was expected and the command that fixes it.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { apiImageBuildArgs, contentTag, readSourceFiles, type ApiImageArgs } from "../components/api";
 import type { ApiSettings } from "../contracts/apiEnv";
 import { CONFIG_KEYS, ConfigError, parsePlatformConfig, PROJECT, SECRET_KEYS, type PlatformConfig } from "../contracts/stackConfig";
 
@@ -58,4 +59,20 @@ export function apiSettings(config: PlatformConfig): Omit<ApiSettings, "secrets"
 
 export function resetConfigCache(): void {
     cached = undefined;
+}
+
+/**
+ * How both platform targets build the API image: the repository's Dockerfile
+ * with the stack's build settings (`api.build`), tagged by the sources and
+ * the build args, so a different base or Pulumi source is a different tag.
+ */
+export function apiImageBuild(config: PlatformConfig, context: string): ApiImageArgs["build"] {
+    const { network, ...sources } = config.api.build;
+    const build = { pulumiVersion: config.api.pulumiVersion, ...sources };
+    return {
+        ...build,
+        context,
+        tag: contentTag(readSourceFiles(context), apiImageBuildArgs(build)),
+        ...(network === undefined ? {} : { network }),
+    };
 }

@@ -9,11 +9,11 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DevDbAccess, type EcrRepositories, type EksConnection } from "../components/aws";
 import { CatalogImages, PostgresInstance } from "../components/postgres";
-import { ApiService, contentTag, readSourceFiles } from "../components/api";
+import { ApiService } from "../components/api";
 import { NginxProxy } from "../components/proxy";
 import { Certificates, type StackCa } from "../components/tls";
 import { defaultVersion, findVersion } from "../contracts/catalog";
-import { apiSettings, type PlatformConfig } from "./config";
+import { apiImageBuild, apiSettings, type PlatformConfig } from "./config";
 
 /** What the target hands back to the program's exports. */
 export interface DockerPlatform {
@@ -58,11 +58,7 @@ export function dockerPlatform(config: PlatformConfig, ca: StackCa, aws: { ecr?:
     const repoRoot = path.resolve(__dirname, "..");
     /** The API replicas; their image is built from the repo's Dockerfile with a content tag. */
     const api = new ApiService("api", {
-        build: {
-            context: repoRoot,
-            tag: contentTag(readSourceFiles(repoRoot), { PULUMI_VERSION: config.api.pulumiVersion }),
-            pulumiVersion: config.api.pulumiVersion,
-        },
+        build: apiImageBuild(config, repoRoot),
         imageName: config.api.imageName,
         replicas: config.api.replicas,
         memoryMb: config.api.memoryMb,
@@ -91,6 +87,7 @@ export function dockerPlatform(config: PlatformConfig, ca: StackCa, aws: { ecr?:
         upstreams: api.upstreams,
         network,
         ...servedCertificate(config, ca),
+        publishIp: config.nginx.publishIp,
         httpPort: config.nginx.httpPort,
         httpsPort: config.nginx.httpsPort,
         hstsMaxAgeSeconds: config.tls.hstsMaxAgeSeconds,

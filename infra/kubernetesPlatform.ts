@@ -10,13 +10,13 @@ import * as path from "node:path";
 import type * as awsSdk from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { AdminDatabaseRds, ApiStateAccess, DevDbAccess, IRSA_ROLE_ANNOTATION, type EcrRepositories, type EksConnection } from "../components/aws";
-import { ApiDeployment, apiImage, contentTag, readSourceFiles } from "../components/api";
-import { NginxDeployment, nginxExposure } from "../components/proxy";
+import { AdminDatabaseRds, ApiStateAccess, type EcrRepositories, type EksConnection } from "../components/aws";
+import { apiImage } from "../components/api";
 import type { StackCa } from "../components/tls";
 import { defaultVersion, findVersion, postgresMajor } from "../contracts/catalog";
 import { DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../contracts/devdb";
-import { apiSettings, type PlatformConfig } from "./config";
+import { clusterWorkloads } from "./clusterWorkloads";
+import { apiImageBuild, type PlatformConfig } from "./config";
 import { servedCertificate } from "./dockerPlatform";
 
 export interface KubernetesPlatform {
@@ -30,11 +30,6 @@ export interface KubernetesPlatform {
 
 export function kubernetesPlatform(config: PlatformConfig, ca: StackCa, aws: { region: string; provider: awsSdk.Provider; ecr: EcrRepositories; eks: EksConnection }): KubernetesPlatform {
     const platform = config.platform;
-    const rds = platform.rds;
-    // The schema requires it on this target; this keeps the types honest.
-    if (rds === undefined) throw new pulumi.RunError("dbaas:platform.rds is required when platform.target is kubernetes");
-    const k8sOpts = { provider: aws.eks.provider };
-
     // ---- identity: the ServiceAccount, its AWS role, its state ----
     const state = new ApiStateAccess("api-state", {
         region: aws.region,
@@ -42,20 +37,50 @@ export function kubernetesPlatform(config: PlatformConfig, ca: StackCa, aws: { r
         serviceAccount: { namespace: DEVDB_NAMESPACE, name: DEVDB_SERVICE_ACCOUNT },
         prefix: platform.stateBucketPrefix,
     }, { providers: [aws.provider] });
-    const access = new DevDbAccess("devdb", {
+    // ---- the admin database: on RDS, or a StatefulSet in devdb (platform.adminDatabase) ----
+    const adminVersion = findVersion(config.postgres.versions, config.postgres.adminVersion ?? defaultVersion(config.postgres.versions).label) ?? defaultVersion(config.postgres.versions);
+    const rds = platform.adminDatabase === "rds" ? rdsAdminDatabase(config, aws, adminVersion.image) : undefined;
+
+    // ---- the API image, pushed to ECR and run by digest ----
+    const repoRoot = path.resolve(__dirname, "..");
+    /** Builds where `pulumi up` runs (its Docker engine); nothing runs on it. */
+    const buildProvider = new docker.Provider("image-build", { host: config.dockerHost });
+    const image = apiImage("api-image", {
+        build: apiImageBuild(config, repoRoot),
+        imageName: config.api.imageName,
+        registry: aws.ecr.apiRegistry,
+    }, { provider: buildProvider });
+
+    // ---- on the cluster: devdb's identity, the API and nginx ----
+    const { nginx, adminDatabase: inCluster } = clusterWorkloads(config, {
         provider: aws.eks.provider,
         cluster: aws.eks.cluster,
-        namespacePrefix: config.ondemand.namespacePrefix,
-        apiCredential: "projected",
-        serviceAccountAnnotations: { [IRSA_ROLE_ANNOTATION]: state.roleArn },
-        adoptExisting: platform.adoptExisting,
+        roleArn: state.roleArn,
+        image: image.repoDigest,
+        adminDatabase: rds === undefined
+            ? { kind: "inCluster", image: adminVersion.image, ca }
+            : { kind: "external", url: rds.database.apiConnectionUrl, ...(rds.caBundlePem === undefined ? {} : { trustedCaPem: rds.caBundlePem }) },
+        state: { backendUrl: state.backendUrl, secretsProvider: state.secretsProvider, region: aws.region },
+        certificate: servedCertificate(config, ca),
     });
 
-    // ---- the admin database on RDS ----
-    const adminVersion = findVersion(config.postgres.versions, config.postgres.adminVersion ?? defaultVersion(config.postgres.versions).label) ?? defaultVersion(config.postgres.versions);
-    const major = postgresMajor(adminVersion.image);
-    if (major === undefined) throw new pulumi.RunError(`dbaas:postgres.versions: the admin version's image ${adminVersion.image} has no major version tag (e.g. postgres:17.2), which RDS needs`);
-    const adminDatabase = new AdminDatabaseRds("admin-db", {
+    return {
+        postgresCatalogJson: JSON.stringify(config.postgres.versions),
+        adminDatabaseHost: rds?.database.host ?? inCluster?.host ?? pulumi.output(""),
+        apiImage: image.repoDigest,
+        apiRoleArn: state.roleArn,
+        stateBackendUrl: state.backendUrl,
+        nginxService: nginx.serviceName,
+    };
+}
+
+/** The admin database on Amazon RDS, in the cluster's VPC (platform.rds; the schema requires it with adminDatabase "rds"). */
+function rdsAdminDatabase(config: PlatformConfig, aws: { provider: awsSdk.Provider; eks: EksConnection }, image: string): { database: AdminDatabaseRds; caBundlePem?: string } {
+    const rds = config.platform.rds;
+    if (rds === undefined) throw new pulumi.RunError("dbaas:platform.rds is required when platform.target is kubernetes and platform.adminDatabase is rds");
+    const major = postgresMajor(image);
+    if (major === undefined) throw new pulumi.RunError(`dbaas:postgres.versions: the admin version's image ${image} has no major version tag (e.g. postgres:17.2), which RDS needs`);
+    const database = new AdminDatabaseRds("admin-db", {
         major,
         vpcId: rds.vpcId,
         subnetIds: rds.subnetIds,
@@ -67,55 +92,5 @@ export function kubernetesPlatform(config: PlatformConfig, ca: StackCa, aws: { r
         backupRetentionDays: rds.backupRetentionDays,
         verifyCertificate: rds.caBundlePem !== undefined,
     }, { providers: [aws.provider] });
-
-    // ---- the API image, pushed to ECR and run by digest ----
-    const repoRoot = path.resolve(__dirname, "..");
-    /** Builds where `pulumi up` runs (its Docker engine); nothing runs on it. */
-    const buildProvider = new docker.Provider("image-build", { host: config.dockerHost });
-    const image = apiImage("api-image", {
-        build: {
-            context: repoRoot,
-            tag: contentTag(readSourceFiles(repoRoot), { PULUMI_VERSION: config.api.pulumiVersion }),
-            pulumiVersion: config.api.pulumiVersion,
-        },
-        imageName: config.api.imageName,
-        registry: aws.ecr.apiRegistry,
-    }, { provider: buildProvider });
-
-    const api = new ApiDeployment("api", {
-        namespace: access.namespaceName,
-        serviceAccountName: access.serviceAccountName,
-        image: image.repoDigest,
-        replicas: config.api.replicas,
-        memoryMb: config.api.memoryMb,
-        cpuMillicores: platform.apiCpuMillicores,
-        settings: apiSettings(config),
-        adminDatabaseUrl: adminDatabase.apiConnectionUrl,
-        ...(rds.caBundlePem === undefined ? {} : { trustedCaPem: rds.caBundlePem }),
-        state: { backendUrl: state.backendUrl, secretsProvider: state.secretsProvider, region: aws.region },
-        dependsOn: [access.admissionBinding],
-    }, k8sOpts);
-
-    const nginx = new NginxDeployment("nginx", {
-        namespace: access.namespaceName,
-        image: config.nginx.image,
-        domain: config.domain,
-        upstream: api.upstream,
-        ...servedCertificate(config, ca),
-        exposure: nginxExposure(platform.exposure, platform.sourceRanges, platform.ingressClassName),
-        replicas: platform.nginxReplicas,
-        memoryMb: config.nginx.memoryMb,
-        cpuMillicores: platform.nginxCpuMillicores,
-        hstsMaxAgeSeconds: config.tls.hstsMaxAgeSeconds,
-        clientMaxBodySize: config.nginx.clientMaxBodySize,
-    }, k8sOpts);
-
-    return {
-        postgresCatalogJson: JSON.stringify(config.postgres.versions),
-        adminDatabaseHost: adminDatabase.host,
-        apiImage: image.repoDigest,
-        apiRoleArn: state.roleArn,
-        stateBackendUrl: state.backendUrl,
-        nginxService: nginx.serviceName,
-    };
+    return { database, ...(rds.caBundlePem === undefined ? {} : { caBundlePem: rds.caBundlePem }) };
 }

@@ -66,28 +66,61 @@ export function roleNames(app: string): RoleNames {
 const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 function granteeSql(grantee: Grantee, names: RoleNames): string {
-    return grantee === "public" ? "PUBLIC" : ident(names[grantee]);
+    return grantee === "public" ? "PUBLIC" : names[grantee];
+}
+
+/** One Grant as the provider applies it: revoke everything on the objects from the role, then grant exactly `privileges`. */
+export function grantSql(grant: { database: string; role: string; objectType: GrantSpec["objectType"]; schema?: string; privileges: readonly string[] }): string[] {
+    const to = grant.role.toLowerCase() === "public" ? "PUBLIC" : ident(grant.role);
+    const schema = ident(grant.schema ?? APP_SCHEMA);
+    const on =
+        grant.objectType === "database" ? `DATABASE ${ident(grant.database)}`
+        : grant.objectType === "schema" ? `SCHEMA ${schema}`
+        : `ALL TABLES IN SCHEMA ${schema}`;
+    return [`REVOKE ALL ON ${on} FROM ${to}`, ...(grant.privileges.length === 0 ? [] : [`GRANT ${grant.privileges.join(", ")} ON ${on} TO ${to}`])];
+}
+
+/** One DefaultPrivileges resource: tables `owner` creates later in `schema` get `privileges` for `role`. */
+export function defaultPrivilegeSql(d: { owner: string; role: string; schema: string; privileges: readonly string[] }): string {
+    return `ALTER DEFAULT PRIVILEGES FOR ROLE ${ident(d.owner)} IN SCHEMA ${ident(d.schema)} GRANT ${d.privileges.join(", ")} ON TABLES TO ${ident(d.role)}`;
 }
 
 /**
  * SQL with the same effect as the Grant/DefaultPrivileges resources (run as
- * a superuser connected to the application database): for each grant, revoke
- * everything on the objects from the grantee, then grant exactly the listed
- * privileges, which is what the provider does.
+ * a superuser connected to the application database): what the provider runs
+ * for each resource (grantSql, defaultPrivilegeSql).
  */
 export function grantStatements(names: RoleNames): string[] {
-    const stmts: string[] = [];
-    for (const g of GRANTS) {
-        const to = granteeSql(g.grantee, names);
-        const on =
-            g.objectType === "database" ? `DATABASE ${ident(names.database)}`
-            : g.objectType === "schema" ? `SCHEMA ${ident(g.schema ?? APP_SCHEMA)}`
-            : `ALL TABLES IN SCHEMA ${ident(g.schema ?? APP_SCHEMA)}`;
-        stmts.push(`REVOKE ALL ON ${on} FROM ${to}`);
-        stmts.push(`GRANT ${g.privileges.join(", ")} ON ${on} TO ${to}`);
-    }
-    for (const d of DEFAULT_PRIVILEGES) {
-        stmts.push(`ALTER DEFAULT PRIVILEGES FOR ROLE ${ident(names[d.creator])} IN SCHEMA ${ident(d.schema)} GRANT ${d.privileges.join(", ")} ON TABLES TO ${ident(names[d.grantee])}`);
-    }
-    return stmts;
+    return [
+        ...GRANTS.flatMap((g) => grantSql({ database: names.database, role: granteeSql(g.grantee, names), objectType: g.objectType, ...(g.schema === undefined ? {} : { schema: g.schema }), privileges: g.privileges })),
+        ...DEFAULT_PRIVILEGES.map((d) => defaultPrivilegeSql({ owner: names[d.creator], role: names[d.grantee], schema: d.schema, privileges: d.privileges })),
+    ];
+}
+
+/**
+ * The image's init script (`/docker-entrypoint-initdb.d/`, run once by the
+ * entrypoint as the superuser on the local socket after initdb) that makes
+ * the roles, the database and the grants where no postgresql provider runs:
+ * the in-cluster admin database. Passwords are read from files by psql's
+ * `\set name `cat file`` so they never appear on a command line or in the
+ * script, and are passed to SQL as literals (`:'name'`).
+ */
+export function roleInitScript(names: RoleNames, passwordFiles: { owner: string; readOnly: string }): string {
+    // roleNames allows only [a-z0-9_] in names, so they are safe as psql arguments.
+    const psql = (db: string, lines: readonly string[]) =>
+        [`psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname ${db} <<'SQL'`, ...lines, "SQL"];
+    return [
+        "#!/bin/sh",
+        "# Rendered by dbaas (components/postgres/roles.ts roleInitScript); runs once, at initialisation.",
+        "set -eu",
+        ...psql("postgres", [
+            `\\set owner_password \`cat ${passwordFiles.owner}\``,
+            `\\set readonly_password \`cat ${passwordFiles.readOnly}\``,
+            `CREATE ROLE ${ident(names.owner)} LOGIN PASSWORD :'owner_password';`,
+            `CREATE ROLE ${ident(names.readOnly)} LOGIN PASSWORD :'readonly_password';`,
+            `CREATE DATABASE ${ident(names.database)} OWNER ${ident(names.owner)};`,
+        ]),
+        ...psql(names.database, grantStatements(names).map((sql) => `${sql};`)),
+        "",
+    ].join("\n");
 }

@@ -23,6 +23,8 @@ export interface NginxProxyArgs {
     certificateChainPem: pulumi.Input<string>;
     /** Private key (PEM); uploaded as a secret. */
     privateKeyPem: pulumi.Input<string>;
+    /** Host address both ports are published on. Default: "0.0.0.0" (every address of the host). */
+    publishIp?: string;
     /** Host port published for HTTP. Default: 80. */
     httpPort?: number;
     /** Host port published for HTTPS (also used in the redirect). Default: 443. */
@@ -69,8 +71,8 @@ export class NginxProxy extends pulumi.ComponentResource {
             restart: "unless-stopped",
             memory: args.memoryMb ?? 128,
             ports: [
-                { internal: 80, external: args.httpPort ?? 80 },
-                { internal: 443, external: httpsPort },
+                { internal: 80, external: args.httpPort ?? 80, ip: args.publishIp ?? "0.0.0.0" },
+                { internal: 443, external: httpsPort, ip: args.publishIp ?? "0.0.0.0" },
             ],
             networksAdvanced: [{ name: args.network.name }],
             uploads: [

@@ -74,33 +74,38 @@ export function simulateCloud(prefix: string, adminKubeconfig: string, everyMs =
     return { stop: () => { stopped = true; } };
 }
 
-const PROGRAM = path.join(__dirname, "programs", "devdb-access");
-
 /**
- * `pulumi ...` in a run's own copy of the DevDbAccess fixture program (the CLI
- * writes the stack's config file, with its encryption salt, beside Pulumi.yaml:
- * not into the source tree), with its backend in `dir/access-state`.
+ * `pulumi ...` in a run's own copy of the fixture program `program` (test/e2e/programs/;
+ * the CLI writes the stack's config file, with its encryption salt, beside Pulumi.yaml:
+ * not into the source tree), with its backend in `dir/<program>-state`.
  */
-export function devDbAccessPulumi(dir: string, args: string[]): string {
-    const cwd = path.join(dir, "devdb-access");
+export function fixturePulumi(program: string, dir: string, args: string[], env: Record<string, string> = {}): string {
+    const source = path.join(__dirname, "programs", program);
+    const cwd = path.join(dir, program);
     if (!fs.existsSync(cwd)) {
         fs.mkdirSync(cwd, { recursive: true });
         // The project file only, its `main` pointing back at the program (as the engine does for work dirs).
-        const project = fs.readFileSync(path.join(PROGRAM, "Pulumi.yaml"), "utf8");
-        fs.writeFileSync(path.join(cwd, "Pulumi.yaml"), `${project}main: ${path.relative(cwd, PROGRAM)}\n`);
+        const project = fs.readFileSync(path.join(source, "Pulumi.yaml"), "utf8");
+        fs.writeFileSync(path.join(cwd, "Pulumi.yaml"), `${project}main: ${path.relative(cwd, source)}\n`);
     }
-    const state = path.join(dir, "access-state");
+    const state = path.join(dir, program === "devdb-access" ? "access-state" : `${program}-state`);
     fs.mkdirSync(state, { recursive: true });
     const r = spawnSync("pulumi", args, {
-        cwd, encoding: "utf8", timeout: 300_000,
+        cwd, encoding: "utf8", timeout: 600_000,
         env: {
             ...pulumiEnv(state),
             PULUMI_NODEJS_TSCONFIG_PATH: path.join(ROOT, "tsconfig.json"),
             PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+            ...env,
         },
     });
     if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${r.status}:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
     return r.stdout;
+}
+
+/** `pulumi ...` of the DevDbAccess fixture program (fixturePulumi). */
+export function devDbAccessPulumi(dir: string, args: string[]): string {
+    return fixturePulumi("devdb-access", dir, args);
 }
 
 /** Applies DevDbAccess with the real CLI; returns the devdb ServiceAccount's kubeconfig file (0600). */

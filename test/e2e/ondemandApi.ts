@@ -157,14 +157,23 @@ export async function childDatabase(e2e: KubernetesE2e): Promise<{ databaseUrl: 
     return { databaseUrl: await freshDatabaseUrl(e2e.pg), tokensFile };
 }
 
-export async function startApiProcess(e2e: KubernetesE2e, db: { databaseUrl: string; tokensFile: string }, env: Record<string, string> = {}): Promise<ApiProcess> {
+/** How the API process is started beyond its environment. */
+export interface ApiProcessOptions {
+    /** A command the API runs under (e.g. `unshare` for a pod's mount namespace); it must exec its arguments. */
+    readonly prefix?: readonly string[];
+    /** Variables left out of the API's environment (e.g. KUBECONFIG, for the in-cluster configuration). */
+    readonly unset?: readonly string[];
+}
+
+export async function startApiProcess(e2e: KubernetesE2e, db: { databaseUrl: string; tokensFile: string }, env: Record<string, string> = {}, o: ApiProcessOptions = {}): Promise<ApiProcess> {
     const dashboardDir = path.join(e2e.tmp, "dashboard");
     fs.mkdirSync(dashboardDir, { recursive: true });
-    const proc: ChildProcess = spawn(process.execPath, ["--import", "tsx", path.join("api", "main.ts")], {
+    const argv = [...(o.prefix ?? []), process.execPath, "--import", "tsx", path.join("api", "main.ts")];
+    const proc: ChildProcess = spawn(argv[0] ?? process.execPath, argv.slice(1), {
         cwd: REPO_ROOT,
         detached: true,
         // Only what the API needs: nothing of the e2e shell's own Pulumi settings (its backend, its passphrase).
-        env: {
+        env: withoutKeys({
             PATH: enginePath(),
             HOME: process.env.HOME ?? e2e.tmp,
             KUBECONFIG: e2e.devdbKubeconfig,
@@ -184,7 +193,7 @@ export async function startApiProcess(e2e: KubernetesE2e, db: { databaseUrl: str
             ...KUBERNETES_API_ENV,
             ...e2e.engineEnv,
             ...env,
-        },
+        }, o.unset ?? []),
         stdio: ["ignore", "pipe", "pipe"],
     });
     const pid = proc.pid ?? -1;
@@ -251,6 +260,10 @@ export async function startApiProcess(e2e: KubernetesE2e, db: { databaseUrl: str
             signalGroup("SIGKILL");
         },
     };
+}
+
+function withoutKeys(env: Record<string, string>, keys: readonly string[]): Record<string, string> {
+    return Object.fromEntries(Object.entries(env).filter(([k]) => !keys.includes(k)));
 }
 
 /**

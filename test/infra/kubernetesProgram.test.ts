@@ -246,6 +246,34 @@ describe.skipIf(missing)("kubernetes target options", () => {
         expect(env).toContainEqual({ name: "NODE_EXTRA_CA_CERTS", value: "/etc/dbaas/stack-ca.pem" });
     });
 
+    it("runs the admin database as a hardened StatefulSet in devdb when platform.adminDatabase is inCluster, and declares no RDS", async () => {
+        const { rec, mod } = await run("staging", { "dbaas:platform": { ...prodPlatform(), adminDatabase: "inCluster", rds: undefined } });
+        expect(rec.customTypes().filter((t) => t.startsWith("aws:rds/"))).toEqual([]);
+        const sts = rec.one("kubernetes:apps/v1:StatefulSet");
+        expect(meta(sts)).toMatchObject({ name: "dbaas-admin-db" });
+        const spec = plain(sts.inputs.spec) as { template: { spec: PodSpec & { containers: (Container & { args: string[] })[] } }; volumeClaimTemplates: { spec: { resources: { requests: { storage: string } } } }[] };
+        const pod = spec.template.spec;
+        expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999, fsGroup: 999 });
+        expect(pod.automountServiceAccountToken).toBe(false);
+        expect(pod.containers[0]?.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+        expect(pod.containers[0]?.resources.requests).toEqual(pod.containers[0]?.resources.limits);
+        expect(pod.containers[0]?.image).toBe("postgres:17.2");
+        expect(spec.volumeClaimTemplates[0]?.spec.resources.requests.storage).toBe("20Gi");
+        // The roles are made by the init script; the passwords come from files, never from the script or env.
+        const config = plain(rec.one("kubernetes:core/v1:ConfigMap", "admin-db-config").inputs.data) as Record<string, string>;
+        expect(config["10-dbaas-roles.sh"]).toMatch(/\\set owner_password `cat \/run\/secrets\/admin-db\/owner-password`/);
+        expect(config["pg_hba.conf"]).toMatch(/hostnossl\tall\tall\tall\treject/);
+        expect(JSON.stringify(pod.containers[0]?.env)).not.toMatch(/PASSWORD"?,"value/);
+        // Only the API's pods reach it; the API gets its URL as a secret, verified against the stack CA.
+        const policy = plain(rec.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").inputs.spec) as { ingress: { from: { podSelector: { matchLabels: Record<string, string> } }[] }[] };
+        expect(policy.ingress[0]?.from[0]?.podSelector.matchLabels).toMatchObject({ "app.kubernetes.io/name": "dbaas-api" });
+        const url = (plain(rec.one("kubernetes:core/v1:Secret", "api-secrets").inputs.stringData) as Record<string, string>)["database-url"] ?? "";
+        expect(url).toMatch(/^postgresql:\/\/dbaas_owner:[^@]+@dbaas-admin-db\.devdb\.svc:5432\/dbaas\?sslmode=verify-full$/);
+        expect(rec.one("kubernetes:core/v1:Secret", "api-secrets").secretInputs.has("stringData")).toBe(true);
+        expect(rec.ofType("kubernetes:core/v1:ConfigMap").map((c) => c.name)).toContain("api-trusted-ca");
+        expect(await promiseOf(mod.adminDatabaseHost as pulumi.Output<string>)).toBe("dbaas-admin-db.devdb.svc");
+    });
+
     it.each([
         ["without rds settings", { target: "kubernetes" }, /dbaas:platform\.rds = \(not set\): expected the admin database's RDS settings/],
         ["with one subnet", { ...{ target: "kubernetes" }, rds: { vpcId: "vpc-0a1b2c3d4e5f60718", subnetIds: ["subnet-0a1b2c3d4e5f60711"] } }, /dbaas:platform\.rds\.subnetIds = .*: expected at least 2 private subnets/],

@@ -16,7 +16,7 @@ function edit(stack: string, change: (config: Record<string, unknown>) => void):
 }
 
 describe("stack files against Pulumi.yaml", () => {
-    it.each(["dev", "staging", "prod"])("Pulumi.%s.yaml declares only known keys of the right type", (stack) => {
+    it.each(["dev", "staging", "prod", "e2e"])("Pulumi.%s.yaml declares only known keys of the right type", (stack) => {
         expect(checkStackFile(projectYaml, read(stack), stack)).toEqual([]);
     });
 

@@ -84,6 +84,11 @@ const DOCKER_CHECKS = ["images-pinned", "memory-limits", "docker-published-ports
 type PlatformStack = "dev" | "staging" | "prod";
 /** The prod stack file on the docker platform target (the API outside the cluster, with the ServiceAccount's kubeconfig). */
 const ON_DOCKER = { "dbaas:platform": { target: "docker" } };
+/** The staging stack with the admin database in the cluster instead of on RDS. */
+const STAGING_PLATFORM = JSON.parse(stackConfig("Pulumi.staging.yaml")["dbaas:platform"] ?? "{}") as Record<string, unknown>;
+const IN_CLUSTER = { "dbaas:platform": { ...STAGING_PLATFORM, adminDatabase: "inCluster", rds: undefined } };
+/** What the in-cluster admin database is checked by besides the Deployments' policies (its StatefulSet's image and resources). */
+const IN_CLUSTER_CHECKS = [...KUBE_PLATFORM_CHECKS.filter((c) => c !== "rds-encrypted-and-private"), "postgres-image-from-catalog", "postgres-requests-equal-limits"];
 
 async function platformGraph(stack: PlatformStack, overrides: Record<string, unknown> = {}): Promise<TestResource[]> {
     vi.resetModules();
@@ -140,6 +145,7 @@ describe.skipIf(missing)("the real graphs pass every mandatory policy", () => {
         ["prod", "kubernetes", {}, [...KUBE_PLATFORM_CHECKS, ...AWS_CHECKS]],
         ["staging", "kubernetes", {}, [...KUBE_PLATFORM_CHECKS, ...AWS_CHECKS]],
         ["prod", "docker", ON_DOCKER, [...PLATFORM_CHECKS, ...AWS_CHECKS]],
+        ["staging", "kubernetes (admin database in the cluster)", IN_CLUSTER, [...IN_CLUSTER_CHECKS, ...AWS_CHECKS]],
     ] as const)("platform program, stack %s on the %s target", (stack, _target, overrides, checks) => {
         let graph: TestResource[];
         beforeAll(async () => {
