@@ -23,7 +23,7 @@ import { systemResolver, type Resolver } from "./domain/ssrf";
 import { NotificationHub } from "./store/notifications";
 import { AdminStore } from "./store/store";
 import { Backups } from "./backups/backups";
-import { DirectoryBackupStore } from "./backups/backupStore";
+import { openBackupStore } from "./backups/openBackupStore";
 import { searchDirs } from "./backups/pgDump";
 import { LocalPgDumpRunner, type BackupRunner } from "./backups/runner";
 import { REPO_ROOT } from "./config";
@@ -101,8 +101,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     const tokens = o.tokens ?? new TokensFile(o.config.tokensFile, (m) => o.logger?.warn(m));
     const metrics = new ApiMetrics({ processMetrics: o.processMetrics === true });
     const resolver = o.resolver ?? systemResolver;
-    const files = new DirectoryBackupStore(o.config.backups.store.dir);
-    await files.init();
+    const files = await openBackupStore(o.config.backups.store);
     const backupLog = {
         info: (obj: object, msg: string) => o.logger?.info(obj, msg),
         warn: (obj: object, msg: string) => o.logger?.warn(obj, msg),
@@ -194,6 +193,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
                 await notifier?.stop();
                 await hub.close();
                 await store.close();
+                await files.close?.();
             })();
             return closing;
         },

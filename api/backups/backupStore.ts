@@ -1,8 +1,8 @@
 /**
  * Where dump files are kept. One interface, so the store is a configuration
- * choice: the directory store is built (dev, or a volume in prod); an S3 store
- * is not (config.ts refuses DBAAS_BACKUP_STORE=s3 with the reason). Objects
- * are named by backup id only (a UUID the API chose), never by user input.
+ * choice: the directory store here (dev, or a volume in prod), or the S3 store
+ * (s3BackupStore.ts). Objects are named by backup id only (a UUID the API
+ * chose), never by user input.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -27,6 +27,8 @@ export interface BackupStore {
     remove(id: string): Promise<void>;
     /** Whether the backup `id` is stored (tests, recovery). */
     has(id: string): Promise<boolean>;
+    /** Releases what the store holds (connections, its staging directory); the API calls it last on shutdown. */
+    close?(): Promise<void>;
 }
 
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

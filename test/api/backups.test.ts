@@ -85,7 +85,11 @@ describe.skipIf(missing)("backups", () => {
         });
     }
 
-    const dir = () => api.config.backups.store.dir;
+    const dir = () => {
+        const store = api.config.backups.store;
+        if (store.kind !== "directory") throw new Error(`these tests read the directory store's files; the store is ${store.kind}`);
+        return store.dir;
+    };
     const filesIn = (d: string) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f !== ".partial") : []);
     const partials = () => filesIn(path.join(dir(), ".partial"));
 
