@@ -45,6 +45,8 @@ export interface S3BackupStoreOptions {
     readonly tmpDir?: string;
     /** Bytes of each part of a multipart upload. Default: 16 MiB (S3's minimum is 5 MiB). */
     readonly partSize?: number;
+    /** Called with the client once it is made: tests add middleware that watches or breaks requests. Default: none. */
+    readonly onClient?: (client: S3Client) => void;
 }
 
 export class S3BackupStore implements BackupStore {
@@ -61,6 +63,7 @@ export class S3BackupStore implements BackupStore {
             // S3-compatible servers are addressed by path (http://host/bucket/key), not by a bucket subdomain.
             ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint, forcePathStyle: true }),
         });
+        o.onClient?.(this.#client);
         this.#tmpDir = o.tmpDir ?? os.tmpdir();
         this.#partSize = o.partSize ?? PART_SIZE;
     }
