@@ -8,7 +8,7 @@
  * object. Credentials reach the SDK through its default chain (AWS_* here),
  * never through the store's config, and appear in no log or error.
  */
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment -- assertions read JSON response bodies (typed any in test/support/testApi.ts) */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-call -- assertions read JSON response bodies (typed any in test/support/testApi.ts) */
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
