@@ -158,7 +158,7 @@ const backupsSchema = z.object({
 
 /** The API's notifications (api/config.ts DBAAS_WEBHOOK_HOSTS, DBAAS_SMTP_*, DBAAS_NOTIFY_*; docs/activities-and-notifications.md). */
 const notificationsSchema = z.object({
-    webhookHosts: z.array(hostname).optional().describe("Hosts webhooks may go to; unset: any host whose addresses are all public."),
+    webhookHosts: z.array(hostname).min(1, "at least one host (leave webhookHosts out to allow any host whose addresses are all public)").optional().describe("Hosts webhooks may go to; unset: any host whose addresses are all public."),
     smtpFrom: z.string().min(3).max(254, "at most 254 characters").optional().describe("From address of the emails; the SMTP server itself is the secret key smtpUrl."),
     timeoutSeconds: seconds(0.1, 120).default(10),
     maxAttempts: z.number().int("a whole number of attempts").min(1, "at least 1 attempt").max(30, "at most 30 attempts").default(8),

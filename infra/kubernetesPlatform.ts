@@ -41,6 +41,7 @@ export function kubernetesPlatform(config: PlatformConfig, ca: StackCa, aws: { r
         oidcIssuerUrl: aws.eks.oidcIssuerUrl,
         serviceAccount: { namespace: DEVDB_NAMESPACE, name: DEVDB_SERVICE_ACCOUNT },
         prefix: platform.stateBucketPrefix,
+        ...(config.backups.store === "s3" ? { backupPrefix: config.backups.s3.prefix } : {}),
     }, { providers: [aws.provider] });
     const access = new DevDbAccess("devdb", {
         provider: aws.eks.provider,
@@ -92,7 +93,12 @@ export function kubernetesPlatform(config: PlatformConfig, ca: StackCa, aws: { r
         settings: apiSettings(config),
         adminDatabaseUrl: adminDatabase.apiConnectionUrl,
         ...(rds.caBundlePem === undefined ? {} : { trustedCaPem: rds.caBundlePem }),
-        state: { backendUrl: state.backendUrl, secretsProvider: state.secretsProvider, region: aws.region },
+        ...(config.smtpUrl === undefined ? {} : { smtpUrl: pulumi.secret(config.smtpUrl.reveal()) }),
+        state: {
+            backendUrl: state.backendUrl, secretsProvider: state.secretsProvider, region: aws.region,
+            // The S3 store in the state bucket, with its key, under the prefix the role is granted (ApiStateAccess backupPrefix).
+            ...(config.backups.store === "s3" ? { backups: { bucket: state.bucketName, keyArn: state.keyArn, prefix: config.backups.s3.prefix } } : {}),
+        },
         dependsOn: [access.admissionBinding],
     }, k8sOpts);
 

@@ -27,7 +27,8 @@ beforeAll(() => {
  * kubernetes target, where the token Secret and kubeconfig are gone, is
  * test/infra/kubernetesProgram.test.ts).
  */
-const ON_DOCKER = { "dbaas:platform": { target: "docker" } };
+// On the docker target there is no platform bucket to keep backups in: the S3 store names its own.
+const ON_DOCKER = { "dbaas:platform": { target: "docker" }, "dbaas:backups": { store: "s3", s3: { bucket: "dbaas-prod-backups" } } };
 
 async function runProgram(stack: "dev" | "prod", preview = false): Promise<{ rec: Recorder; mod: Record<string, unknown> }> {
     vi.resetModules();
