@@ -329,7 +329,7 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
     } catch (e) {
         problems.push(`DBAAS_CATALOG / DBAAS_CATALOG_FILE: ${(e as Error).message.split("\n")[0]}`);
     }
-    const backupStore = readBackupStore(env, environment.AWS_REGION, problems);
+    const backupStore = readBackupStore(env, raw.AWS_REGION, problems);
     const databaseUrl = readValueOrFile("DATABASE_URL", env.DATABASE_URL, env.DATABASE_URL_FILE, POSTGRES_URL, "a postgresql:// URL", problems);
     const backupCa = readBackupCa(env.DBAAS_BACKUP_CA_FILE, problems);
     if (env.DBAAS_FETCH_NETWORK !== undefined && env.DBAAS_TARGET !== "docker") {

@@ -50,6 +50,8 @@ describe("backup configuration", () => {
 
         it("reads bucket, prefix (default backups), region (or AWS_REGION), KMS key and endpoint; no credentials are read", () => {
             expect(load({ ...S3, AWS_REGION: "eu-west-1" }).backups.store).toEqual({ kind: "s3", bucket: "dbaas-prod-backups", prefix: "backups", region: "eu-west-1" });
+            // An empty AWS_REGION is unset, as every empty value is.
+            expect(problemsOf({ ...S3, AWS_REGION: "" })).toEqual([expect.stringMatching(/^DBAAS_BACKUP_S3_REGION = \(not set\)/)]);
             const kms = "arn:aws:kms:eu-west-1:123456789012:key/0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9";
             expect(load({
                 ...S3, AWS_REGION: "us-east-1", DBAAS_BACKUP_S3_REGION: "eu-west-1", DBAAS_BACKUP_S3_PREFIX: "prod/backups",
