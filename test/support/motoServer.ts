@@ -14,11 +14,15 @@ import { findBinary, IN_CI } from "./requirements";
 
 const INSTALL = "bash .ci/run installs it, or: python3 -m venv ~/.cache/dbaas/moto && ~/.cache/dbaas/moto/bin/pip install 'moto[server]', then DBAAS_MOTO_SERVER=~/.cache/dbaas/moto/bin/moto_server";
 
-/** The moto_server to run: DBAAS_MOTO_SERVER, else the one on PATH, else undefined. */
+/** The moto_server to run: DBAAS_MOTO_SERVER, else the one on PATH, else one of the venvs .ci/run leaves in the cache (the last by name), else undefined. */
 export function findMotoServer(): string | undefined {
     const named = process.env.DBAAS_MOTO_SERVER;
     if (named !== undefined && named !== "") return fs.existsSync(named) ? named : undefined;
-    return findBinary("moto_server");
+    const onPath = findBinary("moto_server");
+    if (onPath !== undefined) return onPath;
+    const cache = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "dbaas");
+    const venvs = fs.existsSync(cache) ? fs.readdirSync(cache).filter((d) => d.startsWith("moto-")).sort().reverse() : [];
+    return venvs.map((d) => path.join(cache, d, "bin", "moto_server")).find((f) => fs.existsSync(f));
 }
 
 /** The reason the moto tests cannot run (printed, and thrown under CI=true), or undefined. */
