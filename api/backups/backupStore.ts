@@ -39,6 +39,14 @@ export function assertBackupId(id: string): string {
     return id;
 }
 
+/** A new, empty 0600 file at `file` (whatever was there is removed first): the staged file a dump is written into. */
+export async function createStagedFile(file: string): Promise<string> {
+    await fs.promises.rm(file, { force: true });
+    const h = await fs.promises.open(file, "wx", 0o600);
+    await h.close();
+    return file;
+}
+
 const missing = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === "ENOENT";
 
 /**
@@ -73,11 +81,7 @@ export class DirectoryBackupStore implements BackupStore {
     }
 
     async stage(id: string): Promise<string> {
-        const file = this.stagedFileOf(id);
-        await fs.promises.rm(file, { force: true });
-        const h = await fs.promises.open(file, "wx", 0o600);
-        await h.close();
-        return file;
+        return createStagedFile(this.stagedFileOf(id));
     }
 
     async commit(id: string): Promise<number> {

@@ -14,7 +14,7 @@ import { Readable } from "node:stream";
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, S3Client, S3ServiceException, type PutObjectCommandInput } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import type { BackupStoreConfig } from "../config";
-import { assertBackupId, type BackupStore } from "./backupStore";
+import { assertBackupId, createStagedFile, type BackupStore } from "./backupStore";
 
 type S3StoreConfig = Extract<BackupStoreConfig, { kind: "s3" }>;
 
@@ -91,11 +91,7 @@ export class S3BackupStore implements BackupStore {
     }
 
     async stage(id: string): Promise<string> {
-        const file = this.stagedFileOf(id);
-        await fs.promises.rm(file, { force: true });
-        const h = await fs.promises.open(file, "wx", 0o600);
-        await h.close();
-        return file;
+        return createStagedFile(this.stagedFileOf(id));
     }
 
     async commit(id: string): Promise<number> {

@@ -18,10 +18,9 @@ import {
     CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { findPgDumps, searchDirs } from "../../../api/backups/pgDump";
 import { LocalPgDumpRunner } from "../../../api/backups/runner";
 import { S3BackupStore } from "../../../api/backups/s3BackupStore";
-import { REPO_ROOT } from "../../../api/config";
+import { LIMITED, oldestPgDumpOnly, seedOrders } from "../../support/backupSource";
 import { requireMotoServer, startMotoServer, type MotoServer } from "../../support/motoServer";
 import { sharedPostgres, startPostgres, type PostgresServer } from "../../support/postgres";
 import { requireBinaries } from "../../support/requirements";
@@ -57,15 +56,8 @@ describe.skipIf(missing)("S3 backup store against moto_server (a local S3 simula
         pg15 = b;
         s3 = new S3Client({ region: REGION, endpoint: moto.endpoint, forcePathStyle: true });
         await s3.send(new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }));
-        await pg15.query("CREATE DATABASE orders");
-        await pg15.query(`CREATE TABLE items (id int PRIMARY KEY, label text NOT NULL); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, ${ROWS}) g;
-            CREATE TABLE secrets (v text); INSERT INTO secrets VALUES ('s');
-            CREATE ROLE limited LOGIN PASSWORD 'limited-pw'; GRANT SELECT ON items TO limited;`, [], "orders");
-        const found = await findPgDumps(searchDirs([], process.env.PATH, path.join(REPO_ROOT, "node_modules")));
-        const oldest = [...found].sort((x, y) => x.major - y.major)[0];
-        if (oldest === undefined) throw new Error("pg_dump is on PATH but findPgDumps found none");
-        binDir = fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-pgdump-bin-"));
-        fs.symlinkSync(oldest.path, path.join(binDir, "pg_dump"));
+        await seedOrders(pg15, ROWS);
+        ({ binDir } = await oldestPgDumpOnly());
         api = await startTestApi(admin, {
             env: {
                 DBAAS_BACKUP_STORE: "s3", DBAAS_BACKUP_S3_BUCKET: BUCKET, DBAAS_BACKUP_S3_PREFIX: PREFIX, DBAAS_BACKUP_S3_REGION: REGION,
@@ -143,7 +135,7 @@ describe.skipIf(missing)("S3 backup store against moto_server (a local S3 simula
     });
 
     it("leaves no object when the dump fails half-way", async () => {
-        await readyDatabase("half-way-s3", { user: "limited", password: "limited-pw" });
+        await readyDatabase("half-way-s3", LIMITED);
         const before = await keys();
         const half = await backUp("half-way-s3");
         expect(half.status).toBe("failed");
