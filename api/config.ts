@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { IMAGE_REFERENCE_HINT, isValidImageReference, parseCatalogJson, versionCatalogSchema, type VersionCatalog } from "../contracts/catalog";
-import { DNS_NAME_PATTERN, isCidr, NAMESPACE_PREFIX_HINT, NAMESPACE_PREFIX_PATTERN } from "../contracts/stackConfig";
+import { DNS_NAME_PATTERN, isCidr, NAMESPACE_PREFIX_HINT, NAMESPACE_PREFIX_PATTERN, STATE_PREFIX_PATTERN } from "../contracts/stackConfig";
 import { DEFAULT_FETCH_IMAGE, dockerTargetSchema, kubernetesTargetSchema, PEM_CERTIFICATES, RESTORE_CA_PEM_MAX_LENGTH } from "../contracts/database";
 import { API_PORT } from "../contracts/ports";
 import { PACKAGE_ROOT } from "./paths";
@@ -23,6 +23,8 @@ const bool = z.enum(["true", "false", "1", "0"], { message: '"true" or "false"' 
 const list = z.string().transform((s) => s.split(",").map((x) => x.trim()).filter((x) => x.length > 0));
 const hostName = z.string().regex(DNS_NAME_PATTERN, "lowercase DNS names such as backups.example.com");
 const POSTGRES_URL = /^postgres(ql)?:\/\//;
+/** A KMS key as S3 takes it for SSE-KMS: key id, multi-Region key id, key ARN, alias/<name> or alias ARN. */
+const KMS_KEY_ID = /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[A-Za-z0-9/_-]+|alias\/[A-Za-z0-9/_-]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
 const dockerHost = z.string().regex(/^(unix|tcp|ssh):\/\/.+/, "a Docker host URL such as unix:///var/run/docker.sock");
 
 /** Environment variables, their defaults and rules. */
@@ -87,9 +89,17 @@ const envSchema = z.object({
     DBAAS_NOTIFY_RETRY_BASE_SECONDS: z.coerce.number().min(0.01).max(3600).default(30),
     DBAAS_NOTIFY_RETRY_MAX_SECONDS: z.coerce.number().min(0.01).max(86400).default(3600),
     DBAAS_EXPIRY_WARNING_HOURS: z.coerce.number().min(0).max(8760).default(24),
-    // Backups (docs/backups.md). Only the directory store is built; "s3" is refused below with the reason.
-    DBAAS_BACKUP_STORE: z.enum(["directory", "s3"], { message: '"directory" (the store that is built; "s3" is not built yet)' }).default("directory"),
+    // Backups (docs/backups.md): files in a directory, or objects in an S3 bucket.
+    DBAAS_BACKUP_STORE: z.enum(["directory", "s3"], { message: '"directory" (files under DBAAS_BACKUP_DIR) or "s3" (objects in DBAAS_BACKUP_S3_BUCKET)' }).default("directory"),
     DBAAS_BACKUP_DIR: z.string().min(1).optional(),
+    // The S3 store. No access keys here: the SDK's default chain (the pod's IAM role, the host's instance profile) signs.
+    DBAAS_BACKUP_S3_BUCKET: z.string().regex(/^(?=.{3,63}$)[a-z0-9][a-z0-9.-]*[a-z0-9]$/, "an S3 bucket name such as dbaas-prod-backups (3-63 lowercase letters, digits, '.', '-')").optional(),
+    DBAAS_BACKUP_S3_PREFIX: z.string().regex(STATE_PREFIX_PATTERN, "a relative key prefix such as backups or dbaas/backups (no leading or trailing '/')").default("backups"),
+    DBAAS_BACKUP_S3_REGION: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "an AWS region such as eu-west-1").optional(),
+    DBAAS_BACKUP_S3_KMS_KEY_ID: z.string().regex(KMS_KEY_ID, "a KMS key id, key ARN, alias/<name> or alias ARN").optional(),
+    // An S3-compatible server instead of AWS (path-style addressing); never with credentials in it.
+    DBAAS_BACKUP_S3_ENDPOINT: z.url({ protocol: /^https?$/, message: "an http(s):// URL of an S3-compatible server such as https://s3.example.internal:9000" })
+        .refine((u) => !/^[a-z]+:\/\/[^/]*@/i.test(u), "an endpoint without user or password in it (credentials come from the AWS default chain, never from config)").optional(),
     DBAAS_BACKUP_KEEP_COUNT: int(1, 1000).default(7),
     DBAAS_BACKUP_KEEP_DAYS: int(1, 3650).default(30),
     DBAAS_BACKUP_ROLLOFF_INTERVAL_SECONDS: z.coerce.number().min(0).max(86400).default(3600),
@@ -101,10 +111,23 @@ const envSchema = z.object({
     DBAAS_PG_DUMP_DIRS: list.default([]),
 });
 
+/** Where dump files are kept: files 0600 under `dir`, or objects `<prefix>/<id>.dump` in an S3 bucket. */
+export type BackupStoreConfig =
+    | { readonly kind: "directory"; readonly dir: string }
+    | {
+        readonly kind: "s3";
+        readonly bucket: string;
+        readonly prefix: string;
+        readonly region: string;
+        /** SSE-KMS with this key when set; else the bucket's default encryption. */
+        readonly kmsKeyId?: string;
+        /** An S3-compatible server (path-style addressing); default: AWS's endpoint of the region. */
+        readonly endpoint?: string;
+    };
+
 /** Backups: where they are kept, how long, how they are taken (docs/backups.md). */
 export interface BackupConfig {
-    /** The store of dump files; only `directory` is built (files 0600 under `dir`, named by backup id). */
-    readonly store: { readonly kind: "directory"; readonly dir: string };
+    readonly store: BackupStoreConfig;
     /** Succeeded backups kept per database; older ones are rolled off. */
     readonly keepCount: number;
     /** Backups older than this are rolled off, whatever the count. */
@@ -258,6 +281,28 @@ function readBackupCa(file: string | undefined, problems: string[]): string | un
     return `${blocks.join("\n")}\n`;
 }
 
+const S3_SETTINGS = ["DBAAS_BACKUP_S3_BUCKET", "DBAAS_BACKUP_S3_REGION", "DBAAS_BACKUP_S3_KMS_KEY_ID", "DBAAS_BACKUP_S3_ENDPOINT"] as const;
+
+/** The S3 store's settings (undefined for the directory store); S3 settings without the S3 store are a mistake, not ignored. */
+function readBackupStore(env: z.output<typeof envSchema>, awsRegion: string | undefined, problems: string[]): BackupStoreConfig | undefined {
+    if (env.DBAAS_BACKUP_STORE === "directory") {
+        for (const k of S3_SETTINGS) {
+            if (env[k] !== undefined) problems.push(`${k} = ${JSON.stringify(env[k])}: applies to DBAAS_BACKUP_STORE=s3 only (it is directory); set DBAAS_BACKUP_STORE=s3 or unset ${k}`);
+        }
+        return undefined;
+    }
+    if (env.DBAAS_BACKUP_DIR !== undefined) problems.push(`DBAAS_BACKUP_DIR = ${JSON.stringify(env.DBAAS_BACKUP_DIR)}: applies to DBAAS_BACKUP_STORE=directory only (it is s3); unset it`);
+    const region = env.DBAAS_BACKUP_S3_REGION ?? awsRegion;
+    if (env.DBAAS_BACKUP_S3_BUCKET === undefined) problems.push("DBAAS_BACKUP_S3_BUCKET = (not set): expected the bucket of the backups when DBAAS_BACKUP_STORE is s3, such as dbaas-prod-backups");
+    if (region === undefined) problems.push("DBAAS_BACKUP_S3_REGION = (not set): expected the bucket's AWS region such as eu-west-1 when DBAAS_BACKUP_STORE is s3 (or AWS_REGION)");
+    if (env.DBAAS_BACKUP_S3_BUCKET === undefined || region === undefined) return undefined;
+    return {
+        kind: "s3", bucket: env.DBAAS_BACKUP_S3_BUCKET, prefix: env.DBAAS_BACKUP_S3_PREFIX, region,
+        ...(env.DBAAS_BACKUP_S3_KMS_KEY_ID === undefined ? {} : { kmsKeyId: env.DBAAS_BACKUP_S3_KMS_KEY_ID }),
+        ...(env.DBAAS_BACKUP_S3_ENDPOINT === undefined ? {} : { endpoint: env.DBAAS_BACKUP_S3_ENDPOINT.replace(/\/+$/, "") }),
+    };
+}
+
 /** Parses the environment (pure apart from reading the catalog and secret files). Throws `ApiConfigError`. */
 export function loadApiConfig(environment: Readonly<Record<string, string | undefined>>): ApiConfig {
     // Empty values count as unset, as in most shells' `VAR= cmd`.
@@ -267,7 +312,9 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
         throw new ApiConfigError(parsed.error.issues.map((i) => {
             const key = String(i.path[0] ?? "(env)");
             // The SMTP URL may hold a password: its value is never repeated.
-            const value = raw[key] === undefined ? "(not set)" : key === "DBAAS_SMTP_URL" ? "(value hidden)" : JSON.stringify(raw[key]);
+            // An endpoint's user:password part (refused) is not repeated either.
+            const value = raw[key] === undefined ? "(not set)" : key === "DBAAS_SMTP_URL" ? "(value hidden)"
+                : JSON.stringify(key === "DBAAS_BACKUP_S3_ENDPOINT" ? raw[key].replace(/\/\/[^/]*@/, "//(hidden)@") : raw[key]);
             return `${key} = ${value}: expected ${i.code === "invalid_type" ? `a ${i.expected}` : i.message}`;
         }));
     }
@@ -282,9 +329,7 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
     } catch (e) {
         problems.push(`DBAAS_CATALOG / DBAAS_CATALOG_FILE: ${(e as Error).message.split("\n")[0]}`);
     }
-    if (env.DBAAS_BACKUP_STORE === "s3") {
-        problems.push('DBAAS_BACKUP_STORE = "s3": expected "directory"; the S3 store is not built yet (docs/backups.md says what is left); use the directory store with DBAAS_BACKUP_DIR on a volume');
-    }
+    const backupStore = readBackupStore(env, raw.AWS_REGION, problems);
     const databaseUrl = readValueOrFile("DATABASE_URL", env.DATABASE_URL, env.DATABASE_URL_FILE, POSTGRES_URL, "a postgresql:// URL", problems);
     const backupCa = readBackupCa(env.DBAAS_BACKUP_CA_FILE, problems);
     if (env.DBAAS_FETCH_NETWORK !== undefined && env.DBAAS_TARGET !== "docker") {
@@ -353,7 +398,7 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
             expiryWarningMs: env.DBAAS_EXPIRY_WARNING_HOURS * 3_600_000,
         }),
         backups: Object.freeze({
-            store: { kind: "directory" as const, dir: path.resolve(env.DBAAS_BACKUP_DIR ?? path.join(env.DBAAS_DATA_DIR, "backups")) },
+            store: backupStore ?? { kind: "directory" as const, dir: path.resolve(env.DBAAS_BACKUP_DIR ?? path.join(env.DBAAS_DATA_DIR, "backups")) },
             keepCount: env.DBAAS_BACKUP_KEEP_COUNT,
             maxAgeMs: env.DBAAS_BACKUP_KEEP_DAYS * 86_400_000,
             rolloffIntervalMs: env.DBAAS_BACKUP_ROLLOFF_INTERVAL_SECONDS * 1000,

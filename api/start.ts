@@ -25,7 +25,7 @@ import { AdminStore } from "./store/store";
 import { Backups } from "./backups/backups";
 import { RolloutDriver } from "./rollouts/driver";
 import { Rollouts } from "./rollouts/rollouts";
-import { DirectoryBackupStore } from "./backups/backupStore";
+import { openBackupStore } from "./backups/openBackupStore";
 import { searchDirs } from "./backups/pgDump";
 import { LocalPgDumpRunner, type BackupRunner } from "./backups/runner";
 import { REPO_ROOT } from "./config";
@@ -105,8 +105,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     const tokens = o.tokens ?? new TokensFile(o.config.tokensFile, (m) => o.logger?.warn(m));
     const metrics = new ApiMetrics({ processMetrics: o.processMetrics === true });
     const resolver = o.resolver ?? systemResolver;
-    const files = new DirectoryBackupStore(o.config.backups.store.dir);
-    await files.init();
+    const files = await openBackupStore(o.config.backups.store);
     // The backups' and the rollout driver's log (both made before the server and its logger).
     const backupLog = {
         info: (obj: object, msg: string) => o.logger?.info(obj, msg),
@@ -207,6 +206,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
                 await notifier?.stop();
                 await hub.close();
                 await store.close();
+                await files.close?.();
             })();
             return closing;
         },

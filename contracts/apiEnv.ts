@@ -25,9 +25,43 @@ export const SECRET_FILES = {
     // The on-demand stacks' secrets provider: the engine hands this file to the
     // Pulumi CLI as PULUMI_CONFIG_PASSPHRASE_FILE (api/engine/workspace.ts).
     pulumiPassphrase: { env: "DBAAS_PULUMI_PASSPHRASE_FILE", file: `${SECRETS_DIR}/pulumi-passphrase` },
+    // The SMTP URL may hold a password (api/config.ts reads DBAAS_SMTP_URL_FILE).
+    smtpUrl: { env: "DBAAS_SMTP_URL_FILE", file: `${SECRETS_DIR}/smtp-url` },
 } as const;
 
 export type SecretFileKey = keyof typeof SECRET_FILES;
+
+/** Where the S3 store puts backups (DBAAS_BACKUP_S3_*); no credentials: the SDK's default chain signs. */
+export interface ApiBackupS3Settings {
+    readonly bucket: string;
+    readonly prefix: string;
+    readonly region: string;
+    readonly kmsKeyId?: string;
+    readonly endpoint?: string;
+}
+
+/** The API's backups (DBAAS_BACKUP_*; docs/backups.md). */
+export interface ApiBackupSettings {
+    readonly store: "directory" | "s3";
+    readonly keepCount: number;
+    readonly keepDays: number;
+    readonly rolloffIntervalSeconds: number;
+    readonly maxConcurrent: number;
+    readonly timeoutSeconds: number;
+    readonly fetchBaseUrl?: string;
+    /** Required when `store` is s3 (on kubernetes ApiDeployment fills in the state bucket and key). */
+    readonly s3?: ApiBackupS3Settings;
+}
+
+/** The API's notifications (DBAAS_WEBHOOK_HOSTS, DBAAS_SMTP_FROM, DBAAS_NOTIFY_*); the SMTP URL is the secret file `smtpUrl`. */
+export interface ApiNotificationSettings {
+    /** Undefined: any host whose addresses are all public. */
+    readonly webhookHosts?: readonly string[];
+    readonly smtpFrom?: string;
+    readonly timeoutSeconds: number;
+    readonly maxAttempts: number;
+    readonly expiryWarningHours: number;
+}
 
 /** The non-secret settings of the API, as the platform config states them. */
 export interface ApiSettings {
@@ -48,6 +82,10 @@ export interface ApiSettings {
     };
     /** Docker host of the docker target (dev). */
     readonly dockerHost: string;
+    /** Default: none stated (the API's own defaults: the directory store in its data dir). */
+    readonly backups?: ApiBackupSettings;
+    /** Default: none stated (the API's own defaults: webhooks to any public host, no email). */
+    readonly notifications?: ApiNotificationSettings;
     /** Which secret files will be present (the others are not announced). */
     readonly secrets: ReadonlySet<SecretFileKey>;
     /** Whether the stack CA file is uploaded (then NODE_EXTRA_CA_CERTS names it). Default: false. */
@@ -91,6 +129,8 @@ export function apiEnvironment(s: ApiSettings): string[] {
         DBAAS_DB_STORAGE_GB: String(s.ondemand.storageGb),
         DBAAS_DEFAULT_SOURCE_RANGES: s.ondemand.defaultSourceRanges.join(","),
     };
+    if (s.backups !== undefined) Object.assign(env, backupEnvironment(s.backups));
+    if (s.notifications !== undefined) Object.assign(env, notificationEnvironment(s.notifications));
     if (s.trustStackCa === true) env.NODE_EXTRA_CA_CERTS = STACK_CA_FILE;
     if (s.secretsProvider !== undefined) env.DBAAS_SECRETS_PROVIDER = s.secretsProvider;
     if (s.awsRegion !== undefined) env.AWS_REGION = s.awsRegion;
@@ -99,6 +139,40 @@ export function apiEnvironment(s: ApiSettings): string[] {
         env[f.env] = f.file;
     }
     return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+}
+
+function backupEnvironment(b: ApiBackupSettings): Record<string, string> {
+    const env: Record<string, string> = {
+        DBAAS_BACKUP_STORE: b.store,
+        DBAAS_BACKUP_KEEP_COUNT: String(b.keepCount),
+        DBAAS_BACKUP_KEEP_DAYS: String(b.keepDays),
+        DBAAS_BACKUP_ROLLOFF_INTERVAL_SECONDS: String(b.rolloffIntervalSeconds),
+        DBAAS_BACKUP_MAX_CONCURRENT: String(b.maxConcurrent),
+        DBAAS_BACKUP_TIMEOUT_SECONDS: String(b.timeoutSeconds),
+    };
+    if (b.fetchBaseUrl !== undefined) env.DBAAS_BACKUP_FETCH_BASE_URL = b.fetchBaseUrl;
+    if (b.store === "s3") {
+        // The platform config guarantees it; a missing one is a bug of the caller, not a setting to default.
+        if (b.s3 === undefined) throw new Error("apiEnvironment: backups.store is s3 but no bucket was given (backups.s3)");
+        Object.assign(env, {
+            DBAAS_BACKUP_S3_BUCKET: b.s3.bucket,
+            DBAAS_BACKUP_S3_PREFIX: b.s3.prefix,
+            DBAAS_BACKUP_S3_REGION: b.s3.region,
+            ...(b.s3.kmsKeyId === undefined ? {} : { DBAAS_BACKUP_S3_KMS_KEY_ID: b.s3.kmsKeyId }),
+            ...(b.s3.endpoint === undefined ? {} : { DBAAS_BACKUP_S3_ENDPOINT: b.s3.endpoint }),
+        });
+    }
+    return env;
+}
+
+function notificationEnvironment(n: ApiNotificationSettings): Record<string, string> {
+    return {
+        ...(n.webhookHosts === undefined ? {} : { DBAAS_WEBHOOK_HOSTS: n.webhookHosts.join(",") }),
+        ...(n.smtpFrom === undefined ? {} : { DBAAS_SMTP_FROM: n.smtpFrom }),
+        DBAAS_NOTIFY_TIMEOUT_SECONDS: String(n.timeoutSeconds),
+        DBAAS_NOTIFY_MAX_ATTEMPTS: String(n.maxAttempts),
+        DBAAS_EXPIRY_WARNING_HOURS: String(n.expiryWarningHours),
+    };
 }
 
 /** The Docker socket path when the docker target talks to a local socket (it is then mounted into the API). */

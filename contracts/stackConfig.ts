@@ -137,6 +137,42 @@ const platformSchema = z.object({
     }).strict().optional(),
 }).strict();
 
+const seconds = (min: number, max: number) => z.number().min(min, `at least ${min} seconds`).max(max, `at most ${max} seconds`);
+
+/**
+ * The API's backups (api/config.ts DBAAS_BACKUP_*; docs/backups.md). On the
+ * kubernetes target the S3 store keeps them in the platform's own state
+ * bucket under `s3.prefix`, encrypted with its key (the API's role is granted
+ * that prefix); on docker, `s3.bucket` and `s3.region` name a bucket the
+ * Docker host's own AWS identity reaches.
+ */
+const backupsSchema = z.object({
+    store: z.enum(["directory", "s3"], { message: 'one of "directory" (files in the API\'s data volume; docker target) or "s3" (objects in a bucket)' }).default("directory"),
+    keepCount: z.number().int("a whole number of backups").min(1, "at least 1 backup").max(1000, "at most 1000 backups").default(7),
+    keepDays: z.number().int("a whole number of days").min(1, "at least 1 day").max(3650, "at most 3650 days").default(30),
+    rolloffIntervalSeconds: seconds(0, 86400).default(3600),
+    maxConcurrent: z.number().int("a whole number of dumps").min(1, "at least 1 dump").max(16, "at most 16 dumps").default(2),
+    timeoutSeconds: z.number().int("a whole number of seconds").min(10, "at least 10 seconds").max(86400, "at most 86400 seconds").default(3600),
+    fetchBaseUrl: z.url({ protocol: /^https$/, message: "an https:// URL at which restores reach the API, such as https://dbaas.example.com (its public name)" }).optional()
+        .describe("Without it the API refuses POST /databases with backup_id."),
+    s3: z.object({
+        bucket: z.string().regex(/^(?=.{3,63}$)[a-z0-9][a-z0-9.-]*[a-z0-9]$/, "an S3 bucket name such as dbaas-dev-backups").optional(),
+        prefix: z.string().regex(STATE_PREFIX_PATTERN, "a relative S3 key prefix such as backups or dbaas/backups").default("backups"),
+        region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "an AWS region such as eu-west-1").optional(),
+        kmsKeyId: z.string().regex(/^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[A-Za-z0-9/_-]+|alias\/[A-Za-z0-9/_-]+|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/, "a KMS key id, key ARN, alias/<name> or alias ARN").optional(),
+        endpoint: z.url({ protocol: /^https?$/, message: "an http(s):// URL of an S3-compatible server" }).refine((u) => !/^[a-z]+:\/\/[^/]*@/i.test(u), "an endpoint without user or password (credentials come from the AWS default chain)").optional(),
+    }).strict().default({ prefix: "backups" }),
+}).strict();
+
+/** The API's notifications (api/config.ts DBAAS_WEBHOOK_HOSTS, DBAAS_SMTP_*, DBAAS_NOTIFY_*; docs/activities-and-notifications.md). */
+const notificationsSchema = z.object({
+    webhookHosts: z.array(hostname).min(1, "at least one host (leave webhookHosts out to allow any host whose addresses are all public)").optional().describe("Hosts webhooks may go to; unset: any host whose addresses are all public."),
+    smtpFrom: z.string().min(3).max(254, "at most 254 characters").optional().describe("From address of the emails; the SMTP server itself is the secret key smtpUrl."),
+    timeoutSeconds: seconds(0.1, 120).default(10),
+    maxAttempts: z.number().int("a whole number of attempts").min(1, "at least 1 attempt").max(30, "at most 30 attempts").default(8),
+    expiryWarningHours: z.number().min(0, "0 (no warning) or more hours").max(8760, "at most 8760 hours").default(24),
+}).strict();
+
 export const platformConfigSchema = z.object({
     domain: hostname.describe("Public DNS name of the API; the certificate's subject."),
     dockerHost: z.string().regex(/^(unix|tcp|ssh):\/\/.+/, "a Docker host URL: unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host").default("unix:///var/run/docker.sock"),
@@ -147,6 +183,7 @@ export const platformConfigSchema = z.object({
     }).strict(),
     tlsCertificateChain: z.string().optional(),
     tlsPrivateKey: z.string().optional(),
+    smtpUrl: z.string().optional(),
     nginx: z.object({
         image: z.string().min(1, "an nginx image such as nginx:1.27-alpine"),
         memoryMb: memoryMb(32).default(128),
@@ -189,6 +226,8 @@ export const platformConfigSchema = z.object({
         untaggedExpiryDays: z.number().int().min(1).default(7),
     }).strict(),
     platform: platformSchema,
+    backups: backupsSchema.default(() => backupsSchema.parse({})),
+    notifications: notificationsSchema.default(() => notificationsSchema.parse({})),
     ondemand: z.object({
         target: z.enum(["docker", "kubernetes"], { message: 'one of "docker" (containers on the Docker host) or "kubernetes" (namespaces on EKS)' }),
         namespacePrefix: z.string().regex(NAMESPACE_PREFIX_PATTERN, NAMESPACE_PREFIX_HINT).max(20, "at most 20 characters").default("devdb-"),
@@ -237,6 +276,10 @@ export const platformConfigSchema = z.object({
             message: `the numeric group id that owns ${socket} on the Docker host (\`stat -c %g ${socket}\` there prints it); it is required when ondemand.target is "docker" on a unix:// dockerHost, because the socket is mounted into the API, which does not run as root`,
         });
     }
+    if (cfg.smtpUrl !== undefined && !/^smtps?:\/\/\S+$/.test(cfg.smtpUrl)) {
+        ctx.addIssue({ code: "custom", path: ["smtpUrl"], input: cfg.smtpUrl, message: "an smtp:// or smtps:// URL such as smtps://user:password@mail.example.com:465" });
+    }
+    backupIssues(cfg).forEach((i) => ctx.addIssue({ code: "custom", ...i }));
     if (cfg.api.ttlHoursDefault > cfg.api.ttlHoursMax) {
         ctx.addIssue({ code: "custom", path: ["api", "ttlHoursDefault"], input: cfg.api.ttlHoursDefault, message: `at most api.ttlHoursMax (${cfg.api.ttlHoursMax})` });
     }
@@ -246,16 +289,41 @@ export const platformConfigSchema = z.object({
     }
 });
 
+/** What the backup settings need from the rest of the config: on kubernetes, S3 in the platform's bucket; on docker, a bucket of one's own. */
+function backupIssues(cfg: z.output<typeof platformConfigSchema>): { path: (string | number)[]; input: unknown; message: string }[] {
+    const b = cfg.backups;
+    const at = (...p: string[]) => ["backups", ...p];
+    const issues: { path: (string | number)[]; input: unknown; message: string }[] = [];
+    if (cfg.platform.target === "kubernetes") {
+        if (b.store === "directory") issues.push({ path: at("store"), input: b.store, message: '"s3" when platform.target is "kubernetes" (the API pods\' data directory is an emptyDir: backups there would be lost with the pod and not shared by the replicas)' });
+        for (const k of ["bucket", "region", "kmsKeyId", "endpoint"] as const) {
+            if (b.s3[k] !== undefined) issues.push({ path: at("s3", k), input: b.s3[k], message: `no value on platform.target "kubernetes": backups go to the platform's state bucket under backups.s3.prefix, with its KMS key and region (unset backups.s3.${k})` });
+        }
+        const overlaps = (x: string, y: string) => x === y || x.startsWith(`${y}/`) || y.startsWith(`${x}/`);
+        if (overlaps(b.s3.prefix, cfg.platform.stateBucketPrefix)) issues.push({ path: at("s3", "prefix"), input: b.s3.prefix, message: `a prefix apart from platform.stateBucketPrefix (${cfg.platform.stateBucketPrefix}), such as backups: the role's grants keep the two apart` });
+    } else if (b.store === "s3") {
+        if (b.s3.bucket === undefined) issues.push({ path: at("s3", "bucket"), input: undefined, message: 'the bucket of the backups when backups.store is "s3" on the docker target, such as dbaas-dev-backups (the Docker host\'s AWS identity must reach it)' });
+        if (b.s3.region === undefined && cfg.aws.region === undefined) issues.push({ path: at("s3", "region"), input: undefined, message: 'the bucket\'s region such as eu-west-1 when backups.store is "s3" (or aws.region)' });
+    } else {
+        for (const k of ["bucket", "region", "kmsKeyId", "endpoint"] as const) {
+            if (b.s3[k] !== undefined) issues.push({ path: at("s3", k), input: b.s3[k], message: `no value while backups.store is "directory" (set backups.store to "s3", or unset backups.s3.${k})` });
+        }
+    }
+    return issues;
+}
+
 type Parsed = z.output<typeof platformConfigSchema>;
 
 /** The validated platform config. Secret keys are wrapped in `Secret`. */
-export type PlatformConfig = Readonly<Omit<Parsed, "tlsCertificateChain" | "tlsPrivateKey">> & {
+export type PlatformConfig = Readonly<Omit<Parsed, "tlsCertificateChain" | "tlsPrivateKey" | "smtpUrl">> & {
     readonly tlsCertificateChain?: Secret;
     readonly tlsPrivateKey?: Secret;
+    /** The API's SMTP server (it may hold a password): a secret file in the API, never plain env. */
+    readonly smtpUrl?: Secret;
 };
 
 /** Keys whose values are secrets: never printed, set with `--secret`. */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(["tlsCertificateChain", "tlsPrivateKey"]);
+export const SECRET_KEYS: ReadonlySet<string> = new Set(["tlsCertificateChain", "tlsPrivateKey", "smtpUrl"]);
 
 /** Example values used in the fix command of an error, by path with indices as `[i]`. */
 const FIX_EXAMPLES: Record<string, string> = {
@@ -278,6 +346,13 @@ const FIX_EXAMPLES: Record<string, string> = {
     "platform.rds": "'{\"vpcId\":\"vpc-0123456789abcdef0\",\"subnetIds\":[\"subnet-0123456789abcdef0\",\"subnet-0fedcba9876543210\"]}'",
     "platform.sourceRanges": "'[\"203.0.113.0/24\"]'",
     "platform.sourceRanges[i]": "203.0.113.0/24",
+    smtpUrl: "'smtps://user:password@mail.example.com:465'",
+    "backups.store": "s3",
+    "backups.fetchBaseUrl": "https://dbaas.example.com",
+    "backups.s3.bucket": "dbaas-dev-backups",
+    "backups.s3.region": "eu-west-1",
+    "backups.s3.prefix": "backups",
+    "notifications.webhookHosts": "'[\"hooks.example.com\"]'",
 };
 
 export class ConfigError extends Error {
@@ -339,9 +414,10 @@ export function parsePlatformConfig(raw: Readonly<Record<string, unknown>>): Pla
     if (!result.success) {
         throw new ConfigError(result.error.issues.flatMap(describeIssue));
     }
-    const { tlsCertificateChain, tlsPrivateKey, ...rest } = result.data;
+    const { tlsCertificateChain, tlsPrivateKey, smtpUrl, ...rest } = result.data;
     return deepFreeze({
         ...rest,
+        ...(smtpUrl === undefined ? {} : { smtpUrl: new Secret(smtpUrl) }),
         ...(tlsCertificateChain === undefined ? {} : { tlsCertificateChain: new Secret(tlsCertificateChain) }),
         ...(tlsPrivateKey === undefined ? {} : { tlsPrivateKey: new Secret(tlsPrivateKey) }),
     });

@@ -8,8 +8,8 @@
  * part with the real CLI to a local API server.
  */
 import type * as k8s from "@pulumi/kubernetes";
-import type * as pulumi from "@pulumi/pulumi";
-import { API_POD_LABELS, ApiDeployment } from "../components/api";
+import * as pulumi from "@pulumi/pulumi";
+import { API_POD_LABELS, ApiDeployment, type ApiDeploymentArgs } from "../components/api";
 import { DevDbAccess, IRSA_ROLE_ANNOTATION, type ClusterEndpoint } from "../components/aws";
 import { AdminDatabaseInCluster } from "../components/postgres";
 import { NginxDeployment, nginxExposure } from "../components/proxy";
@@ -34,8 +34,8 @@ export interface ClusterWorkloadInputs {
     readonly adminDatabase:
         | { readonly kind: "external"; readonly url: pulumi.Input<string>; readonly trustedCaPem?: string }
         | { readonly kind: "inCluster"; readonly image: string; readonly ca: StackCa };
-    /** The Automation API's state backend and secrets provider. */
-    readonly state: { backendUrl: pulumi.Input<string>; secretsProvider: pulumi.Input<string>; region: string };
+    /** The Automation API's state backend and secrets provider (and the S3 backup store, when configured). */
+    readonly state: NonNullable<ApiDeploymentArgs["state"]>;
     /** The certificate nginx serves. */
     readonly certificate: { certificateChainPem: pulumi.Input<string>; privateKeyPem: pulumi.Input<string> };
 }
@@ -82,6 +82,7 @@ export function clusterWorkloads(config: PlatformConfig, inputs: ClusterWorkload
         settings: apiSettings(config),
         adminDatabaseUrl: inCluster?.apiConnectionUrl ?? (db.kind === "external" ? db.url : ""),
         ...(trustedCaPem === undefined ? {} : { trustedCaPem }),
+        ...(config.smtpUrl === undefined ? {} : { smtpUrl: pulumi.secret(config.smtpUrl.reveal()) }),
         state: inputs.state,
         dependsOn: [access.admissionBinding],
     }, k8sOpts);

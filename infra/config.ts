@@ -42,9 +42,19 @@ export function loadConfig(): PlatformConfig {
     return cached;
 }
 
-/** Forgets the cached config (tests run the program for several stacks in one process). */
-/** The API's settings from the stack config, the same on both platform targets (apiEnvironment turns them into env). */
+/**
+ * The API's settings from the stack config, the same on both platform targets
+ * (apiEnvironment turns them into env). The S3 store's bucket is stated here on
+ * the docker target; on kubernetes it is the platform's state bucket, which
+ * ApiDeployment fills in (`backups.s3` is then left out).
+ */
 export function apiSettings(config: PlatformConfig): Omit<ApiSettings, "secrets" | "trustStackCa"> {
+    const b = config.backups;
+    const region = b.s3.region ?? config.aws.region;
+    const s3 = b.store === "s3" && config.platform.target === "docker" && b.s3.bucket !== undefined && region !== undefined
+        ? { bucket: b.s3.bucket, prefix: b.s3.prefix, region, ...(b.s3.kmsKeyId === undefined ? {} : { kmsKeyId: b.s3.kmsKeyId }), ...(b.s3.endpoint === undefined ? {} : { endpoint: b.s3.endpoint }) }
+        : undefined;
+    const n = config.notifications;
     return {
         catalog: config.postgres.versions,
         ttlHoursDefault: config.api.ttlHoursDefault,
@@ -54,9 +64,21 @@ export function apiSettings(config: PlatformConfig): Omit<ApiSettings, "secrets"
         maxConcurrentOperations: config.api.maxConcurrentOperations,
         ondemand: config.ondemand,
         dockerHost: config.dockerHost,
+        backups: {
+            store: b.store, keepCount: b.keepCount, keepDays: b.keepDays, rolloffIntervalSeconds: b.rolloffIntervalSeconds,
+            maxConcurrent: b.maxConcurrent, timeoutSeconds: b.timeoutSeconds,
+            ...(b.fetchBaseUrl === undefined ? {} : { fetchBaseUrl: b.fetchBaseUrl }),
+            ...(s3 === undefined ? {} : { s3 }),
+        },
+        notifications: {
+            ...(n.webhookHosts === undefined ? {} : { webhookHosts: n.webhookHosts }),
+            ...(n.smtpFrom === undefined ? {} : { smtpFrom: n.smtpFrom }),
+            timeoutSeconds: n.timeoutSeconds, maxAttempts: n.maxAttempts, expiryWarningHours: n.expiryWarningHours,
+        },
     };
 }
 
+/** Forgets the cached config (tests run the program for several stacks in one process). */
 export function resetConfigCache(): void {
     cached = undefined;
 }

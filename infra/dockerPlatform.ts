@@ -76,6 +76,8 @@ export function dockerPlatform(config: PlatformConfig, ca: StackCa, aws: { ecr?:
             },
         } : {}),
         ...(devDbAccess?.apiKubeconfig ? { kubeconfig: devDbAccess.apiKubeconfig } : {}),
+        // Secret config; the parser checked it is an smtp(s):// URL.
+        ...(config.smtpUrl === undefined ? {} : { smtpUrl: pulumi.secret(config.smtpUrl.reveal()) }),
         // dev (docker target on the local socket): the socket's group, so the non-root API may use it; the config requires it then.
         ...(config.api.dockerSocketGroupId === undefined ? {} : { dockerSocketGroupId: config.api.dockerSocketGroupId }),
         provider: dockerProvider,

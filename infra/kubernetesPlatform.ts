@@ -36,6 +36,7 @@ export function kubernetesPlatform(config: PlatformConfig, ca: StackCa, aws: { r
         oidcIssuerUrl: aws.eks.oidcIssuerUrl,
         serviceAccount: { namespace: DEVDB_NAMESPACE, name: DEVDB_SERVICE_ACCOUNT },
         prefix: platform.stateBucketPrefix,
+        ...(config.backups.store === "s3" ? { backupPrefix: config.backups.s3.prefix } : {}),
     }, { providers: [aws.provider] });
     // ---- the admin database: on RDS, or a StatefulSet in devdb (platform.adminDatabase) ----
     const adminVersion = findVersion(config.postgres.versions, config.postgres.adminVersion ?? defaultVersion(config.postgres.versions).label) ?? defaultVersion(config.postgres.versions);
@@ -60,7 +61,11 @@ export function kubernetesPlatform(config: PlatformConfig, ca: StackCa, aws: { r
         adminDatabase: rds === undefined
             ? { kind: "inCluster", image: adminVersion.image, ca }
             : { kind: "external", url: rds.database.apiConnectionUrl, ...(rds.caBundlePem === undefined ? {} : { trustedCaPem: rds.caBundlePem }) },
-        state: { backendUrl: state.backendUrl, secretsProvider: state.secretsProvider, region: aws.region },
+        state: {
+            backendUrl: state.backendUrl, secretsProvider: state.secretsProvider, region: aws.region,
+            // The S3 store in the state bucket, with its key, under the prefix the role is granted (ApiStateAccess backupPrefix).
+            ...(config.backups.store === "s3" ? { backups: { bucket: state.bucketName, keyArn: state.keyArn, prefix: config.backups.s3.prefix } } : {}),
+        },
         certificate: servedCertificate(config, ca),
     });
 

@@ -1,8 +1,8 @@
 /**
  * Where dump files are kept. One interface, so the store is a configuration
- * choice: the directory store is built (dev, or a volume in prod); an S3 store
- * is not (config.ts refuses DBAAS_BACKUP_STORE=s3 with the reason). Objects
- * are named by backup id only (a UUID the API chose), never by user input.
+ * choice: the directory store here (dev, or a volume in prod), or the S3 store
+ * (s3BackupStore.ts). Objects are named by backup id only (a UUID the API
+ * chose), never by user input.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -27,6 +27,8 @@ export interface BackupStore {
     remove(id: string): Promise<void>;
     /** Whether the backup `id` is stored (tests, recovery). */
     has(id: string): Promise<boolean>;
+    /** Releases what the store holds (connections, its staging directory); the API calls it last on shutdown. */
+    close?(): Promise<void>;
 }
 
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -35,6 +37,14 @@ const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export function assertBackupId(id: string): string {
     if (!ID.test(id)) throw new Error(`not a backup id: ${JSON.stringify(id.slice(0, 60))}`);
     return id;
+}
+
+/** A new, empty 0600 file at `file` (whatever was there is removed first): the staged file a dump is written into. */
+export async function createStagedFile(file: string): Promise<string> {
+    await fs.promises.rm(file, { force: true });
+    const h = await fs.promises.open(file, "wx", 0o600);
+    await h.close();
+    return file;
 }
 
 const missing = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === "ENOENT";
@@ -71,11 +81,7 @@ export class DirectoryBackupStore implements BackupStore {
     }
 
     async stage(id: string): Promise<string> {
-        const file = this.stagedFileOf(id);
-        await fs.promises.rm(file, { force: true });
-        const h = await fs.promises.open(file, "wx", 0o600);
-        await h.close();
-        return file;
+        return createStagedFile(this.stagedFileOf(id));
     }
 
     async commit(id: string): Promise<number> {

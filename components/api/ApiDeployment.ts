@@ -4,7 +4,7 @@ import { API_UID, apiEnvironment, STACK_CA_FILE, type ApiSettings, type SecretFi
 import { API_PORT } from "../../contracts/ports";
 import { LABELS, MANAGED_BY } from "../../contracts/labels";
 import { disruptionBudgetSpec, guaranteedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, ROLLING_UPDATE, zoneAndNodeSpread } from "../kubernetes/restricted";
-import { API_POD_LABELS, API_SERVICE_NAME, apiProbes, apiServiceUpstream, apiVolumes, k8sEnv } from "./apiPod";
+import { API_POD_LABELS, API_SERVICE_NAME, apiProbes, apiServiceUpstream, apiVolumes, k8sEnv, secretFileName } from "./apiPod";
 
 /**
  * The DBaaS API on Kubernetes (platform target `kubernetes`): a Deployment of
@@ -32,6 +32,8 @@ export interface ApiDeploymentArgs {
     settings: Omit<ApiSettings, "secrets" | "trustStackCa">;
     /** Admin database URL (secret) → Secret → file `DATABASE_URL_FILE`. */
     adminDatabaseUrl: pulumi.Input<string>;
+    /** The SMTP server URL (secret: it may hold a password) → Secret → file `DBAAS_SMTP_URL_FILE`. Default: none (no email). */
+    smtpUrl?: pulumi.Input<string>;
     /** A CA the API trusts besides the public ones (NODE_EXTRA_CA_CERTS), e.g. the RDS bundle. Default: none. */
     trustedCaPem?: pulumi.Input<string>;
     /**
@@ -40,7 +42,13 @@ export interface ApiDeploymentArgs {
      * web identity. Default: `settings`' (a file backend in the pod's scratch
      * volume, lost with the pod: only for tests).
      */
-    state?: { backendUrl: pulumi.Input<string>; secretsProvider: pulumi.Input<string>; region: string };
+    state?: {
+        backendUrl: pulumi.Input<string>;
+        secretsProvider: pulumi.Input<string>;
+        region: string;
+        /** With `settings.backups.store` s3: the bucket and KMS key the backups go to (under `prefix`), e.g. ApiStateAccess's. */
+        backups?: { bucket: pulumi.Input<string>; keyArn: pulumi.Input<string>; prefix: string };
+    };
     /** Resources the pods wait for, e.g. the admission policy that confines the ServiceAccount. Default: none. */
     dependsOn?: pulumi.Resource[];
 }
@@ -58,11 +66,13 @@ export class ApiDeployment extends pulumi.ComponentResource {
         const child = { parent: this };
         const labels = { ...API_POD_LABELS, [LABELS.managedBy]: MANAGED_BY };
 
-        const secretKeys: SecretFileKey[] = ["databaseUrl"];
+        const secretValues: [SecretFileKey, pulumi.Input<string> | undefined][] = [["databaseUrl", args.adminDatabaseUrl], ["smtpUrl", args.smtpUrl]];
+        const present = secretValues.filter((e): e is [SecretFileKey, pulumi.Input<string>] => e[1] !== undefined);
+        const secretKeys: SecretFileKey[] = present.map(([k]) => k);
         const secret = new k8s.core.v1.Secret(`${name}-secrets`, {
             metadata: { name: `${API_SERVICE_NAME}-secrets`, namespace: args.namespace, labels },
             type: "Opaque",
-            stringData: { "database-url": pulumi.secret(args.adminDatabaseUrl) },
+            stringData: Object.fromEntries(present.map(([k, v]) => [secretFileName(k), pulumi.secret(v)])),
         }, child);
         const caFile = STACK_CA_FILE.slice(STACK_CA_FILE.lastIndexOf("/") + 1);
         const ca = args.trustedCaPem === undefined ? undefined : new k8s.core.v1.ConfigMap(`${name}-trusted-ca`, {
@@ -73,8 +83,11 @@ export class ApiDeployment extends pulumi.ComponentResource {
         const state = args.state;
         const env = state === undefined
             ? pulumi.output(k8sEnv(apiEnvironment({ ...args.settings, secrets: new Set(secretKeys), trustStackCa: ca !== undefined })))
-            : pulumi.all([state.backendUrl, state.secretsProvider]).apply(([backendUrl, secretsProvider]) => k8sEnv(apiEnvironment({
+            : pulumi.all([state.backendUrl, state.secretsProvider, state.backups?.bucket, state.backups?.keyArn]).apply(([backendUrl, secretsProvider, bucket, keyArn]) => k8sEnv(apiEnvironment({
                 ...args.settings,
+                ...(args.settings.backups === undefined || state.backups === undefined || bucket === undefined ? {} : {
+                    backups: { ...args.settings.backups, s3: { bucket, prefix: state.backups.prefix, region: state.region, ...(keyArn === undefined ? {} : { kmsKeyId: keyArn }) } },
+                }),
                 pulumiBackendUrl: backendUrl,
                 secretsProvider,
                 awsRegion: state.region,

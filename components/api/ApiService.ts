@@ -28,6 +28,8 @@ export interface ApiServiceArgs extends ApiImageArgs {
     kubeconfig?: pulumi.Input<string>;
     /** Bearer tokens file content (secret) → `DBAAS_TOKENS_FILE`. Default: none (the API's own default path in its data dir). */
     tokens?: pulumi.Input<string>;
+    /** The SMTP server URL (secret: it may hold a password) → `DBAAS_SMTP_URL_FILE`. Default: none (no email). */
+    smtpUrl?: pulumi.Input<string>;
     /**
      * Group id that owns the Docker socket on the host (`stat -c %g /var/run/docker.sock`), added to
      * the replicas when the socket is mounted (see `mountedDockerSocket`) so the non-root API can use it.
@@ -63,6 +65,7 @@ export class ApiService extends pulumi.ComponentResource {
             ["kubeconfig", args.kubeconfig],
             ["tokens", args.tokens],
             ["pulumiPassphrase", passphrase.result],
+            ["smtpUrl", args.smtpUrl],
         ];
         const present = secretInputs.filter((e): e is [SecretFileKey, pulumi.Input<string>] => e[1] !== undefined);
         const env = apiEnvironment({ ...args.settings, secrets: new Set(present.map(([k]) => k)), trustStackCa: args.caCertPem !== undefined });

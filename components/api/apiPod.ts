@@ -30,10 +30,15 @@ export function k8sEnv(entries: readonly string[]): { name: string; value: strin
     });
 }
 
+/** The key of a secret in the API's Secret, which is also its file name under SECRETS_DIR (`database-url`). */
+export function secretFileName(key: SecretFileKey): string {
+    return SECRET_FILES[key].file.slice(SECRETS_DIR.length + 1);
+}
+
 /** The items of the API's Secret volume: one file per secret under SECRETS_DIR, keyed by its file name. */
 export function secretItems(keys: readonly SecretFileKey[]): { key: string; path: string }[] {
     return keys.map((k) => {
-        const name = SECRET_FILES[k].file.slice(SECRETS_DIR.length + 1);
+        const name = secretFileName(k);
         return { key: name, path: name };
     });
 }

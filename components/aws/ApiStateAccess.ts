@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { irsaTrustPolicy, kmsSecretsProviderUrl, oidcProviderArn, stateAccessPolicy, stateBackendUrl } from "./apiIdentity";
+import { backupLifecycleRule, irsaTrustPolicy, kmsSecretsProviderUrl, oidcProviderArn, stateAccessPolicy, stateBackendUrl } from "./apiIdentity";
 
 /**
  * Where the API keeps the on-demand stacks when it runs in the cluster, and
@@ -8,7 +8,8 @@ import { irsaTrustPolicy, kmsSecretsProviderUrl, oidcProviderArn, stateAccessPol
  * encrypts both the bucket and the stacks' secrets, a private, versioned S3
  * bucket, and an IAM role that only the given ServiceAccount can assume
  * through the cluster's OIDC provider (IRSA), allowed exactly the bucket
- * prefix and the key. No access keys exist anywhere.
+ * prefix and the key, and the backups' prefix when the API's S3 backup store
+ * keeps them here. No access keys exist anywhere.
  */
 export interface ApiStateAccessArgs {
     /** AWS region (stack config `aws.region`). */
@@ -19,6 +20,8 @@ export interface ApiStateAccessArgs {
     serviceAccount: { namespace: string; name: string };
     /** Key prefix of the on-demand state in the bucket (stack config `platform.stateBucketPrefix`). */
     prefix: string;
+    /** Key prefix of the API's backups in the bucket (stack config `backups.s3.prefix`). Default: none (no backups here, no grant). */
+    backupPrefix?: string;
     /** Keep the bucket (and its state) when the stack is destroyed. Default: true. */
     retainOnDelete?: boolean;
 }
@@ -35,7 +38,7 @@ export class ApiStateAccess extends pulumi.ComponentResource {
 
     constructor(name: string, args: ApiStateAccessArgs, opts?: pulumi.ComponentResourceOptions) {
         // A bad prefix stops here, before anything is registered.
-        stateAccessPolicy("arn:aws:s3:::check", args.prefix, "arn:aws:kms:check");
+        stateAccessPolicy("arn:aws:s3:::check", args.prefix, "arn:aws:kms:check", args.backupPrefix);
         super("dbaas:aws:ApiStateAccess", name, {}, opts);
         const child = { parent: this };
         const keep = { ...child, retainOnDelete: args.retainOnDelete ?? true };
@@ -60,6 +63,9 @@ export class ApiStateAccess extends pulumi.ComponentResource {
             bucket: bucket.id,
             rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: key.arn }, bucketKeyEnabled: true }],
         }, child);
+        if (args.backupPrefix !== undefined) {
+            new aws.s3.BucketLifecycleConfiguration(`${name}-lifecycle`, { bucket: bucket.id, rules: [backupLifecycleRule(args.backupPrefix)] }, child);
+        }
 
         const invoke = { parent: this };
         const identity = aws.getCallerIdentityOutput({}, invoke);
@@ -72,7 +78,7 @@ export class ApiStateAccess extends pulumi.ComponentResource {
         }, child);
         new aws.iam.RolePolicy(`${name}-policy`, {
             role: role.id,
-            policy: pulumi.all([bucket.arn, key.arn]).apply(([bucketArn, keyArn]) => stateAccessPolicy(bucketArn, args.prefix, keyArn)),
+            policy: pulumi.all([bucket.arn, key.arn]).apply(([bucketArn, keyArn]) => stateAccessPolicy(bucketArn, args.prefix, keyArn, args.backupPrefix)),
         }, child);
 
         this.roleArn = role.arn;

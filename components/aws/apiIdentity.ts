@@ -48,20 +48,56 @@ export const STATE_KMS_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDat
 export const STATE_OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"] as const;
 
 /**
- * The role's only policy: list the bucket under the prefix, read/write/delete
- * objects under it, use the one key. No wildcard actions, no other bucket,
- * prefix or key.
+ * The S3 actions of the API's S3 backup store (api/backups/s3BackupStore.ts): put (single and
+ * multipart uploads), get and head, delete, and abort a failed multipart upload.
  */
-export function stateAccessPolicy(bucketArn: string, prefix: string, keyArn: string): string {
-    if (prefix === "" || prefix.startsWith("/") || prefix.endsWith("/") || prefix.includes("*")) throw new Error(`state prefix ${JSON.stringify(prefix)} must be a relative key prefix without wildcards or surrounding slashes`);
+export const BACKUP_OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"] as const;
+
+function checkPrefix(what: string, prefix: string): void {
+    if (prefix === "" || prefix.startsWith("/") || prefix.endsWith("/") || prefix.includes("*")) throw new Error(`${what} prefix ${JSON.stringify(prefix)} must be a relative key prefix without wildcards or surrounding slashes`);
+}
+
+/**
+ * The role's only policy: list the bucket under the prefix, read/write/delete
+ * objects under it, use the one key; with `backupPrefix`, the same for the
+ * backups' objects under that prefix (plus aborting their multipart uploads).
+ * No wildcard actions, no other bucket, prefix or key.
+ */
+export function stateAccessPolicy(bucketArn: string, prefix: string, keyArn: string, backupPrefix?: string): string {
+    checkPrefix("state", prefix);
+    if (backupPrefix !== undefined) {
+        checkPrefix("backup", backupPrefix);
+        if (backupPrefix === prefix || backupPrefix.startsWith(`${prefix}/`) || prefix.startsWith(`${backupPrefix}/`)) throw new Error(`backup prefix ${JSON.stringify(backupPrefix)} must not overlap the state prefix ${JSON.stringify(prefix)}`);
+    }
+    const listed = [`${prefix}/*`, ...(backupPrefix === undefined ? [] : [`${backupPrefix}/*`])];
     return JSON.stringify({
         Version: "2012-10-17",
         Statement: [
-            { Sid: "ListStatePrefix", Effect: "Allow", Action: "s3:ListBucket", Resource: bucketArn, Condition: { StringLike: { "s3:prefix": [`${prefix}/*`] } } },
+            { Sid: "ListStatePrefix", Effect: "Allow", Action: "s3:ListBucket", Resource: bucketArn, Condition: { StringLike: { "s3:prefix": listed } } },
             { Sid: "StateObjects", Effect: "Allow", Action: [...STATE_OBJECT_ACTIONS], Resource: `${bucketArn}/${prefix}/*` },
+            ...(backupPrefix === undefined ? [] : [{ Sid: "BackupObjects", Effect: "Allow", Action: [...BACKUP_OBJECT_ACTIONS], Resource: `${bucketArn}/${backupPrefix}/*` }]),
             { Sid: "StateKey", Effect: "Allow", Action: [...STATE_KMS_ACTIONS], Resource: keyArn },
         ],
     });
+}
+
+/**
+ * Lifecycle of the backups' objects in the (versioned) state bucket: a rolled-off
+ * backup's deleted version is gone after a day instead of kept forever, and a
+ * multipart upload left by a process that died mid-upload is aborted.
+ */
+export function backupLifecycleRule(backupPrefix: string): {
+    id: string; status: "Enabled"; filter: { prefix: string };
+    noncurrentVersionExpiration: { noncurrentDays: number }; abortIncompleteMultipartUpload: { daysAfterInitiation: number };
+} {
+    checkPrefix("backup", backupPrefix);
+    return {
+        id: "backups",
+        status: "Enabled",
+        filter: { prefix: `${backupPrefix}/` },
+        noncurrentVersionExpiration: { noncurrentDays: 1 },
+        abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
+    };
 }
 
 /** PULUMI_BACKEND_URL of the on-demand stacks: the bucket's prefix, in the stack's region. */

@@ -11,14 +11,13 @@
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-call -- assertions read JSON response bodies (typed any in test/support/testApi.ts) */
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findPgDumps, searchDirs, type PgDumpBinary } from "../../api/backups/pgDump";
+import type { PgDumpBinary } from "../../api/backups/pgDump";
 import { LocalPgDumpRunner } from "../../api/backups/runner";
 import { signBackupContent } from "../../api/backups/signedUrl";
-import { REPO_ROOT } from "../../api/config";
+import { oldestPgDumpOnly, seedOrders } from "../support/backupSource";
 import { sharedPostgres, startPostgres, type PostgresServer } from "../support/postgres";
 import { requireBinaries } from "../support/requirements";
 import { createBody, sqlIn, startTestApi, waitFor, waitForState, type TestApi, type Who } from "../support/testApi";
@@ -40,16 +39,8 @@ describe.skipIf(missing)("backups", () => {
         const [a, b] = await Promise.all([sharedPostgres(), startPostgres(15, { initdbFlags: ["--no-sync"], postgresFlags: ["-c", "fsync=off"] })]);
         admin = a;
         pg15 = b;
-        await pg15.query("CREATE DATABASE orders");
-        await pg15.query(`CREATE TABLE items (id int PRIMARY KEY, label text NOT NULL); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, ${ROWS}) g;
-            CREATE TABLE secrets (v text); INSERT INTO secrets VALUES ('s');
-            CREATE ROLE limited LOGIN PASSWORD 'limited-pw'; GRANT SELECT ON items TO limited;`, [], "orders");
-        const found = await findPgDumps(searchDirs([], process.env.PATH, path.join(REPO_ROOT, "node_modules")));
-        const oldest = [...found].sort((x, y) => x.major - y.major)[0];
-        if (oldest === undefined) throw new Error("pg_dump is on PATH but findPgDumps found none");
-        binDir = fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-pgdump-bin-"));
-        fs.symlinkSync(oldest.path, path.join(binDir, "pg_dump"));
-        only = { path: path.join(binDir, "pg_dump"), major: oldest.major };
+        await seedOrders(pg15, ROWS);
+        ({ binDir, pgDump: only } = await oldestPgDumpOnly());
         api = await startTestApi(admin, {
             env: { DBAAS_BACKUP_FETCH_BASE_URL: FETCH_BASE, DBAAS_BACKUP_KEEP_COUNT: "2", DBAAS_BACKUP_ROLLOFF_INTERVAL_SECONDS: "0" },
             backupRunner: new LocalPgDumpRunner({ searchDirs: [binDir] }),
@@ -85,7 +76,11 @@ describe.skipIf(missing)("backups", () => {
         });
     }
 
-    const dir = () => api.config.backups.store.dir;
+    const dir = () => {
+        const store = api.config.backups.store;
+        if (store.kind !== "directory") throw new Error(`these tests read the directory store's files; the store is ${store.kind}`);
+        return store.dir;
+    };
     const filesIn = (d: string) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f !== ".partial") : []);
     const partials = () => filesIn(path.join(dir(), ".partial"));
 

@@ -188,6 +188,7 @@ describe("platform target", () => {
         ondemand: { target: "kubernetes" },
         api: withoutGroupId(devConfig().api),
         platform: { target: "kubernetes", rds: RDS, ...platform },
+        backups: { store: "s3" },
         ...extra,
     });
 
@@ -213,5 +214,50 @@ describe("platform target", () => {
 
     it("accepts the dev stack on docker without any kubernetes settings", () => {
         expect(parsePlatformConfig(devConfig()).platform.target).toBe("docker");
+    });
+});
+
+describe("the API's backup and notification settings", () => {
+    const RDS = { vpcId: "vpc-0a1b2c3d4e5f60718", subnetIds: ["subnet-0a1b2c3d4e5f60711", "subnet-0a1b2c3d4e5f60712"] };
+    const kubernetes = (backups: Record<string, unknown>) => ({
+        ...devConfig(), tls: { mode: "provided" }, tlsCertificateChain: CERT, tlsPrivateKey: KEY,
+        aws: { enabled: true, region: "eu-west-1", clusterName: "devdb" }, ondemand: { target: "kubernetes" }, api: withoutGroupId(devConfig().api),
+        platform: { target: "kubernetes", rds: RDS }, backups,
+    });
+
+    it("defaults both when a stack leaves them out, and wraps the SMTP URL as a secret", () => {
+        const { backups: _b, notifications: _n, ...rest } = devConfig();
+        const cfg = parsePlatformConfig({ ...rest, smtpUrl: "smtps://mailer:pw-123@mail.example.com:465" });
+        expect(cfg.backups).toEqual({ store: "directory", keepCount: 7, keepDays: 30, rolloffIntervalSeconds: 3600, maxConcurrent: 2, timeoutSeconds: 3600, s3: { prefix: "backups" } });
+        expect(cfg.notifications).toEqual({ timeoutSeconds: 10, maxAttempts: 8, expiryWarningHours: 24 });
+        expect(cfg.smtpUrl).toBeInstanceOf(Secret);
+        expect(cfg.smtpUrl?.reveal()).toBe("smtps://mailer:pw-123@mail.example.com:465");
+        expect(JSON.stringify(cfg)).not.toContain("pw-123");
+    });
+
+    it("accepts S3 on the docker target with a bucket, the region from aws.region", () => {
+        const cfg = parsePlatformConfig({ ...devConfig(), aws: { enabled: false, region: "eu-west-1" }, backups: { store: "s3", s3: { bucket: "dbaas-dev-backups", endpoint: "http://minio.internal:9000" } } });
+        expect(cfg.backups.s3).toEqual({ bucket: "dbaas-dev-backups", prefix: "backups", endpoint: "http://minio.internal:9000" });
+    });
+
+    it.each<[string, Record<string, unknown>, RegExp]>([
+        ["the directory store on kubernetes", kubernetes({ store: "directory" }), /dbaas:backups\.store = "directory": expected "s3" when platform\.target is "kubernetes" \(the API pods' data directory is an emptyDir/],
+        ["a bucket of its own on kubernetes", kubernetes({ store: "s3", s3: { bucket: "elsewhere" } }), /dbaas:backups\.s3\.bucket = "elsewhere": expected no value on platform\.target "kubernetes": backups go to the platform's state bucket/],
+        ["a prefix inside the state prefix", kubernetes({ store: "s3", s3: { prefix: "ondemand/backups" } }), /dbaas:backups\.s3\.prefix = "ondemand\/backups": expected a prefix apart from platform\.stateBucketPrefix \(ondemand\)/],
+        ["S3 on docker without a bucket", { ...devConfig(), backups: { store: "s3" } }, /dbaas:backups\.s3\.bucket = \(not set\): expected the bucket of the backups .* Fix: pulumi config set --path 'dbaas:backups\.s3\.bucket' dbaas-dev-backups/],
+        ["S3 on docker without a region", { ...devConfig(), backups: { store: "s3", s3: { bucket: "dbaas-dev-backups" } } }, /dbaas:backups\.s3\.region = \(not set\): expected the bucket's region/],
+        ["S3 settings with the directory store", { ...devConfig(), backups: { s3: { bucket: "dbaas-dev-backups" } } }, /dbaas:backups\.s3\.bucket = "dbaas-dev-backups": expected no value while backups\.store is "directory"/],
+        ["an http fetch URL", { ...devConfig(), backups: { fetchBaseUrl: "http://dbaas.localhost" } }, /dbaas:backups\.fetchBaseUrl = "http:\/\/dbaas\.localhost": expected an https:\/\/ URL/],
+        ["no backups kept", { ...devConfig(), backups: { keepCount: 0 } }, /dbaas:backups\.keepCount = 0: expected at least 1 backup/],
+        ["a bad webhook host", { ...devConfig(), notifications: { webhookHosts: ["Hooks Example"] } }, /dbaas:notifications\.webhookHosts\[0\] = "Hooks Example": expected a lowercase DNS name/],
+        ["a misspelled notification key", { ...devConfig(), notifications: { smtpHost: "mail" } }, /dbaas:notifications\.smtpHost is not a known setting/],
+    ])("refuses %s with the key and the fix", (_what, raw, message) => {
+        expect(errorOf(raw)).toMatch(message);
+    });
+
+    it("refuses an SMTP URL that is not one without showing it", () => {
+        const message = errorOf({ ...devConfig(), smtpUrl: "mail.example.com:pw-456" });
+        expect(message).toMatch(/dbaas:smtpUrl = \[secret, not shown\]: expected an smtp:\/\/ or smtps:\/\/ URL .* Fix: pulumi config set --secret 'dbaas:smtpUrl'/);
+        expect(message).not.toContain("pw-456");
     });
 });

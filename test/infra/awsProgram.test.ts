@@ -10,7 +10,7 @@ import { parse } from "yaml";
 import { admissionResourceRules, DEVDB_ADMISSION_POLICY, devDbMatchCondition, devDbValidations, POD_SECURITY_ENFORCE_LABEL } from "../../components/aws/admission";
 import { renderLifecyclePolicy } from "../../components/aws/ecrLifecycle";
 import { DEVDB_ROLE_RULES, ESCALATION_VERBS, findRbacViolations, NAMESPACED_GRANT_RULES, type PolicyRule } from "../../components/aws/rbac";
-import { installMocks, isSecretOutput, promiseOf, settle, stackConfig, type Recorder, type RecordedResource } from "../support/harness";
+import { installMocks, isSecretOutput, PROD_ON_DOCKER, promiseOf, settle, stackConfig, type Recorder, type RecordedResource } from "../support/harness";
 import { requireBinaries } from "../support/requirements";
 import { selfSignedCertificate, type TestCertificate } from "../support/tls";
 import { DEVDB_CLUSTER_ROLE, DEVDB_DATABASE_ROLE, DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../contracts/devdb";
@@ -27,7 +27,7 @@ beforeAll(() => {
  * kubernetes target, where the token Secret and kubeconfig are gone, is
  * test/infra/kubernetesProgram.test.ts).
  */
-const ON_DOCKER = { "dbaas:platform": { target: "docker" } };
+const ON_DOCKER = PROD_ON_DOCKER;
 
 async function runProgram(stack: "dev" | "prod", preview = false): Promise<{ rec: Recorder; mod: Record<string, unknown> }> {
     vi.resetModules();

@@ -53,6 +53,7 @@ describe.skipIf(missing).each(["prod", "staging"] as const)("stack %s on the kub
     let rec: Recorder;
     let mod: Record<string, unknown>;
     const api = fileConfig(stack, "api") as { replicas: number; memoryMb: number };
+    const backups = fileConfig(stack, "backups") as { s3: { prefix: string } };
     const platform = fileConfig(stack, "platform") as { apiCpuMillicores: number; sourceRanges: string[]; stateBucketPrefix: string; adoptExisting: boolean; rds: { subnetIds: string[]; backupRetentionDays: number; multiAz: boolean; instanceClass: string } };
     beforeAll(async () => {
         ({ rec, mod } = await run(stack));
@@ -144,20 +145,21 @@ describe.skipIf(missing).each(["prod", "staging"] as const)("stack %s on the kub
         expect(meta(sa).annotations).toEqual({ "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/api-state-role" });
     });
 
-    it("allows the role exactly the state prefix and the key, nothing else", () => {
+    it("allows the role exactly the state prefix, the backups' prefix and the key, nothing else", () => {
         const policies = rec.ofType("aws:iam/rolePolicy:RolePolicy");
         expect(policies).toHaveLength(1);
         expect(rec.ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")).toEqual([]);
         const bucketArn = "arn:aws:s3:::api-state-bucket-0a1b2c3";
         const keyArn = "arn:aws:kms:eu-west-1:123456789012:key/api-state-key";
-        expect(policies[0]?.inputs.policy).toBe(stateAccessPolicy(bucketArn, platform.stateBucketPrefix, keyArn));
+        expect(policies[0]?.inputs.policy).toBe(stateAccessPolicy(bucketArn, platform.stateBucketPrefix, keyArn, backups.s3.prefix));
         const doc = JSON.parse(String(policies[0]?.inputs.policy)) as { Statement: { Action: string | string[]; Resource: string; Condition?: unknown }[] };
         expect(doc.Statement.map((st) => [st.Action, st.Resource])).toEqual([
             ["s3:ListBucket", bucketArn],
             [["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], `${bucketArn}/${platform.stateBucketPrefix}/*`],
+            [["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], `${bucketArn}/${backups.s3.prefix}/*`],
             [["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], keyArn],
         ]);
-        expect(doc.Statement[0]?.Condition).toEqual({ StringLike: { "s3:prefix": [`${platform.stateBucketPrefix}/*`] } });
+        expect(doc.Statement[0]?.Condition).toEqual({ StringLike: { "s3:prefix": [`${platform.stateBucketPrefix}/*`, `${backups.s3.prefix}/*`] } });
         expect(JSON.stringify(doc)).not.toContain(`"*"`);
     });
 

@@ -5,7 +5,7 @@
  * files, replica count, certificates, and secrets kept secret.
  */
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { installMocks, plain, promiseOf, settle, stackConfig, type RecordedResource, type Recorder } from "../support/harness";
+import { installMocks, plain, PROD_ON_DOCKER, promiseOf, settle, stackConfig, type RecordedResource, type Recorder } from "../support/harness";
 import { requireBinaries } from "../support/requirements";
 import { selfSignedCertificate, type TestCertificate } from "../support/tls";
 
@@ -33,7 +33,7 @@ async function run(stack: "dev" | "prod"): Promise<{ rec: Recorder; mod: Record<
     const secrets = stack === "prod" ? { "dbaas:tlsCertificateChain": cert.certPem, "dbaas:tlsPrivateKey": cert.keyPem } : {};
     // prod's file on the docker platform target: its containers, as a stack that sets platform.target docker gets them
     // (prod itself runs on kubernetes: test/infra/kubernetesProgram.test.ts).
-    const overrides = stack === "prod" ? { "dbaas:platform": { target: "docker" } } : {};
+    const overrides = stack === "prod" ? PROD_ON_DOCKER : {};
     const rec = await installMocks({
         project: "dbaas", stack, preview: false,
         config: stackConfig(`Pulumi.${stack}.yaml`, { ...secrets, ...overrides }), secretKeys: Object.keys(secrets),

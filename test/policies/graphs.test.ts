@@ -18,7 +18,7 @@ import type { DatabaseSpecInput } from "../../contracts/database";
 import { policyPackConfigFromStackFile } from "../../policies/packConfig";
 import { policies } from "../../policies/rules";
 import { catalogOfStackConfig, readStackFileConfig } from "../../policies/lib/stackSource";
-import { defaultOutputs, installMocks, ROOT, settle, stackConfig, type MockState, type Recorder } from "../support/harness";
+import { defaultOutputs, installMocks, PROD_ON_DOCKER, ROOT, settle, stackConfig, type MockState, type Recorder } from "../support/harness";
 import { requireBinaries } from "../support/requirements";
 import { selfSignedCertificate, type TestCertificate } from "../support/tls";
 import { fromRecorded, runPack, type Diagnostic, type Outcome, type TestResource } from "./policyHarness";
@@ -83,7 +83,7 @@ const DOCKER_CHECKS = ["images-pinned", "memory-limits", "docker-published-ports
 
 type PlatformStack = "dev" | "staging" | "prod";
 /** The prod stack file on the docker platform target (the API outside the cluster, with the ServiceAccount's kubeconfig). */
-const ON_DOCKER = { "dbaas:platform": { target: "docker" } };
+const ON_DOCKER = PROD_ON_DOCKER;
 /** The staging stack with the admin database in the cluster instead of on RDS. */
 const STAGING_PLATFORM = JSON.parse(stackConfig("Pulumi.staging.yaml")["dbaas:platform"] ?? "{}") as Record<string, unknown>;
 const IN_CLUSTER = { "dbaas:platform": { ...STAGING_PLATFORM, adminDatabase: "inCluster", rds: undefined } };

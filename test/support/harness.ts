@@ -271,3 +271,10 @@ export function stackConfig(file: string, overrides: Record<string, unknown> = {
         Object.entries(merged).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
     );
 }
+
+/**
+ * Overrides that put the prod stack file on the docker platform target (the API
+ * outside the cluster, with the ServiceAccount's kubeconfig). There is no
+ * platform bucket there to keep backups in, so the S3 store names its own.
+ */
+export const PROD_ON_DOCKER = { "dbaas:platform": { target: "docker" }, "dbaas:backups": { store: "s3", s3: { bucket: "dbaas-prod-backups" } } } as const;

@@ -73,7 +73,7 @@ export function testConfig(env: Record<string, string> = {}): ApiConfig {
         DBAAS_WATCH_INTERVAL_SECONDS: "0",
         DBAAS_TOKENS_FILE: "/nonexistent/tokens",
         // Never the repository's .dbaas-data: each API keeps its backups in a temporary directory.
-        DBAAS_BACKUP_DIR: env.DBAAS_BACKUP_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-test-backups-")),
+        ...(env.DBAAS_BACKUP_STORE === "s3" ? {} : { DBAAS_BACKUP_DIR: env.DBAAS_BACKUP_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-test-backups-")) }),
         ...env,
     });
 }
@@ -169,7 +169,7 @@ export async function startTestApi(pg: PostgresServer, o: {
     const closeAndClean: RunningApi["close"] = async (graceMs) => {
         await close(graceMs);
         // The temporary backup directory made by testConfig (a caller's own DBAAS_BACKUP_DIR is kept).
-        if (o.env?.DBAAS_BACKUP_DIR === undefined) fs.rmSync(config.backups.store.dir, { recursive: true, force: true });
+        if (o.env?.DBAAS_BACKUP_DIR === undefined && config.backups.store.kind === "directory") fs.rmSync(config.backups.store.dir, { recursive: true, force: true });
     };
     const call: TestApi["call"] = async (who, method, path, init = {}) => {
         const headers: Record<string, string> = { ...(init.headers ?? {}) };

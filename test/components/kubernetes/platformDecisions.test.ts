@@ -6,13 +6,13 @@
  */
 import { describe, expect, it } from "vitest";
 import { apiProbes, apiServiceUpstream, apiVolumes, k8sEnv, secretItems, SERVICE_ACCOUNT_DIR } from "../../../components/api/apiPod";
-import { irsaTrustPolicy, issuerHostPath, kmsSecretsProviderUrl, oidcProviderArn, stateAccessPolicy, stateBackendUrl } from "../../../components/aws/apiIdentity";
+import { backupLifecycleRule, irsaTrustPolicy, issuerHostPath, kmsSecretsProviderUrl, oidcProviderArn, stateAccessPolicy, stateBackendUrl } from "../../../components/aws/apiIdentity";
 import { rdsConnectionUrl, rdsParameterFamily, RDS_PARAMETERS } from "../../../components/aws/rdsSettings";
 import { disruptionBudgetSpec, guaranteedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, zoneAndNodeSpread } from "../../../components/kubernetes/restricted";
 import { ingressAnnotations, NGINX_POD_PATHS, nginxExposure, nginxProbe, nginxServiceSpec, tlsMountDir, tlsSecretItems } from "../../../components/proxy/nginxPod";
 import { renderNginxConf } from "../../../components/proxy/nginxConf";
 import { restrictedPodProblems } from "../../../policies/rules/platformKubernetes";
-import { apiEnvironment, SECRET_FILES } from "../../../contracts/apiEnv";
+import { apiEnvironment, SECRET_FILES, type ApiSettings } from "../../../contracts/apiEnv";
 
 describe("restricted pods", () => {
     it("pass the pack's restricted check as the components build them", () => {
@@ -140,6 +140,35 @@ describe("the API's AWS identity", () => {
 
     it.each(["", "/ondemand", "ondemand/", "on*demand"])("refuses the state prefix %j", (prefix) => {
         expect(() => stateAccessPolicy("arn:aws:s3:::b", prefix, "arn:k")).toThrow(/relative key prefix/);
+    });
+
+    it("grants the backups' prefix beside the state's (with AbortMultipartUpload), and refuses one that overlaps it", () => {
+        const doc = JSON.parse(stateAccessPolicy("arn:aws:s3:::b", "ondemand", "arn:k", "backups")) as { Statement: { Sid: string; Action: string | string[]; Resource: string; Condition?: unknown }[] };
+        expect(doc.Statement.find((st) => st.Sid === "BackupObjects")).toEqual({ Sid: "BackupObjects", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], Resource: "arn:aws:s3:::b/backups/*" });
+        expect(doc.Statement[0]?.Condition).toEqual({ StringLike: { "s3:prefix": ["ondemand/*", "backups/*"] } });
+        const stateOnly = JSON.parse(stateAccessPolicy("arn:aws:s3:::b", "ondemand", "arn:k")) as { Statement: { Sid: string }[] };
+        expect(stateOnly.Statement.map((st) => st.Sid)).toEqual(["ListStatePrefix", "StateObjects", "StateKey"]);
+        for (const overlap of ["ondemand", "ondemand/backups"]) expect(() => stateAccessPolicy("arn:aws:s3:::b", "ondemand", "arn:k", overlap)).toThrow(/must not overlap the state prefix/);
+        expect(() => stateAccessPolicy("arn:aws:s3:::b", "a/b", "arn:k", "a")).toThrow(/must not overlap/);
+        expect(() => stateAccessPolicy("arn:aws:s3:::b", "ondemand", "arn:k", "/backups")).toThrow(/backup prefix .* relative key prefix/);
+        expect(backupLifecycleRule("prod/backups").filter).toEqual({ prefix: "prod/backups/" });
+    });
+
+    it("gives the API its backup settings as env, the S3 ones only with the S3 store, and refuses s3 without a bucket", () => {
+        const base: ApiSettings = {
+            catalog: [{ label: "PostgreSQL 17", image: "postgres:17.2" }], ttlHoursDefault: 1, ttlHoursMax: 2, allowedBackupHosts: [], allowOpenSourceRanges: false, maxConcurrentOperations: 1,
+            ondemand: { target: "kubernetes", namespacePrefix: "devdb-", memoryMb: 512, cpuMillicores: 500, storageGb: 5, defaultSourceRanges: [] }, dockerHost: "unix:///var/run/docker.sock",
+            secrets: new Set(["databaseUrl", "smtpUrl"]),
+        };
+        const backups = { store: "s3" as const, keepCount: 2, keepDays: 3, rolloffIntervalSeconds: 60, maxConcurrent: 1, timeoutSeconds: 600 };
+        const env = apiEnvironment({ ...base, backups: { ...backups, s3: { bucket: "b", prefix: "backups", region: "eu-west-1", kmsKeyId: "alias/k" } } });
+        expect(env).toEqual(expect.arrayContaining(["DBAAS_BACKUP_STORE=s3", "DBAAS_BACKUP_KEEP_COUNT=2", "DBAAS_BACKUP_S3_BUCKET=b", "DBAAS_BACKUP_S3_KMS_KEY_ID=alias/k", `DBAAS_SMTP_URL_FILE=${SECRET_FILES.smtpUrl.file}`]));
+        expect(env.some((e) => e.startsWith("DBAAS_BACKUP_S3_ENDPOINT="))).toBe(false);
+        expect(() => apiEnvironment({ ...base, backups })).toThrow(/backups.store is s3 but no bucket/);
+        const dir = apiEnvironment({ ...base, backups: { ...backups, store: "directory" } });
+        expect(dir.filter((e) => e.startsWith("DBAAS_BACKUP_S3_"))).toEqual([]);
+        // Without them the API keeps its own defaults: nothing is stated.
+        expect(apiEnvironment(base).filter((e) => /^DBAAS_(BACKUP_(STORE|KEEP|S3)|NOTIFY_|SMTP_FROM|WEBHOOK)/.test(e))).toEqual([]);
     });
 
     it("builds the engine's URLs", () => {
