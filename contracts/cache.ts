@@ -259,3 +259,65 @@ export function fillScript(): string {
         "",
     ].join("\n");
 }
+
+/** How a database was made, as its row keeps it (`databases.made`). */
+export interface MadeNote {
+    readonly how: "restored" | "cloned";
+    /** The backup URL without its query. */
+    readonly url: string;
+    readonly cache_id?: number;
+    /** When the golden copy a clone came from was filled (ISO-8601). */
+    readonly filled_at?: string;
+}
+
+/** The database view's `made`: how its data got there, in words and as fields. */
+export const madeView = z.object({
+    how: z.enum(["restored", "cloned"]),
+    /** "restored from <url>" or "cloned from a cached restore of <url> at <filled_at>". */
+    description: z.string(),
+    url: z.string(),
+    cache_id: z.number().int().nullable(),
+    filled_at: z.string().nullable(),
+}).meta({ id: "Made" });
+export type MadeView = z.output<typeof madeView>;
+
+export function describeMade(m: MadeNote): string {
+    return m.how === "cloned" ? `cloned from a cached restore of ${m.url} at ${m.filled_at ?? "an unknown time"}` : `restored from ${m.url}`;
+}
+
+export function toMadeView(m: MadeNote | null | undefined): MadeView | null {
+    if (m === null || m === undefined) return null;
+    return { how: m.how, description: describeMade(m), url: m.url, cache_id: m.cache_id ?? null, filled_at: m.filled_at ?? null };
+}
+
+/** GET /cache: one golden copy. */
+export const cacheEntryView = z.object({
+    id: z.number().int(),
+    url: z.string(),
+    docker_host: z.string(),
+    image: z.string(),
+    identity: backupIdentitySchema,
+    volume: z.string(),
+    bytes: z.number().int(),
+    state: z.enum(["ready", "evicted"]),
+    source_database: z.string(),
+    filled_at: z.string(),
+    last_used_at: z.string(),
+    hits: z.number().int(),
+    evicted_at: z.string().nullable(),
+    evict_reason: z.string().nullable(),
+    /** Evicted, but its volume is still to be removed (retried by the eviction job). */
+    removal_pending: z.boolean(),
+}).meta({ id: "CacheEntry" });
+export type CacheEntryView = z.output<typeof cacheEntryView>;
+
+export const cacheListView = z.object({
+    entries: z.array(cacheEntryView),
+    /** Sum of the ready entries' bytes, and the limits they are evicted by. */
+    ready_bytes: z.number().int(),
+    max_bytes: z.number().int(),
+    max_age_hours: z.number(),
+    enabled: z.boolean(),
+}).meta({ id: "CacheList" });
+
+export const cacheIdParams = z.object({ id: z.coerce.number().int("a cache entry id (GET /cache)").positive("a cache entry id (GET /cache)") }).strict();
