@@ -33,7 +33,7 @@ const INTEGRATION = [
     "test/policies/pack.test.ts", // the policy pack's gRPC server as a child process
     "test/ondemand/restore/restore.test.ts", // PostgreSQL 15-18, the restore script, an HTTPS server
     "test/ondemand/restore/script.test.ts", // the restore script, shellcheck
-    "test/ondemand/restore/cacheScripts.test.ts", // the cache fill and clone scripts, PostgreSQL 17 in single-user mode and served, shellcheck
+    "test/ondemand/restore/cacheScripts.test.ts", // the cache fill and clone scripts, PostgreSQL 17 in single-user mode and served, fetch.sh over HTTPS, shellcheck
     "test/components/proxy/nginx.test.ts", // nginx
 ];
 

@@ -9,6 +9,7 @@
  * volume without passwords, under a neutral name). No Pulumi imports, no I/O.
  */
 import { z } from "zod";
+import { FETCH_SCRIPT_FILE, SCRIPT_DIR } from "./restore";
 
 /** The name a golden copy's database has: nothing of the first owner's name stays in it. */
 export const GOLDEN_DATABASE = "dbaas_golden";
@@ -321,3 +322,63 @@ export const cacheListView = z.object({
 }).meta({ id: "CacheList" });
 
 export const cacheIdParams = z.object({ id: z.coerce.number().int("a cache entry id (GET /cache)").positive("a cache entry id (GET /cache)") }).strict();
+
+/** Environment of the docker fetch step's cache check (empty values: no candidate). */
+export function cacheFetchEnv(clone: CloneFrom | undefined): Record<string, string> {
+    const id = clone?.identity ?? {};
+    return {
+        CACHE_GOLDEN_PGDATA: clone === undefined ? "" : `${GOLDEN_MOUNT}/pgdata`,
+        CACHE_ETAG: id.etag ?? "",
+        CACHE_LAST_MODIFIED: id.last_modified ?? "",
+        CACHE_CONTENT_LENGTH: id.content_length === undefined ? "" : String(id.content_length),
+        CACHE_SHA256: id.sha256 ?? "",
+    };
+}
+
+/**
+ * The docker fetch step's program (`sh -c`) with the cache: as fetchScript(),
+ * plus the hit decision against the live backup. With a golden copy and
+ * validators (a strong ETag, else Last-Modified and length) one HEAD decides:
+ * equal → CLONE_FLAG, no download. Otherwise the backup is downloaded, and
+ * without validators an equal SHA-256 is a hit (the download is dropped). A
+ * missing or empty golden copy is a miss. Prints `made=cloned|restored` after
+ * fetch.sh's identity lines (parseFetchReport). The rule is identityMatches().
+ */
+export function cacheFetchScript(chownTo: number): string {
+    if (!Number.isInteger(chownTo)) throw new Error(`chownTo must be a uid, got ${chownTo}`);
+    const fetch = `sh ${SCRIPT_DIR}/${FETCH_SCRIPT_FILE}`;
+    const report = FETCH_REPORT_PREFIX;
+    return [
+        "set -eu",
+        'if [ -e "$RESTORE_MARKER_DIR/$RESTORE_MARKER" ] || [ -e "$PGDATA/PG_VERSION" ]; then',
+        '  echo "fetch: database already initialised, nothing to download"; exit 0',
+        "fi",
+        'mkdir -p "$RESTORE_MARKER_DIR"',
+        'out="$RESTORE_WORK_DIR/dbaas-fetch.out"',
+        // Runs fetch.sh, shows its output, and keeps its exit status (its last line is the reason).
+        `run() { rc=0; ${fetch} "$1" >"$out" 2>&1 || rc=$?; cat "$out"; [ "$rc" -eq 0 ] || exit "$rc"; }`,
+        `seen() { sed -n "s/^${report}$1=//p" "$out" | tail -n 1; }`,
+        "made=restored validators=0",
+        'if [ -n "$CACHE_ETAG" ] || { [ -n "$CACHE_LAST_MODIFIED" ] && [ -n "$CACHE_CONTENT_LENGTH" ]; }; then validators=1; fi',
+        'if [ -z "$CACHE_GOLDEN_PGDATA" ]; then :',
+        'elif [ ! -f "$CACHE_GOLDEN_PGDATA/PG_VERSION" ]; then echo "fetch: the cached restore is missing or empty; restoring"',
+        'elif [ "$validators" = 1 ]; then',
+        '  rc=0; ' + fetch + ' head >"$out" 2>&1 || rc=$?; cat "$out"',
+        '  if [ "$rc" -ne 0 ]; then echo "fetch: the HEAD request failed; downloading"',
+        '  elif [ -n "$CACHE_ETAG" ]; then [ "$(seen etag)" != "$CACHE_ETAG" ] || made=cloned',
+        '  elif [ "$(seen last-modified)" = "$CACHE_LAST_MODIFIED" ] && [ "$(seen content-length)" = "$CACHE_CONTENT_LENGTH" ]; then made=cloned',
+        "  fi",
+        '  [ "$made" = cloned ] || [ "$rc" -ne 0 ] || echo "fetch: the backup changed since it was cached; restoring"',
+        "fi",
+        'if [ "$made" = restored ]; then',
+        '  run "$FETCH_TO"',
+        '  if [ -n "$CACHE_GOLDEN_PGDATA" ] && [ "$validators" = 0 ] && [ -n "$CACHE_SHA256" ] && [ -f "$CACHE_GOLDEN_PGDATA/PG_VERSION" ] && [ "$(seen sha256)" = "$CACHE_SHA256" ]; then',
+        '    made=cloned; rm -f "$FETCH_TO"',
+        "  fi",
+        "fi",
+        `if [ "$made" = cloned ]; then : >"$RESTORE_MARKER_DIR/${CLONE_FLAG}"; echo "fetch: the cached restore matches the backup; cloning it"; fi`,
+        `echo "${report}made=$made"`,
+        `chown -R ${chownTo}:${chownTo} "$RESTORE_MARKER_DIR"`,
+        "",
+    ].join("\n");
+}

