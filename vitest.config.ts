@@ -18,6 +18,7 @@ const INTEGRATION = [
     "test/api/activities.test.ts", // PostgreSQL, a webhook receiver and an SMTP sink on 127.0.0.1
     "test/api/backups.test.ts", // PostgreSQL 15 and 17, pg_dump, pg_restore
     "test/api/cache.test.ts", // PostgreSQL
+    "test/api/cache/dockerVolumes.test.ts", // a stand-in Docker Engine API socket
     "test/api/property.test.ts", // PostgreSQL
     "test/api/restart.test.ts", // PostgreSQL, the API as a child process it kills
     "test/api/adminRestart.test.ts", // a PostgreSQL of its own, restarted

@@ -106,8 +106,15 @@ export class RestoreCache {
             await this.afterUp(spec, outputs.restore, options);
             return outputs;
         };
-        // A Proxy keeps every other method (and optional ones such as size) as the engine has them.
-        return new Proxy(engine, { get: (t, p, r) => (p === "up" ? up : Reflect.get(t, p, r) as unknown) });
+        // A Proxy keeps every other method (and optional ones such as size) as the engine has them,
+        // bound to the engine itself: its private fields are not reachable through the proxy.
+        return new Proxy(engine, {
+            get: (t, p) => {
+                if (p === "up") return up;
+                const v = Reflect.get(t, p, t) as unknown;
+                return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+            },
+        });
     }
 
     /** After a successful `up`; never throws (the database is ready whatever the cache does). */
