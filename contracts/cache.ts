@@ -376,7 +376,9 @@ export function cacheFetchScript(chownTo: number): string {
         '    made=cloned; rm -f "$FETCH_TO"',
         "  fi",
         "fi",
-        `if [ "$made" = cloned ]; then : >"$RESTORE_MARKER_DIR/${CLONE_FLAG}"; echo "fetch: the cached restore matches the backup; cloning it"; fi`,
+        // The clone step runs as the Postgres uid and writes PGDATA beside the restore directory:
+        // the volume's root (root-owned when Docker made it) is handed to that uid too.
+        `if [ "$made" = cloned ]; then : >"$RESTORE_MARKER_DIR/${CLONE_FLAG}"; chown ${chownTo}:${chownTo} "\${PGDATA%/*}"; echo "fetch: the cached restore matches the backup; cloning it"; fi`,
         `echo "${report}made=$made"`,
         `chown -R ${chownTo}:${chownTo} "$RESTORE_MARKER_DIR"`,
         "",

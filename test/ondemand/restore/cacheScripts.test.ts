@@ -192,7 +192,7 @@ describe.skipIf(noCurl)("the fetch step's cache check", () => {
             fs.writeFileSync(path.join(goldenDir, "pgdata", "PG_VERSION"), "17\n");
         }
         fs.mkdirSync(path.join(root, "work"));
-        const script = cacheFetchScript(process.getuid?.() ?? 0).replaceAll(`${SCRIPT_DIR}/${FETCH_SCRIPT_FILE}`, FETCH_SCRIPT_PATH);
+        const script = cacheFetchScript(OWNER).replaceAll(`${SCRIPT_DIR}/${FETCH_SCRIPT_FILE}`, FETCH_SCRIPT_PATH);
         const env = {
             ...fetchEnv(web.url("/b.sql"), RESTORE_MARKER, { restore_jobs: 1, restore_max_bytes: 1_000_000, restore_max_seconds: 30 }),
             ...cacheFetchEnv(clone),
@@ -212,9 +212,12 @@ describe.skipIf(noCurl)("the fetch step's cache check", () => {
         return {
             out, requests: [...seen], report: parseFetchReport(out),
             flagged: fs.existsSync(path.join(root, "restore", CLONE_FLAG)), downloaded: fs.existsSync(path.join(root, "restore", "backup")),
+            volumeOwner: fs.statSync(root).uid,
         };
     }
     const candidate = (identity: CloneFrom["identity"]): CloneFrom => ({ cache_id: 1, volume: "dbaas-cache-1", identity });
+    /** The uid the step hands the volume to: the Postgres uid when the test may chown (root), else its own. */
+    const OWNER = asRoot ? 999 : (process.getuid?.() ?? 0);
 
     it("without a candidate: downloads, restores, and reports the identity with the checksum", async () => {
         headers = { etag: '"v1"', "last-modified": "Tue, 01 Dec 2026 10:00:00 GMT" };
@@ -231,6 +234,8 @@ describe.skipIf(noCurl)("the fetch step's cache check", () => {
         expect(r.report?.made).toBe("cloned");
         expect(r.flagged).toBe(true);
         expect(r.downloaded).toBe(false);
+        // The clone step (the Postgres uid) writes PGDATA into the volume's root.
+        expect(r.volumeOwner).toBe(OWNER);
     });
 
     it("a changed ETag: HEAD, then the download and a restore", async () => {
