@@ -296,7 +296,7 @@ export class AdminStore {
             const database: DatabaseRow = {
                 id, name: row.name, owner: row.owner, project_id: row.projectId, db_type: row.dbType, version: row.version, state: "creating",
                 spec: row.spec, ttl_hours: row.ttlHours, expires_at: row.expiresAt, endpoint: null, failure_reason: null, current_operation_id: op_id,
-                created_by: row.createdBy, created_at, updated_at, deleted_at: null, runtime: null,
+                created_by: row.createdBy, created_at, updated_at, deleted_at: null, runtime: null, made: null,
             };
             out[batch_index] = {
                 database,
