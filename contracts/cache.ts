@@ -321,7 +321,9 @@ export const cacheListView = z.object({
     enabled: z.boolean(),
 }).meta({ id: "CacheList" });
 
-export const cacheIdParams = z.object({ id: z.coerce.number().int("a cache entry id (GET /cache)").positive("a cache entry id (GET /cache)") }).strict();
+export const cacheIdParams = z.object({
+    id: z.coerce.number().int("a cache entry id (GET /cache)").positive("a cache entry id (GET /cache)").max(Number.MAX_SAFE_INTEGER, "a cache entry id (GET /cache)"),
+}).strict();
 
 /** Environment of the docker fetch step's cache check (empty values: no candidate). */
 export function cacheFetchEnv(clone: CloneFrom | undefined): Record<string, string> {
