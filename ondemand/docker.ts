@@ -24,7 +24,8 @@ import { DatabaseSpec, DockerTarget } from "../contracts/database";
 import { POSTGRES_PORT } from "../contracts/ports";
 import { POSTGRES_UID } from "../contracts/catalog";
 import { RESTORE_CA_FILE, RESTORE_DIR, RESTORE_MARKER } from "../contracts/restore";
-import { cacheFetchEnv, cacheFetchScript, cloneScript, GOLDEN_MOUNT, parseFetchReport, type RestoreReport } from "../contracts/cache";
+import { GOLDEN_MOUNT, parseFetchReport, type RestoreReport } from "../contracts/cache";
+import { cacheFetchEnv, cacheFetchScript, cloneScript } from "../contracts/cacheScripts";
 
 /** Where the password file is uploaded inside the container. */
 const PASSWORD_FILE = "/run/dbaas/postgres-password";

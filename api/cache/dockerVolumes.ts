@@ -9,7 +9,8 @@
  * fails, the server is started again. No Pulumi imports.
  */
 import * as http from "node:http";
-import { fillScript, GOLDEN_DATABASE } from "../../contracts/cache";
+import { GOLDEN_DATABASE } from "../../contracts/cache";
+import { fillScript } from "../../contracts/cacheScripts";
 import { POSTGRES_UID } from "../../contracts/catalog";
 import { dockerObjectName, LABELS, MANAGED_BY } from "../../contracts/labels";
 import { DATA_MOUNT, PGDATA } from "../../contracts/restore";
