@@ -31,6 +31,7 @@ const INTEGRATION = [
     "test/dashboard/rollouts.test.ts", // Chromium, PostgreSQL, a vite build
     "test/api/engine/api.test.ts", // PostgreSQL, the fake Pulumi CLI
     "test/api/engine/automation.test.ts", // the fake Pulumi CLI
+    "test/api/engine/automationFailures.test.ts", // the fake Pulumi CLI
     "test/components/ondemand/decisions.test.ts", // sh, shellcheck
     "test/contracts/egress.test.ts", // the fetch script under bash and busybox sh
     "test/components/postgres/server.test.ts", // PostgreSQL 15-18

@@ -6,6 +6,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { afterEach } from "vitest";
+import { AutomationEngine, type EngineLogger } from "../../../api/engine/automation";
 import { ONDEMAND_PROGRAM_DIR, POLICY_PACK_DIR, type EngineSettings } from "../../../api/engine/workspace";
 import { parseDatabaseSpec, type DatabaseSpec } from "../../../contracts/database";
 
@@ -112,4 +114,20 @@ export function alive(pid: number): boolean {
     } catch {
         return false;
     }
+}
+
+/** Run options of an engine call that nobody cancels or listens to. */
+export const NOOP_RUN = { signal: new AbortController().signal, onEvent: () => undefined };
+
+/**
+ * A fake CLI per test, removed after each, and the engine on it: call the
+ * returned function in a test (`const { cli, engine } = setup(scenario)`).
+ */
+export function fakeEngineSetup(): (scenario?: Scenario, overrides?: Partial<EngineSettings>, engine?: { logger?: EngineLogger }) => { cli: FakeCli; engine: AutomationEngine } {
+    let cli: FakeCli | undefined;
+    afterEach(() => cli?.cleanup());
+    return (scenario = {}, overrides = {}, engine = {}) => {
+        cli = fakeCli(scenario, overrides);
+        return { cli, engine: new AutomationEngine({ settings: cli.settings, ...(engine.logger === undefined ? {} : { logger: engine.logger }) }) };
+    };
 }
