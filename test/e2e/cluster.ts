@@ -9,12 +9,14 @@
  * Also: applying the platform's DevDbAccess with the real CLI, shared by the
  * tests that act as the devdb ServiceAccount.
  */
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { promisify } from "node:util";
 import { enginePath, pulumiEnv } from "./engine";
 
 const ROOT = path.resolve(__dirname, "..", "..");
+const execFileAsync = promisify(execFile);
 
 export function kubectl(args: string[], opts: { kubeconfig?: string; input?: string } = {}): { status: number | null; stdout: string; stderr: string } {
     const r = spawnSync("kubectl", [...(opts.kubeconfig === undefined ? [] : ["--kubeconfig", opts.kubeconfig]), ...args], {
@@ -80,6 +82,24 @@ export function simulateCloud(prefix: string, adminKubeconfig: string, everyMs =
  * not into the source tree), with its backend in `dir/<program>-state`.
  */
 export function fixturePulumi(program: string, dir: string, args: string[], env: Record<string, string> = {}): string {
+    const r = spawnSync("pulumi", args, { ...fixtureRun(program, dir, env), encoding: "utf8", timeout: 600_000 });
+    if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${r.status}:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
+    return r.stdout;
+}
+
+/** fixturePulumi without blocking this process (timers, e.g. the SIMULATED cloud, keep running meanwhile). */
+export async function fixturePulumiAsync(program: string, dir: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+    try {
+        const { stdout } = await execFileAsync("pulumi", args, { ...fixtureRun(program, dir, env), timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
+        return stdout;
+    } catch (e) {
+        const err = e as { code?: unknown; stdout?: string; stderr?: string };
+        throw new Error(`pulumi ${args.join(" ")} exited ${String(err.code)}:\n${(err.stdout ?? "").slice(-3000)}\n${(err.stderr ?? "").slice(-3000)}`);
+    }
+}
+
+/** Where and with what a fixture program's `pulumi` runs: its own copy of the project file, its backend in `dir/<program>-state`. */
+function fixtureRun(program: string, dir: string, env: Record<string, string>): { cwd: string; env: NodeJS.ProcessEnv } {
     const source = path.join(__dirname, "programs", program);
     const cwd = path.join(dir, program);
     if (!fs.existsSync(cwd)) {
@@ -90,17 +110,15 @@ export function fixturePulumi(program: string, dir: string, args: string[], env:
     }
     const state = path.join(dir, program === "devdb-access" ? "access-state" : `${program}-state`);
     fs.mkdirSync(state, { recursive: true });
-    const r = spawnSync("pulumi", args, {
-        cwd, encoding: "utf8", timeout: 600_000,
+    return {
+        cwd,
         env: {
             ...pulumiEnv(state),
             PULUMI_NODEJS_TSCONFIG_PATH: path.join(ROOT, "tsconfig.json"),
             PULUMI_NODEJS_TRANSPILE_ONLY: "true",
             ...env,
         },
-    });
-    if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${r.status}:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
-    return r.stdout;
+    };
 }
 
 /** `pulumi ...` of the DevDbAccess fixture program (fixturePulumi). */

@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IRSA_ROLE_ANNOTATION } from "../../components/aws";
 import { DEVDB_NAMESPACE, DEVDB_SERVICE_ACCOUNT } from "../../contracts/devdb";
 import { selfSignedCertificate } from "../support/tls";
-import { fixturePulumi, kubectlJson, simulateCloud } from "./cluster";
+import { fixturePulumi, fixturePulumiAsync, kubectlJson, simulateCloud } from "./cluster";
 import { requireKubernetes, requirePulumi } from "./engine";
 
 const missing = requirePulumi() ?? requireKubernetes();
@@ -41,7 +41,7 @@ describe.skipIf(missing)("the platform's kubernetes part on a real API server, a
     const admin = process.env.KUBECONFIG;
     const get = <T>(args: string[]) => kubectlJson<T>(args, admin);
 
-    beforeAll(() => {
+    beforeAll(async () => {
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-platform-k8s-"));
         const cert = selfSignedCertificate("dbaas.staging.example.com");
         fs.writeFileSync(path.join(tmp, "chain.pem"), cert.certPem);
@@ -51,15 +51,16 @@ describe.skipIf(missing)("the platform's kubernetes part on a real API server, a
         const env = { DBAAS_E2E_TLS_CHAIN: path.join(tmp, "chain.pem"), DBAAS_E2E_TLS_KEY: path.join(tmp, "key.pem") };
         fixturePulumi("platform-kubernetes", tmp, ["stack", "init", "e2e"], env);
         const started = Date.now();
-        fixturePulumi("platform-kubernetes", tmp, ["up", "--yes", "--skip-preview", "--stack", "e2e", "--color", "never"], env);
+        // Not blocking: the SIMULATED load balancer must get its address while the up waits for it.
+        await fixturePulumiAsync("platform-kubernetes", tmp, ["up", "--yes", "--skip-preview", "--stack", "e2e", "--color", "never"], env);
         upSeconds = (Date.now() - started) / 1000;
         console.log(`platform kubernetes part: pulumi up ${upSeconds.toFixed(1)} s`);
     }, 900_000);
 
-    afterAll(() => {
+    afterAll(async () => {
         try {
             if (tmp !== undefined) {
-                fixturePulumi("platform-kubernetes", tmp, ["destroy", "--yes", "--skip-preview", "--stack", "e2e", "--color", "never"],
+                await fixturePulumiAsync("platform-kubernetes", tmp, ["destroy", "--yes", "--skip-preview", "--stack", "e2e", "--color", "never"],
                     { DBAAS_E2E_TLS_CHAIN: path.join(tmp, "chain.pem"), DBAAS_E2E_TLS_KEY: path.join(tmp, "key.pem") });
             }
         } finally {

@@ -5,7 +5,7 @@
  * the provided certificate comes from DBAAS_E2E_TLS_CHAIN / DBAAS_E2E_TLS_KEY
  * (files the test makes). STAND-INS for what AWS would give: the IRSA role's
  * ARN, the image digest (kwok SIMULATES the kubelets, so nothing is pulled),
- * the RDS URL, the S3 state backend and the KMS secrets provider.
+ * the RDS URL, the S3 state backend, the backups' bucket and the KMS key.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -35,7 +35,10 @@ const workloads = clusterWorkloads(config, {
     roleArn: "arn:aws:iam::123456789012:role/dbaas-e2e-api",
     image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/dbaas-api@sha256:${"a".repeat(64)}`,
     adminDatabase: { kind: "external", url: pulumi.secret("postgresql://dbaas_owner:stand-in@admin-db.stand-in.internal:5432/dbaas?sslmode=verify-full") },
-    state: { backendUrl: "s3://dbaas-e2e-state/staging/ondemand?region=eu-west-1", secretsProvider: "awskms://alias/dbaas-e2e?region=eu-west-1", region: "eu-west-1" },
+    state: {
+        backendUrl: "s3://dbaas-e2e-state/staging/ondemand?region=eu-west-1", secretsProvider: "awskms://alias/dbaas-e2e?region=eu-west-1", region: "eu-west-1",
+        ...(config.backups.store === "s3" ? { backups: { bucket: "dbaas-e2e-state", keyArn: "arn:aws:kms:eu-west-1:123456789012:key/stand-in", prefix: config.backups.s3.prefix } } : {}),
+    },
     certificate: { certificateChainPem: config.tlsCertificateChain?.reveal() ?? "", privateKeyPem: pulumi.secret(config.tlsPrivateKey?.reveal() ?? "") },
 });
 
