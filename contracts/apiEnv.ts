@@ -122,7 +122,7 @@ export function apiEnvironment(s: ApiSettings): string[] {
         DBAAS_ALLOW_OPEN_SOURCE_RANGES: String(s.allowOpenSourceRanges),
         DBAAS_MAX_CONCURRENT_OPERATIONS: String(s.maxConcurrentOperations),
         DBAAS_TARGET: s.ondemand.target,
-        DBAAS_DOCKER_HOST: s.dockerHost,
+        DBAAS_DOCKER_HOST: apiDockerHost(s.ondemand.target, s.dockerHost),
         DBAAS_NAMESPACE_PREFIX: s.ondemand.namespacePrefix,
         DBAAS_DB_MEMORY_MB: String(s.ondemand.memoryMb),
         DBAAS_DB_CPU_MILLICORES: String(s.ondemand.cpuMillicores),
@@ -187,6 +187,18 @@ export function dockerSocketPath(dockerHost: string): string | undefined {
  */
 export function mountedDockerSocket(target: "docker" | "kubernetes", dockerHost: string): string | undefined {
     return target === "docker" ? dockerSocketPath(dockerHost) : undefined;
+}
+
+/**
+ * Where the mounted socket is inside the API container: always here, whatever
+ * the host's path (a socket under a directory the API's user cannot traverse,
+ * such as /root/..., would be unreachable at its host path).
+ */
+export const CONTAINER_DOCKER_SOCKET = "/var/run/docker.sock";
+
+/** The Docker host as the API reaches it: the mounted socket's container path, else the configured host (tcp://, ssh://). */
+export function apiDockerHost(target: "docker" | "kubernetes", dockerHost: string): string {
+    return mountedDockerSocket(target, dockerHost) === undefined ? dockerHost : `unix://${CONTAINER_DOCKER_SOCKET}`;
 }
 
 /** Network alias of replica `i` (what the nginx upstream lists). */

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { API_DATA_DIR, API_UID, apiEnvironment, apiReplicaAlias, apiUpstreams, mountedDockerSocket, SECRET_FILES, STACK_CA_FILE, type ApiSettings, type SecretFileKey } from "../../contracts/apiEnv";
+import { API_DATA_DIR, API_UID, apiEnvironment, CONTAINER_DOCKER_SOCKET, apiReplicaAlias, apiUpstreams, mountedDockerSocket, SECRET_FILES, STACK_CA_FILE, type ApiSettings, type SecretFileKey } from "../../contracts/apiEnv";
 import { API_PORT } from "../../contracts/ports";
 import { apiImage, type ApiImageArgs } from "./apiImage";
 
@@ -94,7 +94,7 @@ export class ApiService extends pulumi.ComponentResource {
             networksAdvanced: [{ name: args.network.name, aliases: [apiReplicaAlias(i)] }],
             volumes: [
                 { volumeName: data.name, containerPath: API_DATA_DIR },
-                ...(socket ? [{ hostPath: socket, containerPath: socket }] : []),
+                ...(socket ? [{ hostPath: socket, containerPath: CONTAINER_DOCKER_SOCKET }] : []),
             ],
             ...(socket && args.dockerSocketGroupId ? { groupAdds: [args.dockerSocketGroupId] } : {}),
             securityOpts: ["no-new-privileges:true"],

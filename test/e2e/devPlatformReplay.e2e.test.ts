@@ -196,8 +196,8 @@ describe.skipIf(skip)("dev platform on the Docker engine (REPLAY of the program'
         const verified = () => ({ ca, servername: "localhost" });
 
         beforeAll(async () => {
-            // The URL the API got, as a file only it (and root) can read; its host is the network alias.
-            ownerUrl = new URL(await docker(["exec", "-u", "0", "dbaas-e2e-api-0", "cat", SECRET_FILES.databaseUrl.file]));
+            // The URL the API got, as a file only its user can read (root in the container has no capabilities); its host is the network alias.
+            ownerUrl = new URL(await docker(["exec", "dbaas-e2e-api-0", "cat", SECRET_FILES.databaseUrl.file]));
         });
 
         it("accepts the owner over verified TLS and scram", async () => {

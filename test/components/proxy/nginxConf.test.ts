@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { API_IMAGE_SOURCES, contentTag, readSourceFiles } from "../../../components/api";
 import { configHash, httpsRedirectTarget, MOZILLA_INTERMEDIATE_CIPHERS, NGINX_PATHS, nginxHealthcheck, renderNginxConf, type NginxConfOptions } from "../../../components/proxy";
 import { CONTENT_SECURITY_POLICY } from "../../../contracts/csp";
-import { apiEnvironment, apiUpstreams, dockerSocketPath, mountedDockerSocket, type ApiSettings } from "../../../contracts/apiEnv";
+import { apiDockerHost, apiEnvironment, apiUpstreams, dockerSocketPath, mountedDockerSocket, type ApiSettings } from "../../../contracts/apiEnv";
 import { ROOT } from "../../support/harness";
 
 const base: NginxConfOptions = {
@@ -177,6 +177,16 @@ describe("API container environment", () => {
         ["kubernetes", "unix:///var/run/docker.sock", undefined],
     ] as const)("the %s target on %s mounts the socket %s into the API (and then needs its group)", (target, host, socket) => {
         expect(mountedDockerSocket(target, host)).toBe(socket);
+    });
+
+    it.each([
+        ["docker", "unix:///root/.cache/dbaas/e2e/run/docker.sock", "unix:///var/run/docker.sock"],
+        ["docker", "unix:///var/run/docker.sock", "unix:///var/run/docker.sock"],
+        ["docker", "ssh://u@h", "ssh://u@h"],
+        ["kubernetes", "unix:///run/docker.sock", "unix:///run/docker.sock"],
+    ] as const)("the %s target on %s: the API reaches the engine at %s (a mounted socket at one container path)", (target, host, apiHost) => {
+        expect(apiDockerHost(target, host)).toBe(apiHost);
+        expect(apiEnvironment({ ...settings, ondemand: { ...settings.ondemand, target }, dockerHost: host })).toContain(`DBAAS_DOCKER_HOST=${apiHost}`);
     });
 });
 
