@@ -4,9 +4,9 @@
  * CLI, the policy pack, the bridged docker provider on the private Docker
  * engine of `e2e:up`). Two databases are created on the stand-in
  * dbaas-e2e/postgres:17 and given a row each; the API is started again with
- * the catalog's PostgreSQL 17 moved to dbaas-e2e/postgres:17.99, a second tag
- * of the same build that this file adds (a newer minor of the same major to
- * decidePatch; what the image holds does not change what the rollout does);
+ * the catalog's PostgreSQL 17 moved to dbaas-e2e/postgres:17.99, an image this
+ * file builds FROM the stand-in with one label added (its own image ID, the same
+ * server; a newer minor of the same major to decidePatch);
  * then POST /versions/PostgreSQL%2017/rollout: each container is replaced by
  * one running the new image, one database at a time, on the same volume, and
  * the rows are still there.
@@ -26,10 +26,13 @@ const PATCHED = "dbaas-e2e/postgres:17.99";
 const LABEL = "PostgreSQL 17";
 const NAMES = ["e2e-roll-a", "e2e-roll-b"];
 
-function docker(args: string[]): { status: number | null; stdout: string } {
-    const r = spawnSync("docker", args, { encoding: "utf8", timeout: 60_000 });
+function docker(args: string[], input?: string): { status: number | null; stdout: string } {
+    const r = spawnSync("docker", args, { encoding: "utf8", timeout: 120_000, ...(input === undefined ? {} : { input }) });
     return { status: r.status, stdout: r.stdout ?? "" };
 }
+
+/** The image ID a reference names (containers record the ID the program passes, not the tag). */
+const imageId = (ref: string): string => docker(["image", "inspect", "--format", "{{.Id}}", ref]).stdout.trim();
 
 function dockerProblem(): string | undefined {
     if (process.env.DOCKER_HOST === undefined) return "DOCKER_HOST is unset (the private engine of e2e:up)";
@@ -40,7 +43,7 @@ function dockerProblem(): string | undefined {
 
 const missing = requirePulumi() ?? engineMissing("the Docker engine and provider", dockerProblem());
 
-interface Inspected { Id: string; Config: { Image: string }; Mounts: { Name: string }[] }
+interface Inspected { Id: string; Image: string; Mounts: { Name: string }[] }
 const inspect = (name: string): Inspected | undefined => {
     const r = docker(["container", "inspect", dockerObjectName(name)]);
     return r.status === 0 ? (JSON.parse(r.stdout) as [Inspected])[0] : undefined;
@@ -70,7 +73,8 @@ describe.skipIf(missing)("a rolling patch on the docker target through the API a
     }
 
     beforeAll(async () => {
-        expect(docker(["tag", IMAGE, PATCHED]).status, `docker tag ${IMAGE} ${PATCHED}`).toBe(0);
+        // A distinct image (its own ID) with the same content: a second tag alone would be the same image, and nothing to replace.
+        expect(docker(["build", "-t", PATCHED, "-"], `FROM ${IMAGE}\nLABEL io.dbaas.e2e.patch="17.99"\n`).status, `docker build of ${PATCHED}`).toBe(0);
         e2e = await setUpDockerE2e("rollout-e2e", IMAGE);
         api = await startWith(IMAGE);
     }, 600_000);
@@ -99,7 +103,7 @@ describe.skipIf(missing)("a rolling patch on the docker target through the API a
             expect(v.state, `failure: ${v.failure_reason}`).toBe("ready");
             await query(api!, name, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('before the patch')");
             const c = inspect(name);
-            expect(c?.Config.Image).toBe(IMAGE);
+            expect(c?.Image).toBe(imageId(IMAGE));
             before.set(name, c!);
         }
     }, 1_200_000);
@@ -123,7 +127,8 @@ describe.skipIf(missing)("a rolling patch on the docker target through the API a
         expect(Date.parse(second!.started_at)).toBeGreaterThanOrEqual(Date.parse(first!.finished_at));
         for (const name of NAMES) {
             const c = inspect(name);
-            expect(c?.Config.Image).toBe(PATCHED);
+            expect(c?.Image).toBe(imageId(PATCHED));
+            expect(imageId(PATCHED)).not.toBe(imageId(IMAGE));
             expect(c?.Id, "a new container").not.toBe(before.get(name)?.Id);
             expect(c?.Mounts.map((m) => m.Name)).toEqual(before.get(name)?.Mounts.map((m) => m.Name));
             expect(await query(api, name, "SELECT note FROM kept")).toEqual([{ note: "before the patch" }]);
