@@ -4,7 +4,6 @@
  * (domain/databases.ts) for the owner on explicit request.
  */
 import type { AuditEntryView, DatabaseView, OperationView } from "../../contracts/api";
-import { toMadeView } from "../../contracts/cache";
 import type { AuditRow, DatabaseRow, ListedDatabase, OperationRow } from "../store/store";
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
 
@@ -47,7 +46,6 @@ export function toDatabaseView(db: DatabaseRow, lastOperation: OperationRow | un
         updated_at: db.updated_at.toISOString(),
         last_operation: lastOperation === undefined ? null : toOperationView(lastOperation),
         runtime: db.runtime,
-        made: toMadeView(db.made),
         links: links(db.name),
     };
 }
@@ -73,7 +71,6 @@ export function listedDatabaseView(d: ListedDatabase): DatabaseView {
         updated_at: d.updated_at,
         last_operation: d.operation,
         runtime: d.runtime,
-        made: toMadeView(d.made),
         links: links(d.name),
     };
 }
