@@ -14,7 +14,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { chromium, type Browser, type Page, type Request } from "playwright-core";
+import { type Browser, type Page, type Request } from "playwright-core";
+import { CHROMIUM, launchChromium } from "../support/chromium";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MASK } from "../../dashboard/src/mask";
@@ -23,7 +24,6 @@ import { createBody, startTestApi, TOKENS, waitFor, waitForState, type TestApi }
 import { sharedPostgres, type PostgresServer } from "../support/postgres";
 import { requireBinaries } from "../support/requirements";
 
-const CHROMIUM = "/usr/bin/chromium";
 const missing = requireBinaries([CHROMIUM], "apt-get install chromium (listed in .ci/run)");
 const ROOT = path.resolve(__dirname, "../..");
 const SHOTS = process.env.UPDATE_SCREENSHOTS === "1" ? path.join(ROOT, "docs") : fs.mkdtempSync(path.join(os.tmpdir(), "dashboard-shots-"));
@@ -80,10 +80,7 @@ describe.skipIf(missing)("dashboard in chromium against the real API", () => {
         pg = server;
         // Slow enough that the page shows steps in progress; fast enough for the suite.
         api = await startTestApi(pg, { engine: new FakeStackEngine({ delayMs: 1200, resources: 3 }) });
-        browser = await chromium.launch({
-            executablePath: CHROMIUM,
-            args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        browser = await launchChromium();
         const context = await browser.newContext({ viewport: { width: 1000, height: 700 }, locale: "en-GB", timezoneId: "UTC" });
         await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base() });
         page = await context.newPage();

@@ -14,7 +14,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type Page } from "playwright-core";
+import { CHROMIUM, launchChromium } from "../support/chromium";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeStackEngine } from "../support/fakeEngine";
@@ -22,7 +23,6 @@ import { sharedPostgres, type PostgresServer } from "../support/postgres";
 import { requireBinaries } from "../support/requirements";
 import { createBody, sqlIn, startTestApi, TOKENS, waitForState, type TestApi } from "../support/testApi";
 
-const CHROMIUM = "/usr/bin/chromium";
 const missing = requireBinaries([CHROMIUM], "apt-get install chromium (listed in .ci/run)");
 const ROOT = path.resolve(__dirname, "../..");
 const DIST = fs.mkdtempSync(path.join(os.tmpdir(), "dashboard-reports-dist-"));
@@ -90,10 +90,7 @@ describe.skipIf(missing)("the Reports page in chromium", () => {
             env: { DBAAS_TARGET: "kubernetes", DBAAS_PRICE_GB_HOUR: "0.0002", DBAAS_PRICE_CORE_HOUR: "0.04" },
         });
         await seed(api);
-        browser = await chromium.launch({
-            executablePath: CHROMIUM,
-            args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        browser = await launchChromium();
         context = await browser.newContext({ viewport: { width: 1100, height: 900 }, locale: "en-GB", timezoneId: "UTC" });
     });
 

@@ -11,7 +11,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type Page } from "playwright-core";
+import { CHROMIUM, launchChromium } from "../support/chromium";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeStackEngine } from "../support/fakeEngine";
@@ -19,7 +20,6 @@ import { sharedPostgres, type PostgresServer } from "../support/postgres";
 import { requireBinaries } from "../support/requirements";
 import { createBody, sqlIn, startTestApi, TOKENS, waitForState, type TestApi } from "../support/testApi";
 
-const CHROMIUM = "/usr/bin/chromium";
 const missing = requireBinaries([CHROMIUM], "apt-get install chromium (listed in .ci/run)");
 const ROOT = path.resolve(__dirname, "../..");
 const DIST = fs.mkdtempSync(path.join(os.tmpdir(), "dashboard-rollouts-dist-"));
@@ -60,10 +60,7 @@ describe.skipIf(missing)("the Rollouts page in chromium", () => {
         // They were made before the catalog moved on: postgres:17.1 against the catalog's 17.2.
         await sqlIn(pg, api.databaseUrl, `UPDATE databases SET spec = jsonb_set(spec, '{image}', '"postgres:17.1"')`);
         api.engine.script("up", "dash-b", { failTimes: Infinity, failWith: "program" });
-        browser = await chromium.launch({
-            executablePath: CHROMIUM,
-            args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        browser = await launchChromium();
         context = await browser.newContext({ viewport: { width: 1200, height: 900 }, locale: "en-GB", timezoneId: "UTC" });
     });
 

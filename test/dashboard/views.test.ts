@@ -24,7 +24,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page, type Response } from "playwright-core";
+import { type Browser, type BrowserContext, type Page, type Response } from "playwright-core";
+import { CHROMIUM, launchChromium } from "../support/chromium";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeStackEngine } from "../support/fakeEngine";
@@ -32,7 +33,6 @@ import { sharedPostgres, startPostgres, type PostgresServer } from "../support/p
 import { requireBinaries } from "../support/requirements";
 import { createBody, sqlIn, startTestApi, TOKENS, waitFor, waitForState, type TestApi, type Who } from "../support/testApi";
 
-const CHROMIUM = "/usr/bin/chromium";
 const missing = requireBinaries([CHROMIUM, "pg_dump"], "apt-get install chromium postgresql-client (listed in .ci/run)");
 const ROOT = path.resolve(__dirname, "../..");
 const DIST = fs.mkdtempSync(path.join(os.tmpdir(), "dashboard-views-dist-"));
@@ -116,10 +116,7 @@ describe.skipIf(missing)("backups, activities and contacts in chromium", () => {
         await readyDatabase("orders-dev", "alice", { project_id: "shop", version: "PostgreSQL 16" });
         await readyDatabase("broken-db", "alice", { project_id: "shop" }, "not-the-password");
         await readyDatabase("bobs-db", "bob", { project_id: "finance" });
-        browser = await chromium.launch({
-            executablePath: CHROMIUM,
-            args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        browser = await launchChromium();
         context = await browser.newContext({ viewport: { width: 1100, height: 900 }, locale: "en-GB", timezoneId: "UTC" });
         await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: a().url });
     });
