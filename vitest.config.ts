@@ -19,6 +19,8 @@ const INTEGRATION = [
     "test/api/activities.test.ts", // PostgreSQL, a webhook receiver and an SMTP sink on 127.0.0.1
     "test/api/backups.test.ts", // PostgreSQL 15 and 17, pg_dump, pg_restore
     "test/api/backups/s3Store.test.ts", // moto_server (a local S3 simulation), PostgreSQL 15 and 17, pg_dump, pg_restore
+    "test/api/cache.test.ts", // PostgreSQL
+    "test/api/cache/dockerVolumes.test.ts", // a stand-in Docker Engine API socket
     "test/api/property.test.ts", // PostgreSQL
     "test/api/restart.test.ts", // PostgreSQL, the API as a child process it kills
     "test/api/adminRestart.test.ts", // a PostgreSQL of its own, restarted
@@ -38,6 +40,7 @@ const INTEGRATION = [
     "test/policies/pack.test.ts", // the policy pack's gRPC server as a child process
     "test/ondemand/restore/restore.test.ts", // PostgreSQL 15-18, the restore script, an HTTPS server
     "test/ondemand/restore/script.test.ts", // the restore script, shellcheck
+    "test/ondemand/restore/cacheScripts.test.ts", // the cache fill and clone scripts, PostgreSQL 17 in single-user mode and served, fetch.sh over HTTPS, shellcheck
     "test/components/proxy/nginx.test.ts", // nginx
 ];
 

@@ -109,6 +109,11 @@ const envSchema = z.object({
     DBAAS_BACKUP_FETCH_BASE_URL: z.url({ protocol: /^https$/, message: "an https:// URL such as https://dbaas.example.com (where restores reach this API)" }).optional(),
     // Directories searched for pg_dump before PATH (e.g. /usr/lib/postgresql/17/bin).
     DBAAS_PG_DUMP_DIRS: list.default([]),
+    // The restored-backup cache (docs/cache.md): docker target only.
+    DBAAS_CACHE: bool.default(true),
+    DBAAS_CACHE_MAX_BYTES: z.coerce.number().int("a whole number of bytes").min(0, "at least 0").default(50 * 1024 ** 3),
+    DBAAS_CACHE_MAX_AGE_HOURS: z.coerce.number().min(0.01, "at least 0.01").max(87_600, "at most 87600").default(168),
+    DBAAS_CACHE_EVICT_INTERVAL_SECONDS: z.coerce.number().min(0).max(86400).default(300),
 });
 
 /** Where dump files are kept: files 0600 under `dir`, or objects `<prefix>/<id>.dump` in an S3 bucket. */
@@ -124,6 +129,17 @@ export type BackupStoreConfig =
         /** An S3-compatible server (path-style addressing); default: AWS's endpoint of the region. */
         readonly endpoint?: string;
     };
+/** The restored-backup cache (docs/cache.md). */
+export interface CacheConfig {
+    /** false: no clone and no fill (every create restores). */
+    readonly enabled: boolean;
+    /** Total size of ready golden copies kept; the least recently used go first. */
+    readonly maxBytes: number;
+    /** A golden copy unused this long is evicted. */
+    readonly maxAgeHours: number;
+    /** 0 disables the eviction job. */
+    readonly evictIntervalMs: number;
+}
 
 /** Backups: where they are kept, how long, how they are taken (docs/backups.md). */
 export interface BackupConfig {
@@ -185,6 +201,7 @@ export interface ApiConfig {
     readonly target: Target;
     readonly notifications: NotificationsConfig;
     readonly backups: BackupConfig;
+    readonly cache: CacheConfig;
 }
 
 export interface NotificationsConfig {
@@ -406,6 +423,12 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
             timeoutMs: env.DBAAS_BACKUP_TIMEOUT_SECONDS * 1000,
             ...(env.DBAAS_BACKUP_FETCH_BASE_URL === undefined ? {} : { fetchBaseUrl: env.DBAAS_BACKUP_FETCH_BASE_URL.replace(/\/+$/, "") }),
             pgDumpDirs: env.DBAAS_PG_DUMP_DIRS.map((d) => path.resolve(d)),
+        }),
+        cache: Object.freeze({
+            enabled: env.DBAAS_CACHE,
+            maxBytes: env.DBAAS_CACHE_MAX_BYTES,
+            maxAgeHours: env.DBAAS_CACHE_MAX_AGE_HOURS,
+            evictIntervalMs: env.DBAAS_CACHE_EVICT_INTERVAL_SECONDS * 1000,
         }),
     });
 }

@@ -26,6 +26,8 @@ import { Backups } from "./backups/backups";
 import { RolloutDriver } from "./rollouts/driver";
 import { Rollouts } from "./rollouts/rollouts";
 import { openBackupStore } from "./backups/openBackupStore";
+import { RestoreCache, type GoldenVolumes } from "./cache/cache";
+import { dockerGoldenVolumes } from "./cache/dockerVolumes";
 import { searchDirs } from "./backups/pgDump";
 import { LocalPgDumpRunner, type BackupRunner } from "./backups/runner";
 import { REPO_ROOT } from "./config";
@@ -66,6 +68,8 @@ export interface StartApiOptions {
     readonly backupRunner?: BackupRunner;
     /** Lease of a running backup (default 30 s). */
     readonly backupLeaseMs?: number;
+    /** The restored-backup cache's golden volumes (default: the docker target's engine; none on kubernetes). */
+    readonly goldenVolumes?: GoldenVolumes;
 }
 
 export interface RunningApi {
@@ -87,6 +91,7 @@ export interface RunningApi {
     readonly backups: Backups;
     /** Advances running rollouts (undefined when jobs do not run). */
     readonly rolloutDriver: RolloutDriver | undefined;
+    readonly cache: RestoreCache;
     /** Stops accepting, lets jobs finish for `graceMs` (default from config), hands the rest back, closes connections. */
     close(graceMs?: number): Promise<void>;
 }
@@ -117,6 +122,10 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
         runner: o.backupRunner ?? new LocalPgDumpRunner({ searchDirs: searchDirs(o.config.backups.pgDumpDirs, process.env.PATH, path.join(REPO_ROOT, "node_modules")) }),
         ...(o.backupLeaseMs === undefined ? {} : { leaseMs: o.backupLeaseMs }),
     });
+    const cache = new RestoreCache({
+        store, config: o.config.cache, log: backupLog,
+        volumes: o.goldenVolumes ?? (o.config.target.kind === "docker" ? dockerGoldenVolumes() : undefined),
+    });
     const databases = new Databases(store, o.engine, o.config, resolver, undefined, backups);
     const activities = new Activities(store);
     const n = o.config.notifications;
@@ -128,14 +137,14 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     });
     const rollouts = new Rollouts(store, o.config.catalog, () => rolloutDriver?.kick());
     const app = await buildServer({
-        config: o.config, store, databases, activities, contacts, backups, rollouts, tokens, hub, metrics,
+        config: o.config, store, databases, activities, contacts, backups, rollouts, cache, tokens, hub, metrics,
         ...(o.logger ? { logger: o.logger } : { logLevel: o.config.logLevel }),
         ...(o.sseHeartbeatMs === undefined ? {} : { sseHeartbeatMs: o.sseHeartbeatMs }),
         validateResponses: o.validateResponses === true,
     });
     const log = app.log;
     const runner = o.runJobs === false ? undefined : new JobRunner({
-        store, engine: o.engine, hub, log,
+        store, engine: cache.wrap(o.engine), hub, log,
         maxConcurrent: o.config.maxConcurrentOperations,
         leaseMs: o.config.leaseMs,
         pollMs: o.config.pollMs,
@@ -144,7 +153,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
         retryBaseMs: o.config.retryBaseMs,
         retryMaxMs: o.config.retryMaxMs,
         onOperationEnd: (kind, outcome, seconds) => metrics.observeOperation(kind, outcome, seconds),
-        specForUp: (spec) => backups.specForUp(spec),
+        specForUp: (spec) => backups.specForUp(spec).then((s) => cache.specForUp(s)),
     });
     const notifier = o.runJobs === false ? undefined : new NotificationWorker({
         store, log, resolve: resolver, webhookHosts: n.webhookHosts, pollMs: n.pollMs, timeoutMs: n.timeoutMs,
@@ -153,6 +162,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
         ...(o.testOnlyWebhookSender === undefined ? {} : { sender: o.testOnlyWebhookSender }),
     });
     await backups.start();
+    if (runner !== undefined) cache.start();
     await app.listen({ host: o.config.host, port: o.config.port });
     await runner?.start();
     notifier?.start();
@@ -192,7 +202,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     const host = o.config.host === "0.0.0.0" || o.config.host === "::" ? "127.0.0.1" : o.config.host;
     let closing: Promise<void> | undefined;
     return {
-        app, store, runner, databases, watcher, metrics, sampler, activities, notifier, backups, rolloutDriver,
+        app, store, runner, databases, watcher, metrics, sampler, activities, notifier, backups, rolloutDriver, cache,
         url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
         close(graceMs = o.config.shutdownGraceMs) {
             closing ??= (async () => {
@@ -202,6 +212,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
                 await app.close();
                 await backups.stop();
                 await rolloutDriver?.stop();
+                cache.stop();
                 await runner?.stop(graceMs);
                 await notifier?.stop();
                 await hub.close();

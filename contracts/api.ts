@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { createDatabaseFields, databaseNameSchema } from "./database";
+import { madeView } from "./cache";
 
 /** Who a token speaks for: an admin sees and manages everything, a user its own databases. */
 export const ROLES = ["admin", "user"] as const;
@@ -112,6 +113,8 @@ export const databaseView = z.object({
     last_operation: operationView.nullable(),
     /** The server as the runtime watcher last saw it; null when not watched (kubernetes target, watcher off) or not seen yet. */
     runtime: runtimeView.nullable(),
+    /** How the data got there: restored from the backup, or cloned from a cached restore (docs/cache.md); null without a backup or before it is ready. */
+    made: madeView.nullable(),
     /** Only with ?include=password, only for the owner. */
     credentials: z.object({ password: z.string(), uri: z.string() }).optional(),
     links: z.object({ self: z.string(), events: z.string() }),

@@ -10,6 +10,7 @@ import { isValidImageReference, IMAGE_REFERENCE_HINT } from "./catalog";
 import { isCidr, NAMESPACE_PREFIX_PATTERN } from "./stackConfig";
 import { RESTORE_DEFAULTS } from "./restore";
 import { backupIdSchema } from "./backup";
+import { cloneFromSchema } from "./cache";
 
 /** Pulumi project of the on-demand database program (one stack per database). */
 export const ONDEMAND_PROJECT = "dbaas-db";
@@ -52,6 +53,8 @@ export const createDatabaseFields = {
     version: z.string().min(1).max(64).optional(),
     ttl_hours: z.number().int("a whole number of hours").positive("a positive number of hours").optional(),
     source_ranges: z.array(cidrSchema).max(32, "at most 32 ranges").optional(),
+    /** true: restore from the backup even when the cache holds it, and do not fill the cache (docs/cache.md). */
+    fresh: z.boolean({ message: "true or false" }).optional(),
 } as const;
 
 /** Largest CA bundle a spec carries (a few dozen certificates). */
@@ -92,6 +95,11 @@ export const dockerTargetSchema = z.object({
      * backup server reachable only there (API setting DBAAS_FETCH_NETWORK).
      */
     fetch_network: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "a Docker network name (letters, digits, '_', '.', '-')").optional(),
+    /**
+     * A cached restore of backup_location this `up` may clone instead of restoring (set by the
+     * API per attempt, never stored): the fetch step clones when the backup still matches.
+     */
+    clone_from: cloneFromSchema.optional(),
     ...restoreSettingsFields,
 }).strict();
 
@@ -123,6 +131,8 @@ export const databaseSpecSchema = z.object({
     backup_id: backupIdSchema.optional(),
     /** ISO-8601 instant after which the reaper destroys the database. */
     expires_at: z.iso.datetime(),
+    /** Skip the restored-backup cache: no clone, no fill (POST /databases `fresh`). */
+    fresh: z.boolean().optional(),
     source_ranges: z.array(cidrSchema).default([]),
     target: z.discriminatedUnion("kind", [dockerTargetSchema, kubernetesTargetSchema]),
 }).strict();

@@ -6,19 +6,26 @@
  * labels. With a backup, a one-shot fetch container downloads it into the
  * volume first; the Postgres container's init hook restores it, and Pulumi
  * waits until the healthcheck (restore marker + pg_isready) passes.
+ * With `target.clone_from` (the API's cache candidate, docs/cache.md) the
+ * fetch step also sees the golden volume read-only and decides against the
+ * live backup; on a hit a one-shot clone container of the database's own
+ * image copies the golden data directory and gives it this database's name and
+ * password before the server starts (the server then skips initdb and restore).
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import {
     DATA_MOUNT, DatabaseEndpoint, DATABASE_USER, databaseLabels, dockerLabels, dockerObjectName, FETCH_SCRIPT_FILE, fetchEnv, fetchFailure,
-    fetchResources, fetchScript, INITDB_DIR, INITDB_FILE, initdbScript, PGDATA, publishedHost, readinessCommand, restoreEnv, SCRIPT_DIR,
+    fetchResources, INITDB_DIR, INITDB_FILE, initdbScript, PGDATA, publishedHost, readinessCommand, restoreEnv, SCRIPT_DIR,
     SCRIPT_FILE,
 } from "../components/ondemand";
 import { readFetchScript, readRestoreScript } from "./restore";
 import { DatabaseSpec, DockerTarget } from "../contracts/database";
 import { POSTGRES_PORT } from "../contracts/ports";
 import { POSTGRES_UID } from "../contracts/catalog";
-import { RESTORE_CA_FILE, RESTORE_MARKER } from "../contracts/restore";
+import { RESTORE_CA_FILE, RESTORE_DIR, RESTORE_MARKER } from "../contracts/restore";
+import { GOLDEN_MOUNT, parseFetchReport, type RestoreReport } from "../contracts/cache";
+import { cacheFetchEnv, cacheFetchScript, cloneScript } from "../contracts/cacheScripts";
 
 /** Where the password file is uploaded inside the container. */
 const PASSWORD_FILE = "/run/dbaas/postgres-password";
@@ -27,8 +34,15 @@ const START_MARGIN_SECONDS = 300;
 
 const envList = (vars: Record<string, string>): string[] => Object.entries(vars).map(([k, v]) => `${k}=${v}`);
 
+/** Why the clone step failed, or undefined when it succeeded (or has not run yet, in preview). */
+export function cloneFailure(exitCode: number | undefined, logs: string | undefined): string | undefined {
+    if (exitCode === undefined || exitCode === 0) return undefined;
+    const last = (logs ?? "").trim().split("\n").pop()?.trim() ?? "";
+    return `cloning the cached restore failed (exit ${exitCode}): ${last || "no output; see docker logs of the clone container"}; create with "fresh": true to restore instead`;
+}
+
 /** `password`: the superuser password (secret stack config `dbaas-db:password`). */
-export function deployDocker(spec: DatabaseSpec, target: DockerTarget, password: pulumi.Input<string>): DatabaseEndpoint {
+export function deployDocker(spec: DatabaseSpec, target: DockerTarget, password: pulumi.Input<string>): DatabaseEndpoint & { restore: pulumi.Output<RestoreReport | undefined> } {
     const name = spec.name;
     const provider = new docker.Provider(`${name}-docker`, { host: target.docker_host });
     const labels = dockerLabels(databaseLabels(spec));
@@ -45,6 +59,9 @@ export function deployDocker(spec: DatabaseSpec, target: DockerTarget, password:
     // The fetch container runs to completion during `up` (attach); the server is
     // only created once it exited 0, so a failed download stops the update with its reason.
     let fetched: pulumi.Output<string[]> = pulumi.output([]);
+    let restore: pulumi.Output<RestoreReport | undefined> = pulumi.output(undefined);
+    const clone = target.clone_from;
+    const goldenMount = clone === undefined ? [] : [{ type: "volume", source: clone.volume, target: GOLDEN_MOUNT, readOnly: true }];
     if (spec.backup_location !== undefined) {
         const fetchImage = new docker.RemoteImage(`${name}-fetch-image`, { name: target.fetch_image, keepLocally: true }, { provider });
         const fetch = new docker.Container(`${name}-fetch`, {
@@ -53,9 +70,9 @@ export function deployDocker(spec: DatabaseSpec, target: DockerTarget, password:
             user: "0:0",
             capabilities: { drops: ["ALL"], adds: ["CHOWN"] },
             securityOpts: ["no-new-privileges:true"],
-            command: ["sh", "-c", fetchScript(POSTGRES_UID)],
-            envs: envList(fetchEnv(spec.backup_location, RESTORE_MARKER, target)),
-            mounts: [dataMount],
+            command: ["sh", "-c", cacheFetchScript(POSTGRES_UID)],
+            envs: envList({ ...fetchEnv(spec.backup_location, RESTORE_MARKER, target), ...cacheFetchEnv(clone) }),
+            mounts: [dataMount, ...goldenMount],
             uploads: [
                 { file: `${SCRIPT_DIR}/${FETCH_SCRIPT_FILE}`, content: readFetchScript(), permissions: "0444" },
                 ...(target.restore_ca_pem === undefined ? [] : [{ file: RESTORE_CA_FILE, content: target.restore_ca_pem, permissions: "0444" }]),
@@ -68,11 +85,42 @@ export function deployDocker(spec: DatabaseSpec, target: DockerTarget, password:
             logs: true,
             mustRun: false,
         }, { provider });
-        fetched = pulumi.all([fetch.exitCode, fetch.containerLogs]).apply(([code, logs]) => {
+        const afterFetch = pulumi.all([fetch.exitCode, fetch.containerLogs]).apply(([code, logs]) => {
             const failure = fetchFailure(code, logs);
             if (failure !== undefined) throw new Error(failure);
             return envList(restoreEnv(RESTORE_MARKER, target));
         });
+        restore = fetch.containerLogs.apply((logs) => parseFetchReport(logs));
+        fetched = afterFetch;
+        if (clone !== undefined) {
+            // Does nothing unless the fetch step left its hit flag; no network, the database's own image and uid.
+            const cloneStep = new docker.Container(`${name}-clone`, {
+                name: dockerObjectName(name, "clone"),
+                image: image.imageId,
+                user: `${owner}:${owner}`,
+                entrypoints: ["sh", "-c"],
+                command: [cloneScript()],
+                networkMode: "none",
+                capabilities: { drops: ["ALL"] },
+                securityOpts: ["no-new-privileges:true"],
+                envs: afterFetch.apply(() => envList({
+                    PGDATA, GOLDEN_PGDATA: `${GOLDEN_MOUNT}/pgdata`, RESTORE_MARKER_DIR: RESTORE_DIR, RESTORE_MARKER,
+                    DATABASE_NAME: name, DATABASE_USER, PASSWORD_FILE,
+                })),
+                mounts: [dataMount, ...goldenMount],
+                uploads: [{ file: PASSWORD_FILE, content: secretPassword, owner, group: owner, permissions: "0400" }],
+                memory: target.memory_mb,
+                labels,
+                attach: true,
+                logs: true,
+                mustRun: false,
+            }, { provider, dependsOn: [fetch], additionalSecretOutputs: ["uploads"] });
+            fetched = pulumi.all([afterFetch, cloneStep.exitCode, cloneStep.containerLogs]).apply(([env, code, logs]) => {
+                const failure = cloneFailure(code, logs);
+                if (failure !== undefined) throw new Error(failure);
+                return env;
+            });
+        }
     }
 
     // deleteBeforeReplace: the container has a fixed name, which Docker will not give to a second
@@ -120,5 +168,6 @@ export function deployDocker(spec: DatabaseSpec, target: DockerTarget, password:
         database: name,
         user: DATABASE_USER,
         password: secretPassword,
+        restore,
     };
 }

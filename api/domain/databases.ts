@@ -85,6 +85,7 @@ export class Databases {
             version: version.label, image: version.image, expires_at: expiresAt.toISOString(), source_ranges: sourceRanges,
             ...(backup === undefined ? {} : { backup_location: backup }),
             ...(backupId === undefined ? {} : { backup_id: backupId }), target: this.config.target,
+            ...(body.fresh === true ? { fresh: true } : {}),
         });
         const accepted = await this.store.createDatabase({
             name: body.name, owner: body.owner, projectId: body.project_id, dbType: body.db_type, version: version.label,

@@ -22,6 +22,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { LocalWorkspace, PulumiCommand, type EngineEvent as PulumiEngineEvent, type Stack } from "@pulumi/pulumi/automation";
 import { z } from "zod";
+import { restoreReportSchema } from "../../contracts/cache";
 import { ONDEMAND_PASSWORD_KEY, ONDEMAND_SPEC_KEY } from "../../contracts/database";
 import { parseDatabaseSpec, type DatabaseSpec } from "../../contracts/database";
 import { abortReasonText, classifyCliFailure, errorText, logSafeOutput, type PolicyViolation } from "./errors";
@@ -75,6 +76,8 @@ const outputsSchema = z.object({
     uri: z.string(),
     version: z.string(),
     expiresAt: z.string(),
+    // Optional: stacks made before the cache, and databases without a backup, have none.
+    restore: restoreReportSchema.nullish().transform((r) => r ?? undefined),
 });
 
 type Located = { readonly ok: true; readonly command: PulumiCommand } | { readonly ok: false; readonly reason: string };

@@ -23,6 +23,7 @@
  */
 import type { Endpoint } from "../../contracts/api";
 import type { DatabaseSpec } from "../../contracts/database";
+import type { RestoreReport } from "../../contracts/cache";
 
 /** One progress event of a running operation. */
 export interface EngineEvent {
@@ -55,6 +56,8 @@ export interface DatabaseOutputs extends Endpoint {
     readonly version: string;
     /** ISO-8601 expiry instant, as in the spec. */
     readonly expiresAt: string;
+    /** How the data got there (programs that restore a backup report it; contracts/cache.ts). */
+    readonly restore?: RestoreReport;
 }
 
 export interface OperationOptions {

@@ -20,6 +20,7 @@ import type { ApiConfig } from "../config";
 import { ApiProblem, invalidField, invalidRequest, PROBLEM_CONTENT_TYPE, problemBody, problems, type FieldProblem } from "./problems";
 import { activityRoutes } from "./routes/activities";
 import { backupRoutes } from "./routes/backups";
+import { cacheRoutes } from "./routes/cache";
 import { databaseRoutes } from "./routes/databases";
 import { eventRoutes } from "./routes/events";
 import { meRoutes } from "./routes/me";
@@ -32,6 +33,7 @@ import type { Activities } from "../domain/activities";
 import type { Contacts } from "../domain/contacts";
 import type { Backups } from "../backups/backups";
 import type { Rollouts } from "../rollouts/rollouts";
+import type { RestoreCache } from "../cache/cache";
 import type { Databases } from "../domain/databases";
 import { ApiMetrics, UNMATCHED_ROUTE } from "../metrics";
 import type { NotificationHub } from "../store/notifications";
@@ -48,7 +50,7 @@ declare module "fastify" {
     }
 }
 
-export type AppConfig = Pick<ApiConfig, "catalog" | "rateLimitPerMinute" | "bodyLimitBytes" | "trustProxy" | "prices">;
+export type AppConfig = Pick<ApiConfig, "catalog" | "rateLimitPerMinute" | "bodyLimitBytes" | "trustProxy" | "prices"> & Partial<Pick<ApiConfig, "cache">>;
 
 export interface ServerDeps {
     readonly config: AppConfig;
@@ -62,6 +64,8 @@ export interface ServerDeps {
     readonly backups?: Backups;
     /** Rolling patches (admins); without them the rollout routes are absent. */
     readonly rollouts?: Rollouts;
+    /** The restored-backup cache; without it (or without config.cache) the cache routes are absent. */
+    readonly cache?: RestoreCache;
     readonly tokens: TokenSource;
     /** LISTEN/NOTIFY hub for SSE; without it SSE streams poll. */
     readonly hub?: NotificationHub;
@@ -244,6 +248,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await app.register(activityRoutes, { activities: deps.activities, contacts: deps.contacts });
     if (deps.backups !== undefined) await app.register(backupRoutes, { backups: deps.backups });
     if (deps.rollouts !== undefined) await app.register(rolloutRoutes, { rollouts: deps.rollouts });
+    if (deps.cache !== undefined && deps.config.cache !== undefined) await app.register(cacheRoutes, { cache: deps.cache, config: deps.config.cache });
     await app.register(eventRoutes, { databases, store: deps.store, hub: deps.hub, heartbeatMs: deps.sseHeartbeatMs ?? 15_000 });
     await app.register(metricsRoutes, { metrics, store: deps.store });
     await app.register(reportRoutes, { store: deps.store, catalog: deps.config.catalog, prices: deps.config.prices });

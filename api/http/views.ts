@@ -4,6 +4,7 @@
  * (domain/databases.ts) for the owner on explicit request.
  */
 import type { AuditEntryView, DatabaseView, OperationView } from "../../contracts/api";
+import { toMadeView } from "../../contracts/cache";
 import type { AuditRow, DatabaseRow, ListedDatabase, OperationRow } from "../store/store";
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
 
@@ -46,6 +47,7 @@ export function toDatabaseView(db: DatabaseRow, lastOperation: OperationRow | un
         updated_at: db.updated_at.toISOString(),
         last_operation: lastOperation === undefined ? null : toOperationView(lastOperation),
         runtime: db.runtime,
+        made: toMadeView(db.made),
         links: links(db.name),
     };
 }
@@ -71,6 +73,7 @@ export function listedDatabaseView(d: ListedDatabase): DatabaseView {
         updated_at: d.updated_at,
         last_operation: d.operation,
         runtime: d.runtime,
+        made: toMadeView(d.made),
         links: links(d.name),
     };
 }

@@ -329,6 +329,38 @@ CREATE TABLE rollout_steps (
 CREATE INDEX rollout_steps_by_rollout ON rollout_steps (rollout_id, position);
 `,
     },
+    {
+        version: 40,
+        name: "the restored-backup cache (golden volumes) and how each database was made",
+        // One row per golden copy (api/cache/). The URL is stored without its query (a presigned
+        // signature is a secret); an evicted row stays for history until its volume is removed.
+        sql: `
+CREATE TABLE restore_cache (
+    id               bigserial PRIMARY KEY,
+    url              text NOT NULL,
+    docker_host      text NOT NULL,
+    image            text NOT NULL,
+    etag             text,
+    last_modified    text,
+    content_length   bigint,
+    sha256           text,
+    volume           text NOT NULL UNIQUE,
+    bytes            bigint NOT NULL,
+    state            text NOT NULL CHECK (state IN ('ready','evicted')),
+    source_database  text NOT NULL,
+    filled_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
+    last_used_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+    hits             integer NOT NULL DEFAULT 0,
+    evicted_at       timestamptz,
+    evict_reason     text,
+    -- An evicted entry whose volume is still to be removed (in use by a clone being made, engine down).
+    removal_pending  boolean NOT NULL DEFAULT false
+);
+CREATE INDEX restore_cache_lookup ON restore_cache (url, docker_host, image) WHERE state = 'ready';
+-- {made: restored|cloned, url, filled_at, cache_id}: what the database view and events say.
+ALTER TABLE databases ADD COLUMN made jsonb;
+`,
+    },
 ];
 
 /** Arbitrary constant key of the migration advisory lock. */

@@ -10,6 +10,7 @@ import { Batcher } from "./batch";
 import { coalesced } from "../coalesce";
 import { named, transaction } from "./sql";
 import type { DatabaseState, Endpoint, RuntimeView } from "../../contracts/api";
+import type { MadeNote } from "../../contracts/cache";
 import type { OperationRow, Queryable } from "./rows";
 
 export type { OperationRow, OperationStatus, Queryable } from "./rows";
@@ -34,6 +35,8 @@ export interface DatabaseRow {
     readonly deleted_at: Date | null;
     /** The runtime watcher's last observation (jobs/watcher.ts); null until it has looked. */
     readonly runtime: RuntimeView | null;
+    /** How its data got there (api/cache/, migration 40); null without a backup or until ready. */
+    readonly made: MadeNote | null;
 }
 
 /** A ready database the runtime watcher looks at: its last observation, and whether an operation runs on it. */
@@ -52,7 +55,7 @@ export interface Accepted {
 
 /** One row of a listing: what GET /databases shows, timestamps as ISO-8601 text. */
 export interface ListedDatabase extends Pick<DatabaseRow,
-    "id" | "name" | "owner" | "project_id" | "db_type" | "version" | "state" | "ttl_hours" | "endpoint" | "failure_reason" | "created_by" | "runtime"> {
+    "id" | "name" | "owner" | "project_id" | "db_type" | "version" | "state" | "ttl_hours" | "endpoint" | "failure_reason" | "created_by" | "runtime" | "made"> {
     readonly source_ranges: string[];
     readonly backup_location: string | null;
     readonly backup_id: string | null;
@@ -225,7 +228,7 @@ export class AdminStore {
             `SELECT d.id, d.name, d.owner, d.project_id, d.db_type, d.version, d.state,
                     coalesce(d.spec->'source_ranges', '[]'::jsonb) AS source_ranges, d.spec->>'backup_location' AS backup_location,
                     d.spec->>'backup_id' AS backup_id,
-                    d.ttl_hours, ${iso("d.expires_at")} AS expires_at, d.endpoint, d.failure_reason, d.created_by, d.runtime,
+                    d.ttl_hours, ${iso("d.expires_at")} AS expires_at, d.endpoint, d.failure_reason, d.created_by, d.runtime, d.made,
                     ${iso("d.created_at")} AS created_at, ${iso("d.updated_at")} AS updated_at,
                     CASE WHEN o.id IS NULL THEN NULL ELSE json_build_object(
                         'id', o.id, 'kind', o.kind, 'status', o.status, 'attempts', o.attempts, 'error', o.error, 'requested_by', o.requested_by,
@@ -293,7 +296,7 @@ export class AdminStore {
             const database: DatabaseRow = {
                 id, name: row.name, owner: row.owner, project_id: row.projectId, db_type: row.dbType, version: row.version, state: "creating",
                 spec: row.spec, ttl_hours: row.ttlHours, expires_at: row.expiresAt, endpoint: null, failure_reason: null, current_operation_id: op_id,
-                created_by: row.createdBy, created_at, updated_at, deleted_at: null, runtime: null,
+                created_by: row.createdBy, created_at, updated_at, deleted_at: null, runtime: null, made: null,
             };
             out[batch_index] = {
                 database,

@@ -151,6 +151,8 @@ export function databaseScreen(main: HTMLElement, ctx: Context, name: string): S
                 ...row("Created", when(db.created_at)),
                 ...row("Source ranges", db.source_ranges.join(", ") || "service default"),
                 ...row("Restored from", db.backup_location ?? (db.backup_id === null ? "nothing (empty database)" : `stored backup ${db.backup_id}`)),
+                // "restored from ..." or "cloned from a cached restore of ... at ..." (docs/cache.md).
+                ...(db.made === null ? [] : row("Made", db.made.description)),
                 ...(db.failure_reason === null ? [] : row("Failure", db.failure_reason))));
     }
 

@@ -6,6 +6,9 @@
 # time capped, format checked, written via FILE.part. Every failure ends with
 # one line on stderr and a non-zero exit. Inputs: docs/ondemand.md.
 #   fetch.sh FILE | fetch.sh check (validate only; print the address it would connect to)
+#   | fetch.sh head (a HEAD request only: print the backup's validators for the cache)
+# After a download or a HEAD it prints the backup's identity for the restored-backup
+# cache (contracts/cache.ts parseFetchReport): "fetch: cache-report KEY=VALUE" lines.
 
 # bash and busybox ash have pipefail; dash (Debian's sh) does not, so it hands over to bash.
 # shellcheck disable=SC3040
@@ -65,7 +68,7 @@ DEFAULT_MAX_BYTES=10737418240
 DEFAULT_MAX_SECONDS=3600
 HEAD_BYTES=512
 CR=$(printf '\r')
-work='' part='' failure_reported=0
+work='' part='' failure_reported=0 mode=get
 
 say() { printf 'restore: %s\n' "$*"; }
 # Newlines, tabs and runs of spaces collapse so a failure stays on one line.
@@ -105,7 +108,7 @@ read_inputs() {
     if [ ! -d "$RESTORE_WORK_DIR" ] || [ ! -w "$RESTORE_WORK_DIR" ]; then
         fail "$bad" "RESTORE_WORK_DIR=$RESTORE_WORK_DIR is not a writable directory" "set RESTORE_WORK_DIR (or TMPDIR) to a writable directory"
     fi
-    for tool in cat curl cut getent gzip head mktemp mv od rm sed tr wc; do
+    for tool in cat curl cut getent gzip head mktemp mv od rm sed sha256sum tr wc; do
         command -v "$tool" >/dev/null 2>&1 || fail "missing tool" "$tool is not on PATH" "run this script in an image that has $tool"
     done
 }
@@ -268,6 +271,12 @@ resolve_host() {
     [ -n "$pinned" ] || refuse_url "host $url_host has no address"
 }
 
+# Prints the last response's validators and, after a download, the file's SHA-256 (the cache's identity).
+report_identity() {
+    tr -d '\r' <"$work/headers" | sed -n 's/^[Ee][Tt][Aa][Gg]: */fetch: cache-report etag=/p; s/^[Ll]ast-[Mm]odified: */fetch: cache-report last-modified=/p; s/^[Cc]ontent-[Ll]ength: */fetch: cache-report content-length=/p'
+    [ "$mode" = head ] || printf 'fetch: cache-report sha256=%s\n' "$(sha256sum "$out_file" | cut -d' ' -f1)"
+}
+
 # Sets code and location from the last response in the saved headers.
 http_status() {
     code='' location=''
@@ -286,6 +295,7 @@ http_status() {
 download() {
     set -- --globoff --silent --show-error --fail --no-location --proto =https --proto-redir =https --max-redirs 0 --noproxy '*' \
         --connect-timeout 30 --max-time "$RESTORE_MAX_SECONDS" --max-filesize "$RESTORE_MAX_BYTES" --dump-header "$work/headers"
+    [ "$mode" != head ] || set -- "$@" --head
     [ -z "$RESTORE_CA_FILE" ] || set -- "$@" --cacert "$RESTORE_CA_FILE"
     case $url_is_ip/$pinned in
         0/*:*) set -- "$@" --resolve "$url_host:$url_port:[$pinned]" ;;
@@ -377,13 +387,20 @@ main() {
         say "ok: $safe_url -> $pinned port $url_port"
         return 0
     fi
-    out_file=$1 part=$1.part
     work=$(mktemp -d "$RESTORE_WORK_DIR/dbaas-fetch.XXXXXX") || fail "cannot create a work directory" "mktemp failed in $RESTORE_WORK_DIR" "check RESTORE_WORK_DIR is writable"
+    if [ "$1" = head ]; then
+        mode=head part="$work/head.body"
+        download
+        report_identity
+        return 0
+    fi
+    out_file=$1 part=$1.part
     download
     check_format
     mv "$part" "$out_file" || fail "cannot store the download" "mv to $out_file failed" "check the directory of $out_file is writable"
     part=''
     say "fetched $safe_url into $out_file ($detected, $source_bytes bytes)"
+    report_identity
 }
 
 main "$@"

@@ -90,12 +90,13 @@ const ROUTES: readonly [string, string][] = [
     ["DELETE", "/projects/:project/contacts/:id"], ["GET", "/projects/:project/deliveries"],
     ["POST", "/databases/:name/backups"], ["GET", "/databases/:name/backups"], ["GET", "/databases/:name/backups/:id"], ["GET", "/backups/:id/content"],
     ["POST", "/versions/:label/rollout"], ["GET", "/rollouts"], ["GET", "/rollouts/:id"], ["POST", "/rollouts/:id/resume"],
+    ["GET", "/cache"], ["DELETE", "/cache/:id"],
 ];
 
 const request = fc.record({
     route: fc.constantFrom(...ROUTES),
     name: fc.oneof(badName, fc.constant("db-target")),
-    /** For :id (an activity or a contact) and :project. */
+    /** For :id (an activity, a contact or a cache entry) and :project. */
     id: fc.oneof(fc.constantFrom("1", "2", "0", "-1", "1e3", "99999999999999999999"), anyString),
     project: fc.oneof(badName, fc.constant("proj-1")),
     body,

@@ -6,8 +6,9 @@
  * stop when their AbortSignal fires. Every call is recorded. Used by the API
  * tests, the benchmark (bench/api.ts) and the dashboard's tests.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { DatabaseSpec } from "../../contracts/database";
+import { cacheKeyUrl, identityMatches, type BackupIdentity } from "../../contracts/cache";
 import {
     ConcurrentUpdateError, EngineUnavailableError, OperationAbortedError, ProgramError, StackNotFoundError,
     type DatabaseOutputs, type DatabaseSize, type EngineEvent, type EngineReadiness, type OperationOptions, type StackEngine,
@@ -61,6 +62,11 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 export class FakeStackEngine implements StackEngine {
     readonly calls: FakeCall[] = [];
     readonly stacks = new Map<string, DatabaseOutputs>();
+    /**
+     * What the "backup server" sends for a URL (keyed without its query); the fake fetch step
+     * clones when a spec's clone_from still matches it, as fetch.sh does. Default: a checksum of the URL.
+     */
+    readonly backupIdentities = new Map<string, BackupIdentity>();
     readonly #scripts = new Map<string, FakeScript>();
     readonly #attempts = new Map<string, number>();
     /** Operations running now, by stack name. */
@@ -101,10 +107,19 @@ export class FakeStackEngine implements StackEngine {
                 host: "127.0.0.1", port: 15432, database: spec.name.replace(/-/g, "_"), user: "owner",
                 password, uri: `postgresql://owner:${password}@127.0.0.1:15432/${spec.name.replace(/-/g, "_")}`,
                 version: spec.version, expiresAt: spec.expires_at,
+                ...(spec.backup_location === undefined ? {} : { restore: this.#fetchReport(spec, spec.backup_location) }),
             };
             this.stacks.set(spec.name, out);
             return out;
         });
+    }
+
+    #fetchReport(spec: DatabaseSpec, url: string): NonNullable<DatabaseOutputs["restore"]> {
+        const key = cacheKeyUrl(url);
+        const seen = this.backupIdentities.get(key) ?? { sha256: createHash("sha256").update(key).digest("hex") };
+        const clone = spec.target.kind === "docker" ? spec.target.clone_from : undefined;
+        if (clone !== undefined && identityMatches(clone.identity, seen)) return { made: "cloned", identity: clone.identity };
+        return { made: "restored", identity: seen };
     }
 
     destroy(name: string, o: OperationOptions): Promise<void> {

@@ -232,7 +232,7 @@ export function failureLine(r: RunResult): string {
 }
 
 /** Every external command the two scripts run besides curl, getent, psql, pg_restore and vacuumdb. */
-export const SCRIPT_TOOLS = ["cat", "cut", "date", "grep", "gzip", "head", "mktemp", "mv", "od", "rm", "sed", "sleep", "sync", "tr", "wc"] as const;
+export const SCRIPT_TOOLS = ["cat", "cut", "date", "grep", "gzip", "head", "mktemp", "mv", "od", "rm", "sed", "sha256sum", "sleep", "sync", "tr", "wc"] as const;
 
 /**
  * A bin directory like the Alpine-based fetch image's: sh and every tool

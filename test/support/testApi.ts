@@ -15,6 +15,7 @@ import { StaticTokens, tokenLine } from "../../api/http/auth";
 import { loadApiConfig, type ApiConfig } from "../../api/config";
 import type { StackEngine } from "../../api/engine/types";
 import type { BackupRunner } from "../../api/backups/runner";
+import type { GoldenVolumes } from "../../api/cache/cache";
 import type { Resolver } from "../../api/domain/ssrf";
 import type { WebhookSender } from "../../api/notify/channels";
 import { startApi, type RunningApi } from "../../api/start";
@@ -71,6 +72,9 @@ export function testConfig(env: Record<string, string> = {}): ApiConfig {
         DBAAS_REAPER_INTERVAL_SECONDS: "0",
         // Tests that watch servers turn it on or drive RuntimeWatcher.tick() themselves.
         DBAAS_WATCH_INTERVAL_SECONDS: "0",
+        // No golden volumes on a Docker engine the tests do not have; test/api/cache.test.ts turns it on with a test double.
+        DBAAS_CACHE: "false",
+        DBAAS_CACHE_EVICT_INTERVAL_SECONDS: "0",
         DBAAS_TOKENS_FILE: "/nonexistent/tokens",
         // Never the repository's .dbaas-data: each API keeps its backups in a temporary directory.
         ...(env.DBAAS_BACKUP_STORE === "s3" ? {} : { DBAAS_BACKUP_DIR: env.DBAAS_BACKUP_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-test-backups-")) }),
@@ -144,7 +148,7 @@ export interface Reply {
 
 export async function startTestApi(pg: PostgresServer, o: {
     engine?: FakeStackEngine | StackEngine; env?: Record<string, string>; resolver?: Resolver; runJobs?: boolean; databaseUrl?: string;
-    testOnlyWebhookSender?: WebhookSender; backupRunner?: BackupRunner; backupLeaseMs?: number;
+    testOnlyWebhookSender?: WebhookSender; backupRunner?: BackupRunner; backupLeaseMs?: number; goldenVolumes?: GoldenVolumes;
 } = {}): Promise<TestApi> {
     const engine = o.engine ?? new FakeStackEngine();
     const databaseUrl = o.databaseUrl ?? await freshDatabaseUrl(pg);
@@ -164,6 +168,7 @@ export async function startTestApi(pg: PostgresServer, o: {
         ...(o.testOnlyWebhookSender === undefined ? {} : { testOnlyWebhookSender: o.testOnlyWebhookSender }),
         ...(o.backupRunner === undefined ? {} : { backupRunner: o.backupRunner }),
         ...(o.backupLeaseMs === undefined ? {} : { backupLeaseMs: o.backupLeaseMs }),
+        ...(o.goldenVolumes === undefined ? {} : { goldenVolumes: o.goldenVolumes }),
     });
     const close = api.close.bind(api);
     const closeAndClean: RunningApi["close"] = async (graceMs) => {

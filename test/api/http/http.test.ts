@@ -64,7 +64,7 @@ describe("service routes", () => {
         const doc = r.body;
         expect(doc.openapi).toBe("3.1.0");
         expect(Object.keys(doc.paths).sort()).toEqual([
-            "/audit", "/backups/{id}/content", "/databases", "/databases/{name}", "/databases/{name}/activities", "/databases/{name}/activities/{id}/notes",
+            "/audit", "/backups/{id}/content", "/cache", "/cache/{id}", "/databases", "/databases/{name}", "/databases/{name}/activities", "/databases/{name}/activities/{id}/notes",
             "/databases/{name}/backups", "/databases/{name}/backups/{id}", "/databases/{name}/cancel", "/databases/{name}/events",
             "/databases/{name}/restart", "/databases/{name}/retry", "/healthz", "/me", "/metrics",
             "/projects/{project}/contacts", "/projects/{project}/contacts/{id}", "/projects/{project}/deliveries", "/readyz", "/reports",
