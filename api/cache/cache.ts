@@ -29,9 +29,10 @@ export type { CacheRow };
 /** The golden volumes on a Docker engine (api/cache/dockerVolumes.ts; a test double in the tests). */
 export interface GoldenVolumes {
     /**
-     * Stops `database`'s server cleanly, copies its data into a new volume `volume`
-     * (passwords removed, database renamed to the neutral name), starts the server
-     * again and waits until it is healthy. Resolves with the golden copy's bytes.
+     * Stops `database`'s server cleanly and copies its data into a new volume `volume`
+     * (passwords removed, database renamed to the neutral name). Leaves the server
+     * stopped, also when it rejects: the engine starts it again (RestoreCache.wrap),
+     * so the stack's outputs keep naming its published port. Resolves with the golden copy's bytes.
      */
     fill(o: { readonly dockerHost: string; readonly database: string; readonly image: string; readonly volume: string; readonly signal: AbortSignal }): Promise<{ bytes: number }>;
     /** Removes a golden volume (resolves when it does not exist); rejects while a container uses it. */
@@ -103,8 +104,10 @@ export class RestoreCache {
     wrap(engine: StackEngine): StackEngine {
         const up = async (spec: DatabaseSpec, options: OperationOptions): Promise<DatabaseOutputs> => {
             const outputs = await engine.up(spec, options);
-            await this.afterUp(spec, outputs.restore, options);
-            return outputs;
+            if (!await this.afterUp(spec, outputs.restore, options)) return outputs;
+            // The fill stopped the server: a targeted replace starts it again, and its outputs name
+            // the port it is published on now (a plain `docker start` would pick another ephemeral port).
+            return engine.restart(spec.name, options);
         };
         // A Proxy keeps every other method (and optional ones such as size) as the engine has them,
         // bound to the engine itself: its private fields are not reachable through the proxy.
@@ -117,9 +120,12 @@ export class RestoreCache {
         });
     }
 
-    /** After a successful `up`; never throws (the database is ready whatever the cache does). */
-    async afterUp(spec: DatabaseSpec, report: RestoreReport | undefined, options: Pick<OperationOptions, "onEvent" | "signal">): Promise<void> {
-        if (report === undefined || spec.backup_location === undefined) return;
+    /**
+     * After a successful `up`; never throws (the database is ready whatever the cache does).
+     * Resolves true when a fill was tried: the server is stopped and must be started again.
+     */
+    async afterUp(spec: DatabaseSpec, report: RestoreReport | undefined, options: Pick<OperationOptions, "onEvent" | "signal">): Promise<boolean> {
+        if (report === undefined || spec.backup_location === undefined) return false;
         const say = (message: string, severity: EngineEvent["severity"] = "info") => {
             try {
                 options.onEvent({ kind: "diagnostic", severity, message, at: this.#now().toISOString() });
@@ -138,24 +144,26 @@ export class RestoreCache {
                     await setMade(c, spec.name, made);
                 });
                 say(describeMade(made));
-                return;
+                return false;
             }
             await setMade(this.o.store.pool, spec.name, { how: "restored", url });
             say(describeMade({ how: "restored", url }));
             if (clone !== undefined) await this.#evict(clone.cache_id, "the backup changed since the golden copy was filled", EVICTION_ACTOR, null);
-            if (this.#eligible(spec) && (hasValidators(report.identity) || report.identity.sha256 !== undefined)) await this.#fill(spec, report, url, options.signal, say);
+            if (this.#eligible(spec) && (hasValidators(report.identity) || report.identity.sha256 !== undefined)) return await this.#fill(spec, report, url, options.signal, say);
         } catch (e) {
             this.o.log.warn({ database: spec.name, err: truncate(e instanceof Error ? e.message : String(e), 500) }, "recording the cache step failed");
         }
+        return false;
     }
 
-    async #fill(spec: DatabaseSpec & { target: { kind: "docker" } }, report: RestoreReport, url: string, signal: AbortSignal, say: (m: string, s?: EngineEvent["severity"]) => void): Promise<void> {
+    /** Resolves true once the fill has been tried (the server is stopped then, whatever the outcome). */
+    async #fill(spec: DatabaseSpec & { target: { kind: "docker" } }, report: RestoreReport, url: string, signal: AbortSignal, say: (m: string, s?: EngineEvent["severity"]) => void): Promise<boolean> {
         const volumes = this.o.volumes;
-        if (volumes === undefined || spec.target.kind !== "docker") return;
+        if (volumes === undefined || spec.target.kind !== "docker") return false;
         const dockerHost = spec.target.docker_host;
         const id = await nextCacheId(this.o.store.pool);
         const volume = goldenVolumeName(id);
-        say(`keeping this restore in the cache (${volume}); the server restarts once`);
+        say(`keeping this restore in the cache (${volume}); the server stops for the copy and is started again`);
         try {
             const { bytes } = await volumes.fill({ dockerHost, database: spec.name, image: spec.image, volume, signal });
             await this.o.store.tx(async (c) => {
@@ -163,12 +171,15 @@ export class RestoreCache {
                 await this.o.store.appendAudit(c, { actor: "system", action: "cache.filled", database: spec.name, outcome: "succeeded", detail: { id, url, volume, bytes, image: spec.image } });
             });
             say(`the cache holds this restore now (${volume}, ${bytes} bytes); later databases from ${url} are cloned from it`);
+            return true;
         } catch (e) {
             const reason = truncate(e instanceof Error ? e.message : String(e), 300);
             this.o.log.warn({ database: spec.name, volume, err: reason }, "filling the cache failed; the database is ready");
-            await this.o.store.appendAudit(this.o.store.pool, { actor: "system", action: "cache.filled", database: spec.name, outcome: "failed", detail: { id, url, volume, reason } });
+            await this.o.store.appendAudit(this.o.store.pool, { actor: "system", action: "cache.filled", database: spec.name, outcome: "failed", detail: { id, url, volume, reason } })
+                .catch((a: Error) => this.o.log.warn({ database: spec.name, err: truncate(a.message, 300) }, "auditing the failed fill failed"));
             say(`the cache was not filled (${reason}); the database is ready`, "warning");
             await volumes.remove(dockerHost, volume).catch(() => undefined);
+            return true;
         }
     }
 

@@ -5,8 +5,9 @@
  * signal, SIGINT: a fast shutdown with a checkpoint), runs the fill script of
  * contracts/cache.ts in a one-shot container of the database's own image (uid
  * 999, no network, every capability dropped, the source volume read-only),
- * then starts the server again and waits until it is healthy. Whatever
- * fails, the server is started again. No Pulumi imports.
+ * and leaves the server stopped: the caller starts it again through the
+ * engine (RestoreCache.wrap: a `docker start` would publish the port on
+ * another ephemeral host port than the stack's outputs say). No Pulumi imports.
  */
 import * as http from "node:http";
 import { GOLDEN_DATABASE } from "../../contracts/cache";
@@ -66,18 +67,7 @@ export function demuxLogs(raw: Buffer): string {
     return at === 0 ? raw.toString("utf8") : Buffer.concat(out).toString("utf8");
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export interface DockerGoldenVolumesOptions {
-    /** How long the server may take to be healthy again (default 300 s). */
-    readonly healthyTimeoutMs?: number;
-    readonly pollMs?: number;
-}
-
-export function dockerGoldenVolumes(o: DockerGoldenVolumesOptions = {}): GoldenVolumes {
-    const healthyTimeoutMs = o.healthyTimeoutMs ?? 300_000;
-    const pollMs = o.pollMs ?? 500;
-
+export function dockerGoldenVolumes(): GoldenVolumes {
     const expect = async (host: string, method: string, path: string, ok: readonly number[], body?: unknown, timeoutMs?: number): Promise<Answer> => {
         const a = await dockerCall(host, method, path, body, timeoutMs);
         if (!ok.includes(a.status)) {
@@ -87,62 +77,44 @@ export function dockerGoldenVolumes(o: DockerGoldenVolumesOptions = {}): GoldenV
         return a;
     };
 
-    const waitHealthy = async (host: string, container: string): Promise<void> => {
-        const until = Date.now() + healthyTimeoutMs;
-        for (;;) {
-            const a = await expect(host, "GET", `/containers/${encodeURIComponent(container)}/json`, [200]);
-            const state = (JSON.parse(a.body.toString("utf8")) as { State?: { Status?: string; Health?: { Status?: string } } }).State;
-            if (state?.Health?.Status === "healthy") return;
-            if (state?.Status !== "running" && state?.Status !== "created" && state?.Status !== "restarting") throw new Error(`${container} is ${state?.Status ?? "gone"} after the fill`);
-            if (Date.now() > until) throw new Error(`${container} was not healthy within ${healthyTimeoutMs / 1000} s after the fill`);
-            await sleep(pollMs);
-        }
-    };
-
     return {
         async fill({ dockerHost, database, image, volume, signal }) {
             const server = dockerObjectName(database);
             const helper = `${volume}-fill`;
             await expect(dockerHost, "POST", `/containers/${encodeURIComponent(server)}/stop?t=120`, [204, 304], undefined, 180_000);
+            signal.throwIfAborted();
+            await expect(dockerHost, "POST", "/volumes/create", [201], { Name: volume, Labels: { [LABELS.managedBy]: MANAGED_BY, [CACHE_LABEL]: "golden" } });
+            await expect(dockerHost, "POST", `/containers/create?name=${encodeURIComponent(helper)}`, [201], {
+                Image: image,
+                User: `${POSTGRES_UID}:${POSTGRES_UID}`,
+                Entrypoint: ["sh", "-c"],
+                Cmd: [fillScript()],
+                Env: [`SOURCE_PGDATA=${SOURCE_MOUNT}/${PGDATA.slice(DATA_MOUNT.length + 1)}`, `PGDATA=${PGDATA}`, `DATABASE_NAME=${database}`],
+                Labels: { [LABELS.managedBy]: MANAGED_BY, [CACHE_LABEL]: "fill" },
+                NetworkDisabled: true,
+                HostConfig: {
+                    NetworkMode: "none",
+                    CapDrop: ["ALL"],
+                    SecurityOpt: ["no-new-privileges:true"],
+                    // The golden volume at the image's data directory: an empty named volume takes
+                    // that directory's owner (the postgres uid), so the helper may write into it.
+                    Mounts: [
+                        { Type: "volume", Source: dockerObjectName(database, "data"), Target: SOURCE_MOUNT, ReadOnly: true },
+                        { Type: "volume", Source: volume, Target: DATA_MOUNT },
+                    ],
+                },
+            });
             try {
-                signal.throwIfAborted();
-                await expect(dockerHost, "POST", "/volumes/create", [201], { Name: volume, Labels: { [LABELS.managedBy]: MANAGED_BY, [CACHE_LABEL]: "golden" } });
-                await expect(dockerHost, "POST", `/containers/create?name=${encodeURIComponent(helper)}`, [201], {
-                    Image: image,
-                    User: `${POSTGRES_UID}:${POSTGRES_UID}`,
-                    Entrypoint: ["sh", "-c"],
-                    Cmd: [fillScript()],
-                    Env: [`SOURCE_PGDATA=${SOURCE_MOUNT}/${PGDATA.slice(DATA_MOUNT.length + 1)}`, `PGDATA=${PGDATA}`, `DATABASE_NAME=${database}`],
-                    Labels: { [LABELS.managedBy]: MANAGED_BY, [CACHE_LABEL]: "fill" },
-                    NetworkDisabled: true,
-                    HostConfig: {
-                        NetworkMode: "none",
-                        CapDrop: ["ALL"],
-                        SecurityOpt: ["no-new-privileges:true"],
-                        // The golden volume at the image's data directory: an empty named volume takes
-                        // that directory's owner (the postgres uid), so the helper may write into it.
-                        Mounts: [
-                            { Type: "volume", Source: dockerObjectName(database, "data"), Target: SOURCE_MOUNT, ReadOnly: true },
-                            { Type: "volume", Source: volume, Target: DATA_MOUNT },
-                        ],
-                    },
-                });
-                try {
-                    await expect(dockerHost, "POST", `/containers/${encodeURIComponent(helper)}/start`, [204, 304]);
-                    const waited = await expect(dockerHost, "POST", `/containers/${encodeURIComponent(helper)}/wait`, [200], undefined, 3_600_000);
-                    const code = (JSON.parse(waited.body.toString("utf8")) as { StatusCode?: number }).StatusCode;
-                    const logs = demuxLogs((await expect(dockerHost, "GET", `/containers/${encodeURIComponent(helper)}/logs?stdout=1&stderr=1&tail=50`, [200])).body);
-                    if (code !== 0) throw new Error(`the fill helper exited ${code ?? "?"}: ${logs.trim().split("\n").pop() ?? ""}`);
-                    const bytes = /^bytes=([0-9]+)$/m.exec(logs)?.[1];
-                    if (bytes === undefined) throw new Error(`the fill helper reported no size; ${GOLDEN_DATABASE} copy not trusted`);
-                    return { bytes: Number(bytes) };
-                } finally {
-                    await dockerCall(dockerHost, "DELETE", `/containers/${encodeURIComponent(helper)}?force=1`).catch(() => undefined);
-                }
+                await expect(dockerHost, "POST", `/containers/${encodeURIComponent(helper)}/start`, [204, 304]);
+                const waited = await expect(dockerHost, "POST", `/containers/${encodeURIComponent(helper)}/wait`, [200], undefined, 3_600_000);
+                const code = (JSON.parse(waited.body.toString("utf8")) as { StatusCode?: number }).StatusCode;
+                const logs = demuxLogs((await expect(dockerHost, "GET", `/containers/${encodeURIComponent(helper)}/logs?stdout=1&stderr=1&tail=50`, [200])).body);
+                if (code !== 0) throw new Error(`the fill helper exited ${code ?? "?"}: ${logs.trim().split("\n").pop() ?? ""}`);
+                const bytes = /^bytes=([0-9]+)$/m.exec(logs)?.[1];
+                if (bytes === undefined) throw new Error(`the fill helper reported no size; ${GOLDEN_DATABASE} copy not trusted`);
+                return { bytes: Number(bytes) };
             } finally {
-                // The database is handed out again whatever happened to the copy.
-                await expect(dockerHost, "POST", `/containers/${encodeURIComponent(server)}/start`, [204, 304]);
-                await waitHealthy(dockerHost, server);
+                await dockerCall(dockerHost, "DELETE", `/containers/${encodeURIComponent(helper)}?force=1`).catch(() => undefined);
             }
         },
 

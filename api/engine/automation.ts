@@ -20,7 +20,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LocalWorkspace, PulumiCommand, type EngineEvent as PulumiEngineEvent, type Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, PulumiCommand, type EngineEvent as PulumiEngineEvent, type OutputMap, type Stack } from "@pulumi/pulumi/automation";
 import { z } from "zod";
 import { restoreReportSchema } from "../../contracts/cache";
 import { ONDEMAND_PASSWORD_KEY, ONDEMAND_SPEC_KEY } from "../../contracts/database";
@@ -129,18 +129,26 @@ export class AutomationEngine implements StackEngine {
     async up(spec: DatabaseSpec, options: OperationOptions): Promise<DatabaseOutputs> {
         const valid = parseDatabaseSpec(spec);
         return this.operation(valid.name, options, async (signal, onEvent) => {
+            const clock = new PhaseClock();
             // createOrSelect: a retry of a failed create resumes the stack it left behind.
             const stack = await this.open(valid.name, "createOrSelect");
+            clock.lap("open");
             await this.writeSpec(stack, valid);
             const policies = await this.policyOptions(valid.name);
+            clock.lap("config");
             signal.throwIfAborted();
             // The Automation API's `up` skips the preview, and without one the pack judges each
             // resource as it is registered: a violation would stop the update only after the
             // resources before it were created. A preview under the pack first stops it before any.
             await stack.preview({ signal, color: "never", ...policies });
+            clock.lap("preview");
             signal.throwIfAborted();
-            await stack.up({ signal, onEvent, color: "never", ...policies });
-            return this.readOutputs(stack);
+            // up's result holds the outputs (the Automation API reads them once after the update):
+            // reading them again would be one more CLI call, about a second.
+            const result = await stack.up({ signal, onEvent: clock.steps(onEvent), color: "never", ...policies });
+            clock.lap("up");
+            this.log.info({ stack: valid.name, phases_ms: clock.phases, steps_ms: clock.stepTimes }, "pulumi up: where the time went");
+            return parseOutputs(result.outputs);
         });
     }
 
@@ -387,13 +395,49 @@ export class AutomationEngine implements StackEngine {
     }
 
     private async readOutputs(stack: Stack): Promise<DatabaseOutputs> {
-        const outputs = await stack.outputs();
-        const parsed = outputsSchema.safeParse(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value as unknown])));
-        if (!parsed.success) {
-            const fields = [...new Set(parsed.error.issues.map((i) => i.path.join(".")))].join(", ");
-            throw new ProgramError(`the program's stack outputs are incomplete (${fields})`);
-        }
-        return parsed.data;
+        return parseOutputs(await stack.outputs());
+    }
+}
+
+function parseOutputs(outputs: OutputMap): DatabaseOutputs {
+    const parsed = outputsSchema.safeParse(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value as unknown])));
+    if (!parsed.success) {
+        const fields = [...new Set(parsed.error.issues.map((i) => i.path.join(".")))].join(", ");
+        throw new ProgramError(`the program's stack outputs are incomplete (${fields})`);
+    }
+    return parsed.data;
+}
+
+/**
+ * Where an `up` spends its time, for the log: the phases of the operation, and
+ * each resource's step from its pre-event to its outputs (by resource name).
+ */
+export class PhaseClock {
+    readonly phases: Record<string, number> = {};
+    readonly stepTimes: Record<string, number> = {};
+    #last: number;
+    readonly #started = new Map<string, number>();
+
+    constructor(private readonly now: () => number = Date.now) {
+        this.#last = now();
+    }
+
+    lap(phase: string): void {
+        const t = this.now();
+        this.phases[phase] = t - this.#last;
+        this.#last = t;
+    }
+
+    /** `onEvent` that also times each resource's step. */
+    steps(onEvent: (e: PulumiEngineEvent) => void): (e: PulumiEngineEvent) => void {
+        return (e) => {
+            const pre = e.resourcePreEvent?.metadata.urn;
+            if (pre !== undefined) this.#started.set(pre, this.now());
+            const done = e.resOutputsEvent?.metadata.urn;
+            const t0 = done === undefined ? undefined : this.#started.get(done);
+            if (done !== undefined && t0 !== undefined) this.stepTimes[done.split("::").pop() ?? done] = this.now() - t0;
+            onEvent(e);
+        };
     }
 }
 

@@ -83,6 +83,14 @@ describe("the restored-backup cache", () => {
         expect((await eventsOf("first")).join("\n")).toContain("the cache holds this restore now (dbaas-cache-1");
     });
 
+    it("starts the server the fill stopped through the engine, and hands out the port it is published on now", async () => {
+        // The double's up publishes on 15432, its restart (a replaced container) on the next port.
+        expect(api.engine.callsOf("restart", "first")).toHaveLength(1);
+        const r = await api.call("alice", "GET", "/databases/first");
+        expect(r.status, r.text).toBe(200);
+        expect(r.body.endpoint).toMatchObject({ port: 15433 });
+    });
+
     it("clones the second database from the same backup (another signature) and counts the hit", async () => {
         const db = await create("second", { backup_location: at("two") });
         const target = lastUpSpec("second")?.target;
@@ -91,6 +99,8 @@ describe("the restored-backup cache", () => {
         expect(db.made).toEqual({ how: "cloned", description: `cloned from a cached restore of ${URL_BASE} at ${entry.filled_at}`, url: URL_BASE, cache_id: 1, filled_at: entry.filled_at });
         expect(entry.hits).toBe(1);
         expect(volumes.fills).toHaveLength(1);
+        // A clone's server was never stopped: no restart after its up.
+        expect(api.engine.callsOf("restart", "second")).toHaveLength(0);
         expect(await eventsOf("second")).toContain(db.made.description);
         // The list view says it too.
         const list = await api.call("alice", "GET", "/databases");
@@ -122,6 +132,7 @@ describe("the restored-backup cache", () => {
         expect(lastUpSpec("fresh-one")?.target).not.toHaveProperty("clone_from");
         expect(db.made.how).toBe("restored");
         expect(volumes.fills).toHaveLength(fills);
+        expect(api.engine.callsOf("restart", "fresh-one")).toHaveLength(0);
     });
 
     it("refuses a fresh that is not a boolean, naming the field", async () => {
@@ -136,6 +147,8 @@ describe("the restored-backup cache", () => {
         const db = await create("unfilled", { backup_location: "https://backups.example.com/other.dump" });
         expect(db.state).toBe("ready");
         expect(db.made.how).toBe("restored");
+        // The fill stopped the server before it failed: it is started again all the same.
+        expect(api.engine.callsOf("restart", "unfilled")).toHaveLength(1);
         const failed = (await auditOf("cache.filled")).filter((a) => a.outcome === "failed");
         expect(failed).toEqual([expect.objectContaining({ database: "unfilled", detail: expect.objectContaining({ reason: expect.stringContaining("no space left") }) })]);
         expect((await eventsOf("unfilled")).join("\n")).toMatch(/the cache was not filled .*no space left.*the database is ready/);

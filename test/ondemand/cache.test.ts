@@ -15,7 +15,7 @@ import { cloneFailure } from "../../ondemand/docker";
 const CONTAINER = "docker:index/container:Container";
 const SHA = "c".repeat(64);
 interface Inputs {
-    image: string; user?: string; envs: string[]; networkMode?: string; entrypoints?: string[]; command: string[];
+    image: string; user?: string; envs: string[]; networkMode?: string; entrypoints?: string[]; command: string[]; securityOpts?: string[];
     capabilities?: { drops?: string[]; adds?: string[] }; mounts: { type: string; source: string; target: string; readOnly?: boolean }[];
     uploads: { file: string; content?: string; owner?: string; permissions?: string }[];
 }
@@ -45,12 +45,13 @@ describe("docker target, a cache candidate (clone_from)", async () => {
         expect(f.command.join(" ")).toContain("sh /opt/dbaas/restore/fetch.sh head");
     });
 
-    it("clones in a container of the database's own image, as the postgres uid, without network or capabilities", () => {
+    it("clones in a container of the database's own image, dropped to the postgres uid at once, without network", () => {
         expect(c.image).toBe(inputsOf(server).image);
-        expect(c.user).toBe("999:999");
+        expect(c.user).toBeUndefined();
         expect(c.networkMode).toBe("none");
-        expect(c.capabilities).toEqual({ drops: ["ALL"] });
-        expect(c.entrypoints).toEqual(["sh", "-c"]);
+        expect(c.capabilities).toEqual({ drops: ["ALL"], adds: ["SETUID", "SETGID"] });
+        expect(c.securityOpts).toEqual(["no-new-privileges:true"]);
+        expect(c.entrypoints).toEqual(["setpriv", "--reuid=999", "--regid=999", "--clear-groups", "sh", "-c"]);
         expect(c.command[0]).toContain("postgres --single");
         expect(c.mounts).toEqual([
             { type: "volume", source: "dbaas-db-orders-data", target: "/var/lib/postgresql/data" },
