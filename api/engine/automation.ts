@@ -26,7 +26,7 @@ import { restoreReportSchema } from "../../contracts/cache";
 import { ONDEMAND_PASSWORD_KEY, ONDEMAND_SPEC_KEY } from "../../contracts/database";
 import { parseDatabaseSpec, type DatabaseSpec } from "../../contracts/database";
 import { abortReasonText, classifyCliFailure, errorText, logSafeOutput, type PolicyViolation } from "./errors";
-import { toProgressEvent } from "./events";
+import { toProgressEvent, urnName } from "./events";
 import { planPassword, withoutSecret } from "./password";
 import { restartTargets, type StateResource } from "./restart";
 import { readDatabaseSize } from "./size";
@@ -435,7 +435,7 @@ export class PhaseClock {
             if (pre !== undefined) this.#started.set(pre, this.now());
             const done = e.resOutputsEvent?.metadata.urn;
             const t0 = done === undefined ? undefined : this.#started.get(done);
-            if (done !== undefined && t0 !== undefined) this.stepTimes[done.split("::").pop() ?? done] = this.now() - t0;
+            if (done !== undefined && t0 !== undefined) this.stepTimes[urnName(done)] = this.now() - t0;
             onEvent(e);
         };
     }

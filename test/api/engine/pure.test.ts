@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { classifyCliFailure, policyViolationsInOutput, programFailureReason, redact, REASON_MAX } from "../../../api/engine/errors";
 import { summaryMessage, toProgressEvent, urnName } from "../../../api/engine/events";
 import { generatePassword, planPassword, withoutSecret } from "../../../api/engine/password";
+import { PhaseClock } from "../../../api/engine/automation";
 import { restartTargets } from "../../../api/engine/restart";
 import {
     ConcurrentUpdateError,
@@ -293,4 +294,25 @@ describe("fileBackendDir", () => {
         ["https://api.pulumi.com", undefined],
         ["file://", undefined],
     ])("%s → %s", (url, dir) => expect(fileBackendDir(url)).toBe(dir));
+});
+
+describe("PhaseClock (the log line of where an up's time went)", () => {
+    it("times phases between laps and each resource from its pre-event to its outputs", () => {
+        let t = 1000;
+        const clock = new PhaseClock(() => t);
+        t = 1250;
+        clock.lap("open");
+        const seen: PulumiEngineEvent[] = [];
+        const on = clock.steps((e) => seen.push(e));
+        const urn = "urn:pulumi:orders::dbaas-db::docker:index/container:Container::orders-fetch";
+        const meta = { urn, type: "docker:index/container:Container", op: "create" } as unknown as NonNullable<PulumiEngineEvent["resourcePreEvent"]>["metadata"];
+        on({ sequence: 1, timestamp: 0, resourcePreEvent: { metadata: meta } });
+        t = 1700;
+        on({ sequence: 2, timestamp: 0, resOutputsEvent: { metadata: meta } });
+        t = 2000;
+        clock.lap("up");
+        expect(clock.phases).toEqual({ open: 250, up: 750 });
+        expect(clock.stepTimes).toEqual({ "orders-fetch": 450 });
+        expect(seen).toHaveLength(2);
+    });
 });
