@@ -14,6 +14,13 @@ import { z } from "zod";
 export const GOLDEN_DATABASE = "dbaas_golden";
 /** Where the clone step and the fill helper mount a golden volume (read-only for the clone). */
 export const GOLDEN_MOUNT = "/var/lib/dbaas-cache";
+/**
+ * The file a finished fill leaves at the golden volume's root (world-readable, the root
+ * 0755): the docker fetch step runs as root without DAC capabilities and cannot look
+ * into the 0700 data directory of uid 999, so this file, not pgdata/PG_VERSION, says
+ * the golden copy is complete.
+ */
+export const GOLDEN_READY_FILE = "golden-ready";
 /** The fetch step's note to the clone step: "the golden copy matches, clone it" (in RESTORE_DIR). */
 export const CLONE_FLAG = "dbaas-clone";
 /** Docker volume name of cache entry `id`. */

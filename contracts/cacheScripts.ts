@@ -6,7 +6,7 @@
  * own name and password) and the fill (a stopped, restored database → a
  * golden volume without passwords, under a neutral name). No Pulumi imports.
  */
-import { CLONE_FLAG, FETCH_REPORT_PREFIX, GOLDEN_DATABASE, GOLDEN_MOUNT, type CloneFrom } from "./cache";
+import { CLONE_FLAG, FETCH_REPORT_PREFIX, GOLDEN_DATABASE, GOLDEN_MOUNT, GOLDEN_READY_FILE, type CloneFrom } from "./cache";
 import { FETCH_SCRIPT_FILE, SCRIPT_DIR } from "./restore";
 
 /**
@@ -89,6 +89,8 @@ export function fillScript(): string {
         ...SINGLE_USER,
         '[ -f "$SOURCE_PGDATA/PG_VERSION" ] || fail "no data directory" "$SOURCE_PGDATA has no PG_VERSION" "fill only from a restored database"',
         '[ ! -e "$SOURCE_PGDATA/postmaster.pid" ] || fail "server still running" "$SOURCE_PGDATA/postmaster.pid exists" "stop the server cleanly first"',
+        `ready="\${PGDATA%/*}/${GOLDEN_READY_FILE}"`,
+        'rm -f "$ready"',
         'rm -rf "$PGDATA"',
         'copy_tree "$SOURCE_PGDATA" "$PGDATA" || fail "copy failed" "cp of $SOURCE_PGDATA failed" "check the free space of the cache volume"',
         'name=$(printf \'%s\' "$DATABASE_NAME" | sed \'s/"/""/g\')',
@@ -96,6 +98,9 @@ export function fillScript(): string {
         `ALTER DATABASE "$name" RENAME TO ${GOLDEN_DATABASE};`,
         "DO \\$\\$ DECLARE r record; BEGIN FOR r IN SELECT rolname FROM pg_authid WHERE rolpassword IS NOT NULL LOOP EXECUTE format('ALTER ROLE %I PASSWORD NULL', r.rolname); END LOOP; END \\$\\$;",
         "EOF",
+        // Last: the ready file the fetch step (root without DAC capabilities) can see.
+        'chmod 0755 "${PGDATA%/*}"',
+        'cp "$PGDATA/PG_VERSION" "$ready.part" && chmod 0444 "$ready.part" && mv "$ready.part" "$ready"',
         'echo "bytes=$(($(du -sk "$PGDATA" | cut -f1) * 1024))"',
         'echo "fill: golden copy ready in $PGDATA"',
         "",
@@ -106,7 +111,7 @@ export function fillScript(): string {
 export function cacheFetchEnv(clone: CloneFrom | undefined): Record<string, string> {
     const id = clone?.identity ?? {};
     return {
-        CACHE_GOLDEN_PGDATA: clone === undefined ? "" : `${GOLDEN_MOUNT}/pgdata`,
+        CACHE_GOLDEN_READY: clone === undefined ? "" : `${GOLDEN_MOUNT}/${GOLDEN_READY_FILE}`,
         CACHE_ETAG: id.etag ?? "",
         CACHE_LAST_MODIFIED: id.last_modified ?? "",
         CACHE_CONTENT_LENGTH: id.content_length === undefined ? "" : String(id.content_length),
@@ -120,7 +125,7 @@ export function cacheFetchEnv(clone: CloneFrom | undefined): Record<string, stri
  * validators (a strong ETag, else Last-Modified and length) one HEAD decides:
  * equal → CLONE_FLAG, no download. Otherwise the backup is downloaded, and
  * without validators an equal SHA-256 is a hit (the download is dropped). A
- * missing or empty golden copy is a miss. Prints `made=cloned|restored` after
+ * missing or unfinished golden copy (no GOLDEN_READY_FILE) is a miss. Prints `made=cloned|restored` after
  * fetch.sh's identity lines (parseFetchReport). The rule is identityMatches().
  */
 export function cacheFetchScript(chownTo: number): string {
@@ -139,8 +144,8 @@ export function cacheFetchScript(chownTo: number): string {
         `seen() { sed -n "s/^${report}$1=//p" "$out" | tail -n 1; }`,
         "made=restored validators=0",
         'if [ -n "$CACHE_ETAG" ] || { [ -n "$CACHE_LAST_MODIFIED" ] && [ -n "$CACHE_CONTENT_LENGTH" ]; }; then validators=1; fi',
-        'if [ -z "$CACHE_GOLDEN_PGDATA" ]; then :',
-        'elif [ ! -f "$CACHE_GOLDEN_PGDATA/PG_VERSION" ]; then echo "fetch: the cached restore is missing or empty; restoring"',
+        'if [ -z "$CACHE_GOLDEN_READY" ]; then :',
+        'elif [ ! -f "$CACHE_GOLDEN_READY" ]; then echo "fetch: the cached restore is missing or unfinished; restoring"',
         'elif [ "$validators" = 1 ]; then',
         '  rc=0; ' + fetch + ' head >"$out" 2>&1 || rc=$?; cat "$out"',
         '  if [ "$rc" -ne 0 ]; then echo "fetch: the HEAD request failed; downloading"',
@@ -151,7 +156,7 @@ export function cacheFetchScript(chownTo: number): string {
         "fi",
         'if [ "$made" = restored ]; then',
         '  run "$FETCH_TO"',
-        '  if [ -n "$CACHE_GOLDEN_PGDATA" ] && [ "$validators" = 0 ] && [ -n "$CACHE_SHA256" ] && [ -f "$CACHE_GOLDEN_PGDATA/PG_VERSION" ] && [ "$(seen sha256)" = "$CACHE_SHA256" ]; then',
+        '  if [ -n "$CACHE_GOLDEN_READY" ] && [ "$validators" = 0 ] && [ -n "$CACHE_SHA256" ] && [ -f "$CACHE_GOLDEN_READY" ] && [ "$(seen sha256)" = "$CACHE_SHA256" ]; then',
         '    made=cloned; rm -f "$FETCH_TO"',
         "  fi",
         "fi",

@@ -41,7 +41,7 @@ describe("docker target, a cache candidate (clone_from)", async () => {
 
     it("gives the fetch step the golden volume read-only and the identity to compare", () => {
         expect(f.mounts).toContainEqual({ type: "volume", source: "dbaas-cache-3", target: "/var/lib/dbaas-cache", readOnly: true });
-        expect(f.envs).toEqual(expect.arrayContaining(['CACHE_ETAG="v1"', "CACHE_CONTENT_LENGTH=42", "CACHE_LAST_MODIFIED=", "CACHE_SHA256=", "CACHE_GOLDEN_PGDATA=/var/lib/dbaas-cache/pgdata"]));
+        expect(f.envs).toEqual(expect.arrayContaining(['CACHE_ETAG="v1"', "CACHE_CONTENT_LENGTH=42", "CACHE_LAST_MODIFIED=", "CACHE_SHA256=", "CACHE_GOLDEN_READY=/var/lib/dbaas-cache/golden-ready"]));
         expect(f.command.join(" ")).toContain("sh /opt/dbaas/restore/fetch.sh head");
     });
 
@@ -84,7 +84,7 @@ describe("docker target, a backup without a cache candidate", async () => {
         expect(rec.ofType(CONTAINER).map((r) => r.name).sort()).toEqual(["orders", "orders-fetch"]);
         const f = inputsOf(rec.one(CONTAINER, "orders-fetch"));
         expect(f.mounts).toHaveLength(1);
-        expect(f.envs).toContain("CACHE_GOLDEN_PGDATA=");
+        expect(f.envs).toContain("CACHE_GOLDEN_READY=");
     });
 
     it("reports the restore with the backup's identity, for the API to fill the cache", async () => {

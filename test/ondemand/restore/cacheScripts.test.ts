@@ -14,7 +14,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLONE_FLAG, GOLDEN_DATABASE, parseFetchReport, type CloneFrom } from "../../../contracts/cache";
+import { CLONE_FLAG, GOLDEN_DATABASE, GOLDEN_READY_FILE, parseFetchReport, type CloneFrom } from "../../../contracts/cache";
 import { cacheFetchEnv, cacheFetchScript, cloneScript, fillScript } from "../../../contracts/cacheScripts";
 import { FETCH_SCRIPT_FILE, fetchEnv, RESTORE_MARKER, SCRIPT_DIR } from "../../../contracts/restore";
 import { FETCH_SCRIPT_PATH } from "../../../ondemand/restore";
@@ -99,6 +99,11 @@ describe.skipIf(skip !== undefined)("fill, then two clones, on real data directo
         const r = run(["sh", path.join(base, "fill.sh")], { SOURCE_PGDATA: source, PGDATA: golden, DATABASE_NAME: "orders" });
         expect(r.code, r.out).toBe(0);
         expect(r.out).toMatch(/^bytes=[1-9][0-9]*$/m);
+        // The ready file, last, where a fetch step without DAC capabilities can see it.
+        const ready = path.join(path.dirname(golden), GOLDEN_READY_FILE);
+        expect(fs.readFileSync(ready, "utf8")).toBe(fs.readFileSync(path.join(golden, "PG_VERSION"), "utf8"));
+        expect(fs.statSync(ready).mode & 0o777).toBe(0o444);
+        expect(fs.statSync(path.dirname(golden)).mode & 0o777).toBe(0o755);
         const out = single(golden, "postgres", "SELECT datname FROM pg_database ORDER BY 1\nSELECT count(*) AS with_password FROM pg_authid WHERE rolpassword IS NOT NULL\n");
         expect(out).toContain(`datname = "${GOLDEN_DATABASE}"`);
         expect(out).not.toContain('datname = "orders"');
@@ -184,20 +189,24 @@ describe.skipIf(noCurl)("the fetch step's cache check", () => {
         if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    /** Runs the check in a fresh volume layout; `golden`: whether the golden copy has a data directory. */
-    async function check(clone: CloneFrom | undefined, golden = true) {
+    /**
+     * Runs the check in a fresh volume layout; `golden`: what the golden volume holds
+     * (a finished fill: the data directory and the ready file; "unfinished": the data only).
+     */
+    async function check(clone: CloneFrom | undefined, golden: boolean | "unfinished" = true) {
         const root = fs.mkdtempSync(path.join(dir, "vol-"));
         const goldenDir = path.join(root, "golden");
-        if (golden) {
+        if (golden !== false) {
             fs.mkdirSync(path.join(goldenDir, "pgdata"), { recursive: true });
             fs.writeFileSync(path.join(goldenDir, "pgdata", "PG_VERSION"), "17\n");
         }
+        if (golden === true) fs.writeFileSync(path.join(goldenDir, GOLDEN_READY_FILE), "17\n");
         fs.mkdirSync(path.join(root, "work"));
         const script = cacheFetchScript(OWNER).replaceAll(`${SCRIPT_DIR}/${FETCH_SCRIPT_FILE}`, FETCH_SCRIPT_PATH);
         const env = {
             ...fetchEnv(web.url("/b.sql"), RESTORE_MARKER, { restore_jobs: 1, restore_max_bytes: 1_000_000, restore_max_seconds: 30 }),
             ...cacheFetchEnv(clone),
-            ...(clone === undefined ? {} : { CACHE_GOLDEN_PGDATA: path.join(goldenDir, "pgdata") }),
+            ...(clone === undefined ? {} : { CACHE_GOLDEN_READY: path.join(goldenDir, GOLDEN_READY_FILE) }),
             FETCH_TO: path.join(root, "restore", "backup"), PGDATA: path.join(root, "pgdata"), RESTORE_MARKER_DIR: path.join(root, "restore"),
             RESTORE_WORK_DIR: path.join(root, "work"), RESTORE_CA_FILE: web.caFile, RESTORE_ALLOW_LOOPBACK: "1", PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: os.tmpdir(),
         };
@@ -264,11 +273,13 @@ describe.skipIf(noCurl)("the fetch step's cache check", () => {
         expect([other.requests, other.report?.made, other.flagged, other.downloaded]).toEqual([["GET"], "restored", false, true]);
     });
 
-    it("a missing or empty golden copy is a miss", async () => {
+    it("a missing golden copy, or one without the fill's ready file, is a miss", async () => {
         headers = { etag: '"v1"' };
-        const r = await check(candidate({ etag: '"v1"' }), false);
-        expect(r.requests).toEqual(["GET"]);
-        expect(r.out).toContain("the cached restore is missing or empty");
-        expect(r.report?.made).toBe("restored");
+        for (const golden of [false, "unfinished"] as const) {
+            const r = await check(candidate({ etag: '"v1"' }), golden);
+            expect(r.requests).toEqual(["GET"]);
+            expect(r.out).toContain("the cached restore is missing or unfinished");
+            expect(r.report?.made).toBe("restored");
+        }
     });
 });
