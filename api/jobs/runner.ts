@@ -5,7 +5,10 @@
  * events in order, retries transient engine errors with backoff, and recovers
  * operations whose worker died (expired lease): the engine's stale lock is
  * cancelled, then the operation is resumed, or marked failed when its attempts
- * are used up.
+ * are used up. Its own writes after an engine call (the outcome, a requeue)
+ * and the progress events are retried while the admin database is unreachable
+ * (store/connectionLoss.ts): a restart of that database during an `up` must not
+ * lose what the engine did.
  */
 import { randomUUID } from "node:crypto";
 import type { FastifyBaseLogger } from "fastify";
@@ -14,6 +17,7 @@ import { truncate } from "../engine/errors";
 import { clearStaleUpdate } from "../engine/recovery";
 import { type DatabaseOutputs, type EngineEvent, type StackEngine } from "../engine/types";
 import type { DatabaseSpec } from "../../contracts/database";
+import { retryOnConnectionLoss } from "../store/connectionLoss";
 import type { NotificationHub } from "../store/notifications";
 import { CHANNEL_EVENTS, claimOperation, expiredLeases, insertEvent, insertEvents, renewLease, requeueOperation, type ClaimedOperation } from "../store/queue";
 import type { AdminStore } from "../store/store";
@@ -44,6 +48,8 @@ export interface JobRunnerOptions {
      * backup_location here; a ProgramError fails the operation with its reason.
      */
     readonly specForUp?: (spec: DatabaseSpec) => Promise<DatabaseSpec>;
+    /** How long a write of the runner is retried while the admin database is unreachable. Default: 120 000. */
+    readonly storeRetryMs?: number;
 }
 
 interface Running {
@@ -134,7 +140,7 @@ export class JobRunner {
         const ended = (outcome: OperationOutcome) => this.o.onOperationEnd?.(op.kind, outcome, (performance.now() - startedAt) / 1000);
         // Events are written in order, batched: whatever arrived while the previous write ran goes in the next one.
         const events = new EventBuffer(async (batch) => {
-            await insertEvents(this.o.store.progressPool, op.id, batch);
+            await this.#stored(log, "storing events", () => insertEvents(this.o.store.progressPool, op.id, batch));
             this.#announceEvents(op.id);
         }, (err) => log.warn({ err: err.message }, "storing events failed"));
         events.push("status", { message: `${op.kind} started (attempt ${op.attempts} of ${this.o.maxAttempts})`, attempt: op.attempts, at: new Date().toISOString() });
@@ -164,7 +170,7 @@ export class JobRunner {
         if (error === undefined && entry.cause === undefined) {
             if (op.kind !== "delete" && outputs === undefined) error = new Error(`engine.${op.kind === "restart" ? "restart" : "up"} resolved without outputs`);
             else {
-                await completeOperation(this.o.store, op, this.workerId, "succeeded", null, outputs);
+                await this.#stored(log, "storing the outcome", () => completeOperation(this.o.store, op, this.workerId, "succeeded", null, outputs));
                 ended("succeeded");
                 log.info("operation succeeded");
                 return;
@@ -175,21 +181,21 @@ export class JobRunner {
         const outcome = decideOutcome(error, entry.cause, op.attempts, this.o.maxAttempts, { baseMs: this.o.retryBaseMs, maxMs: this.o.retryMaxMs });
         switch (outcome.kind) {
             case "retry":
-                await this.o.store.tx(async (c) => {
+                await this.#stored(log, "requeueing for a retry", () => this.o.store.tx(async (c) => {
                     if (!(await requeueOperation(c, op.id, this.workerId, outcome.delayMs, false))) return;
                     await insertEvent(c, op.id, "status", { message: `${outcome.reason}; retrying in ${Math.round(outcome.delayMs / 1000)} s`, attempt: op.attempts, at: new Date().toISOString() });
                     await this.o.store.appendAudit(c, { actor: "system", action: `operation.${op.kind}`, database: op.database_name, operationId: op.id, outcome: "retrying", requestId: op.request_id, detail: { attempts: op.attempts, reason: outcome.reason } });
-                });
+                }));
                 this.#announceEvents(op.id);
                 ended("retrying");
                 setTimeout(() => this.kick(), outcome.delayMs + 10).unref();
                 log.info({ delayMs: outcome.delayMs }, "transient failure, retry scheduled");
                 return;
             case "hand-back":
-                await this.o.store.tx(async (c) => {
+                await this.#stored(log, "handing back", () => this.o.store.tx(async (c) => {
                     if (!(await requeueOperation(c, op.id, this.workerId, 0, true))) return;
                     await insertEvent(c, op.id, "status", { message: "the API is shutting down; the operation is handed back and resumes on the next start", at: new Date().toISOString() });
-                });
+                }));
                 this.#announceEvents(op.id);
                 ended("handed_back");
                 log.info("operation handed back at shutdown");
@@ -200,10 +206,25 @@ export class JobRunner {
                 return;
             case "cancelled":
             case "failed":
-                await completeOperation(this.o.store, op, this.workerId, outcome.kind, outcome.reason);
+                await this.#stored(log, "storing the outcome", () => completeOperation(this.o.store, op, this.workerId, outcome.kind, outcome.reason));
                 ended(outcome.kind);
                 log.info({ reason: outcome.reason }, `operation ${outcome.kind}`);
         }
+    }
+
+    /**
+     * A write of `#run`, retried while the admin database is unreachable. Each is conditional on
+     * this worker's lease (finishOperation, requeueOperation) or only adds progress, so a retry
+     * after a commit whose answer was lost writes nothing twice; meanwhile the operation stays in
+     * `#running`, so this process's recovery leaves it alone. At shutdown it gives up at once:
+     * the expired lease makes the next start recover the operation.
+     */
+    #stored<T>(log: FastifyBaseLogger, what: string, write: () => Promise<T>): Promise<T> {
+        return retryOnConnectionLoss(write, {
+            forMs: this.o.storeRetryMs ?? 120_000,
+            stop: () => this.#stopping,
+            onRetry: (e, attempt) => log.warn({ err: truncate(e.message, 300), attempt }, `${what}: the admin database is unreachable; retrying`),
+        });
     }
 
     /** Wakes SSE watchers of `opId` on every replica (after the events committed). */

@@ -7,7 +7,10 @@
  * each finishes while the database is down). The API
  * reconnects by itself: /readyz fails while the database is down and is ready
  * again after; every accepted create ends ready; no operation, event or audit
- * entry written before or after the outage is lost. (On the dev platform the
+ * entry written before or after the outage is lost. The second test runs with
+ * one attempt: an outcome the engine reached during the outage is stored by the
+ * runner's retried write on that attempt, not recovered by a re-run (before
+ * api/store/connectionLoss.ts both creates failed "no attempts left"). (On the dev platform the
  * admin database is a container: restarting it is this, with Docker starting
  * the server.)
  */
@@ -67,6 +70,30 @@ describe("the admin database restarted during creates", () => {
             const events = await sqlIn<{ kind: string }>(pg, api.databaseUrl,
                 "SELECT e.kind FROM operation_events e JOIN operations o ON o.id = e.operation_id JOIN databases d ON d.id = o.database_id WHERE d.name = $1 ORDER BY e.id", [name]);
             expect(events.at(-1)?.kind, name).toBe("end");
+        }
+    }, 120_000);
+
+    it("an outcome the engine reached while the database was down is stored once it is back, on the same attempt (no re-run)", async () => {
+        // One attempt, as the e2e tier runs: recovery of the operation could not save it, only the runner's own write.
+        const one = await startTestApi(pg, { engine: new FakeStackEngine({ delayMs: 1500 }), env: { DBAAS_OPERATION_MAX_ATTEMPTS: "1", DBAAS_JOB_LEASE_SECONDS: "2", DBAAS_JOB_POLL_MS: "100" } });
+        try {
+            const names = ["db-outage-once-1", "db-outage-once-2"];
+            for (const name of names) expect((await one.call("alice", "POST", "/databases", { body: createBody(name) })).status).toBe(202);
+            await waitFor("the creates inside the engine", () => (one.engine.active.size === names.length ? true : undefined), 10_000);
+            // Down for 4 s: both `up`s end (1.5 s) while their outcome cannot be written.
+            await pg.restart(4000);
+            const views = await waitFor("every create to end", async () => {
+                const all = await Promise.all(names.map(async (n) => (await one.call("alice", "GET", `/databases/${n}`)).body as { state: string; failure_reason: string | null; last_operation: { attempts: number } }));
+                return all.every((v) => v.state === "ready" || v.state === "failed") ? all : undefined;
+            }, 60_000, 200);
+            expect(views.map((v) => [v.state, v.failure_reason, v.last_operation.attempts])).toEqual(names.map(() => ["ready", null, 1]));
+            for (const name of names) expect(one.engine.callsOf("up", name), `${name}: one up`).toHaveLength(1);
+            const audit = await sqlIn<{ database: string; action: string; outcome: string }>(pg, one.databaseUrl, "SELECT database, action, outcome FROM audit_log ORDER BY id");
+            for (const name of names) {
+                expect(audit.filter((a) => a.database === name).map((a) => `${a.action} ${a.outcome}`)).toEqual(["database.create accepted", "operation.create succeeded"]);
+            }
+        } finally {
+            await one.close(1000);
         }
     }, 120_000);
 });

@@ -396,11 +396,14 @@ export async function setUpDockerE2e(name: string, image: string): Promise<Docke
     };
 }
 
-/** The API in this process with the Automation API engine on the docker target (see startEngineApi). */
-export async function startDockerEngineApi(e2e: DockerE2e, env: Record<string, string> = {}, resolver?: Resolver): Promise<{ api: TestApi; engine: StackEngine; close: () => Promise<void> }> {
+/**
+ * The API in this process with the Automation API engine on the docker target (see startEngineApi);
+ * its admin database is a fresh schema of `e2e.pg`, or `databaseUrl` when given.
+ */
+export async function startDockerEngineApi(e2e: DockerE2e, env: Record<string, string> = {}, resolver?: Resolver, databaseUrl?: string): Promise<{ api: TestApi; engine: StackEngine; close: () => Promise<void> }> {
     const all = { ...e2e.apiEnv, ...env };
     const config = testConfig(all);
     const engine = await loadEngine({ ...process.env, ...all, ...e2e.engineEnv, PULUMI_BACKEND_URL: "" }, config, pino({ level: "warn" }));
-    const api = await startTestApi(e2e.pg, { engine, env: all, ...(resolver === undefined ? {} : { resolver }) });
+    const api = await startTestApi(e2e.pg, { engine, env: all, ...(resolver === undefined ? {} : { resolver }), ...(databaseUrl === undefined ? {} : { databaseUrl }) });
     return { api, engine, close: () => api.close(1000) };
 }
