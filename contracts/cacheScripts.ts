@@ -7,7 +7,7 @@
  * golden volume without passwords, under a neutral name). No Pulumi imports.
  */
 import { CLONE_FLAG, FETCH_REPORT_PREFIX, GOLDEN_DATABASE, GOLDEN_MOUNT, GOLDEN_READY_FILE, type CloneFrom } from "./cache";
-import { FETCH_SCRIPT_FILE, SCRIPT_DIR } from "./restore";
+import { FETCH_PRELUDE, FETCH_SCRIPT_FILE, SCRIPT_DIR } from "./restore";
 
 /**
  * The shell function both scripts use to run statements in single-user mode:
@@ -133,11 +133,7 @@ export function cacheFetchScript(chownTo: number): string {
     const fetch = `sh ${SCRIPT_DIR}/${FETCH_SCRIPT_FILE}`;
     const report = FETCH_REPORT_PREFIX;
     return [
-        "set -eu",
-        'if [ -e "$RESTORE_MARKER_DIR/$RESTORE_MARKER" ] || [ -e "$PGDATA/PG_VERSION" ]; then',
-        '  echo "fetch: database already initialised, nothing to download"; exit 0',
-        "fi",
-        'mkdir -p "$RESTORE_MARKER_DIR"',
+        ...FETCH_PRELUDE,
         'out="$RESTORE_WORK_DIR/dbaas-fetch.out"',
         // Runs fetch.sh, shows its output, and keeps its exit status (its last line is the reason).
         `run() { rc=0; ${fetch} "$1" >"$out" 2>&1 || rc=$?; cat "$out"; [ "$rc" -eq 0 ] || exit "$rc"; }`,

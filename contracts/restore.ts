@@ -63,6 +63,19 @@ export function fetchEnv(backupUrl: string, markerName: string, limits: RestoreL
 }
 
 /**
+ * How every fetch step's program starts (this one's and the cache's,
+ * cacheFetchScript): nothing to do once the database exists (a restarted pod
+ * or container does not download again), else the restore directory.
+ */
+export const FETCH_PRELUDE: readonly string[] = [
+    "set -eu",
+    'if [ -e "$RESTORE_MARKER_DIR/$RESTORE_MARKER" ] || [ -e "$PGDATA/PG_VERSION" ]; then',
+    '  echo "fetch: database already initialised, nothing to download"; exit 0',
+    "fi",
+    'mkdir -p "$RESTORE_MARKER_DIR"',
+];
+
+/**
  * The fetch step's program (`sh -c`): `fetch.sh` (https only, host resolved,
  * refused when any address is in the blocked-egress table, connected to
  * exactly the checked address, size and time capped, format checked, written
@@ -77,11 +90,7 @@ export function fetchScript(chownTo?: number): string {
     if (chownTo !== undefined && !Number.isInteger(chownTo)) throw new Error(`chownTo must be a uid, got ${chownTo}`);
     const run = `sh ${SCRIPT_DIR}/${FETCH_SCRIPT_FILE} "$FETCH_TO"`;
     return [
-        "set -eu",
-        'if [ -e "$RESTORE_MARKER_DIR/$RESTORE_MARKER" ] || [ -e "$PGDATA/PG_VERSION" ]; then',
-        '  echo "fetch: database already initialised, nothing to download"; exit 0',
-        "fi",
-        'mkdir -p "$RESTORE_MARKER_DIR"',
+        ...FETCH_PRELUDE,
         ...(chownTo === undefined ? [`exec ${run}`] : [run, `chown -R ${chownTo}:${chownTo} "$RESTORE_MARKER_DIR"`]),
         "",
     ].join("\n");
