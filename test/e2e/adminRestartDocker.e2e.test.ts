@@ -15,49 +15,27 @@
  * credentials and DELETE removes their containers and volumes.
  * SIMULATED: the API's DNS answer for the backup host (as ondemandDocker.e2e).
  */
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import pgClient from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../api/freePort";
 import { dockerObjectName } from "../../components/ondemand";
-import { selfSignedCertificate } from "../support/tls";
-import { createBody, fakeResolver, waitFor, type TestApi } from "../support/testApi";
-import { enginePath, engineMissing, requirePulumi } from "./engine";
+import { createBody, waitFor, type TestApi } from "../support/testApi";
+import { engineMissing, requirePulumi } from "./engine";
+import { containerExists, docker, dockerProblem, startBackupServer, volumeExists, type BackupServer } from "./dockerTarget";
 import { setUpDockerE2e, startDockerEngineApi, waitDeleted, type DockerE2e } from "./ondemandApi";
 
 /** The stand-in of postgres:17 that `e2e:up` builds: the admin database and the databases created. */
 const IMAGE = "dbaas-e2e/postgres:17";
 const NAMES = ["adminrestart-a", "adminrestart-b"] as const;
-const HOST = "backups.e2e.test";
 const suffix = `${process.pid}`;
 const ADMIN = `adminrestart-admin-${suffix}`;
 const ADMIN_VOLUME = `adminrestart-admin-data-${suffix}`;
-const NETWORK = `adminrestart-backups-${suffix}`;
-const SERVER = `adminrestart-backup-server-${suffix}`;
 const ADMIN_PASSWORD = "adminrestart-e2e-password";
 
-function docker(args: string[]): { status: number | null; stdout: string; stderr: string } {
-    const r = spawnSync("docker", args, { encoding: "utf8", timeout: 120_000 });
-    return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
+const missing = requirePulumi() ?? engineMissing("the Docker engine and provider", dockerProblem([IMAGE, "dbaas-e2e/node:20", "dbaas-e2e/curl:7"]));
 
-function dockerProblem(): string | undefined {
-    if (process.env.DOCKER_HOST === undefined) return "DOCKER_HOST is unset (the private engine of e2e:up)";
-    if (docker(["info"]).status !== 0) return `the Docker engine at ${process.env.DOCKER_HOST} does not answer (docker info failed)`;
-    for (const image of [IMAGE, "dbaas-e2e/node:20", "dbaas-e2e/curl:7"]) {
-        if (docker(["image", "inspect", image]).status !== 0) return `the stand-in image ${image} is missing (scripts/e2e/docker.sh images)`;
-    }
-    const plugin = enginePath().split(path.delimiter).some((d) => d !== "" && fs.existsSync(path.join(d, "pulumi-resource-docker")));
-    if (!plugin) return "no pulumi-resource-docker on PATH (scripts/e2e/docker-provider.sh, run by tools.sh)";
-    return undefined;
-}
-
-const missing = requirePulumi() ?? engineMissing("the Docker engine and provider", dockerProblem());
-
-const containerExists = (name: string) => docker(["container", "inspect", name]).status === 0;
-const volumeExists = (name: string) => docker(["volume", "inspect", name]).status === 0;
 
 /** Whether a fresh TCP client gets an answer from the admin server (the init step's server listens on the socket only). */
 async function adminAnswers(url: string): Promise<boolean> {
@@ -97,6 +75,7 @@ describe.skipIf(missing)("the admin database's container restarted while two cre
     let close: (() => Promise<void>) | undefined;
     let adminUrl = "";
     let dir = "";
+    let backups: BackupServer | undefined;
 
     const view = async (name: string) => (await api!.call("alice", "GET", `/databases/${name}`)).body as DbView;
 
@@ -118,55 +97,16 @@ describe.skipIf(missing)("the admin database's container restarted while two cre
         await waitFor("the admin container to accept TCP connections", async () => ((await adminAnswers(adminUrl)) ? true : undefined), 120_000, 500);
 
         // The backup server: the stand-in Node image serving two small dumps over HTTPS on a network of its own.
-        const backups = path.join(e2e.tmp, "backups");
-        fs.mkdirSync(backups, { mode: 0o755 });
-        const cert = selfSignedCertificate(HOST, [HOST]);
-        fs.writeFileSync(path.join(backups, "cert.pem"), cert.certPem, { mode: 0o644 });
-        fs.writeFileSync(path.join(backups, "key.pem"), cert.keyPem, { mode: 0o644 });
-        fs.writeFileSync(path.join(backups, "ca.pem"), cert.certPem, { mode: 0o644 });
-        for (const name of NAMES) {
-            fs.writeFileSync(path.join(backups, `${name}.sql`), [
+        backups = await startBackupServer({
+            tmp: e2e.tmp, prefix: `adminrestart-backups-${suffix}`, label: "dbaas.io/e2e=adminrestart",
+            thirds: [120, 140, 160, 180, 200].map((b) => b + (process.pid % 20)),
+            files: Object.fromEntries(NAMES.map((name) => [`${name}.sql`, [
                 "CREATE TABLE kept (id integer PRIMARY KEY, note text NOT NULL);",
                 `INSERT INTO kept SELECT g, '${name} row ' || g FROM generate_series(1, 1000) AS g;`,
                 "",
-            ].join("\n"), { mode: 0o644 });
-        }
-        fs.writeFileSync(path.join(backups, "serve.js"), [
-            'const https = require("node:https"), fs = require("node:fs"), path = require("node:path");',
-            'const opts = { cert: fs.readFileSync("/srv/cert.pem"), key: fs.readFileSync("/srv/key.pem") };',
-            'https.createServer(opts, (req, res) => {',
-            '    const file = path.join("/srv", path.basename(new URL(req.url, "https://x").pathname));',
-            '    if (!file.endsWith(".sql") || !fs.existsSync(file)) { res.writeHead(404).end(); return; }',
-            '    res.writeHead(200, { "content-length": fs.statSync(file).size });',
-            '    fs.createReadStream(file).pipe(res);',
-            '}).listen(443, () => console.log("listening"));',
-            "",
-        ].join("\n"), { mode: 0o644 });
-        // A /24 of 11.0.0.0/8, outside every range the address check blocks; other tests on this engine
-        // take some of them (ondemandDocker.e2e 11.77.0.0/24), so the first free one of a few.
-        let subnet = "";
-        for (const third of [120, 140, 160, 180, 200].map((b) => b + (process.pid % 20))) {
-            const created = docker(["network", "create", "--internal", "--subnet", `11.${third}.0.0/24`, "--label", "dbaas.io/e2e=adminrestart", NETWORK]);
-            if (created.status === 0) {
-                subnet = `11.${third}.0.`;
-                break;
-            }
-            expect(created.stderr, "only an address space in use is tried again").toMatch(/overlaps/);
-        }
-        expect(subnet, "a free /24 for the backup network").not.toBe("");
-        const server = docker(["run", "-d", "--name", SERVER, "--network", NETWORK, "--network-alias", HOST, "--label", "dbaas.io/e2e=adminrestart",
-            "-v", `${backups}:/srv:ro`, "--memory", "128m", "dbaas-e2e/node:20", "node", "/srv/serve.js"]);
-        expect(server.status, server.stderr).toBe(0);
-        await waitFor("the backup server to listen", () => (docker(["logs", SERVER]).stdout.includes("listening") ? true : undefined), 30_000, 200);
-        const address = docker(["inspect", "-f", `{{(index .NetworkSettings.Networks "${NETWORK}").IPAddress}}`, SERVER]).stdout.trim();
-        expect(address.startsWith(subnet), address).toBe(true);
-
-        ({ api, close } = await startDockerEngineApi(e2e, {
-            DBAAS_BACKUP_HOSTS: HOST,
-            DBAAS_FETCH_IMAGE: "dbaas-e2e/curl:7",
-            DBAAS_FETCH_NETWORK: NETWORK,
-            DBAAS_BACKUP_CA_FILE: path.join(backups, "ca.pem"),
-        }, fakeResolver({ [HOST]: [address] }), adminUrl));
+            ].join("\n")])),
+        });
+        ({ api, close } = await startDockerEngineApi(e2e, backups.env, backups.resolver, adminUrl));
     }, 600_000);
 
     afterAll(async () => {
@@ -175,9 +115,9 @@ describe.skipIf(missing)("the admin database's container restarted while two cre
             docker(["rm", "-f", dockerObjectName(name), dockerObjectName(name, "fetch")]);
             docker(["volume", "rm", "-f", dockerObjectName(name, "data")]);
         }
-        docker(["rm", "-f", SERVER, ADMIN]);
+        backups?.stop();
+        docker(["rm", "-f", ADMIN]);
         docker(["volume", "rm", "-f", ADMIN_VOLUME]);
-        docker(["network", "rm", NETWORK]);
         await e2e?.tearDown();
     }, 600_000);
 
@@ -186,7 +126,7 @@ describe.skipIf(missing)("the admin database's container restarted while two cre
         const started = Date.now();
         const ops = new Map<string, number>();
         for (const name of NAMES) {
-            const r = await api!.call("alice", "POST", "/databases", { body: createBody(name, { backup_location: `https://${HOST}/${name}.sql` }) });
+            const r = await api!.call("alice", "POST", "/databases", { body: createBody(name, { backup_location: `https://${backups?.host}/${name}.sql` }) });
             expect(r.status, JSON.stringify(r.body)).toBe(202);
             ops.set(name, (r.body as { operation: { id: number } }).operation.id);
         }

@@ -11,7 +11,6 @@
  * one running the new image, one database at a time, on the same volume, and
  * the rows are still there.
  */
-import { spawnSync } from "node:child_process";
 import pino from "pino";
 import pgClient from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,6 +18,7 @@ import { loadEngine } from "../../api/engine/load";
 import { dockerObjectName } from "../../components/ondemand";
 import { createBody, startTestApi, testConfig, waitFor, type TestApi } from "../support/testApi";
 import { engineMissing, requirePulumi } from "./engine";
+import { docker, dockerProblem } from "./dockerTarget";
 import { setUpDockerE2e, waitDeleted, type DockerE2e } from "./ondemandApi";
 
 const IMAGE = "dbaas-e2e/postgres:17";
@@ -26,22 +26,10 @@ const PATCHED = "dbaas-e2e/postgres:17.99";
 const LABEL = "PostgreSQL 17";
 const NAMES = ["e2e-roll-a", "e2e-roll-b"];
 
-function docker(args: string[], input?: string): { status: number | null; stdout: string } {
-    const r = spawnSync("docker", args, { encoding: "utf8", timeout: 120_000, ...(input === undefined ? {} : { input }) });
-    return { status: r.status, stdout: r.stdout ?? "" };
-}
-
 /** The image ID a reference names (containers record the ID the program passes, not the tag). */
 const imageId = (ref: string): string => docker(["image", "inspect", "--format", "{{.Id}}", ref]).stdout.trim();
 
-function dockerProblem(): string | undefined {
-    if (process.env.DOCKER_HOST === undefined) return "DOCKER_HOST is unset (the private engine of e2e:up)";
-    if (docker(["info"]).status !== 0) return `the Docker engine at ${process.env.DOCKER_HOST} does not answer (docker info failed)`;
-    if (docker(["image", "inspect", IMAGE]).status !== 0) return `the stand-in image ${IMAGE} is missing (scripts/e2e/docker.sh images)`;
-    return undefined;
-}
-
-const missing = requirePulumi() ?? engineMissing("the Docker engine and provider", dockerProblem());
+const missing = requirePulumi() ?? engineMissing("the Docker engine and provider", dockerProblem([IMAGE]));
 
 interface Inspected { Id: string; Image: string; Mounts: { Name: string }[] }
 const inspect = (name: string): Inspected | undefined => {
