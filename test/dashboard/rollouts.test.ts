@@ -6,7 +6,9 @@
  * stop at the scripted failure of the second with the reason, resumes it and
  * sees it finish; a refusal is shown as the API words it; a user gets no
  * Rollouts link and the admins-only message. Any console error (a CSP
- * violation included) fails the suite.
+ * violation included) fails the suite. The stopped rollout's screenshot goes to
+ * a temporary directory; with UPDATE_SCREENSHOTS=1 it replaces
+ * docs/dashboard-rollouts.png (docs/dashboard.md's).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -23,6 +25,7 @@ import { createBody, sqlIn, startTestApi, TOKENS, waitForState, type TestApi } f
 const missing = requireBinaries([CHROMIUM], "apt-get install chromium (listed in .ci/run)");
 const ROOT = path.resolve(__dirname, "../..");
 const DIST = fs.mkdtempSync(path.join(os.tmpdir(), "dashboard-rollouts-dist-"));
+const SHOTS = process.env.UPDATE_SCREENSHOTS === "1" ? path.join(ROOT, "docs") : fs.mkdtempSync(path.join(os.tmpdir(), "rollouts-shots-"));
 const NAMES = ["dash-a", "dash-b", "dash-c"];
 
 let pg: PostgresServer | undefined;
@@ -69,6 +72,7 @@ describe.skipIf(missing)("the Rollouts page in chromium", () => {
         await api?.close(200);
         delete process.env.DBAAS_DASHBOARD_DIR;
         fs.rmSync(DIST, { recursive: true, force: true });
+        if (process.env.UPDATE_SCREENSHOTS !== "1") fs.rmSync(SHOTS, { recursive: true, force: true });
     });
 
     it("lets an admin start a rollout, see it stop at the failure with the reason, resume it and see it finish", async () => {
@@ -89,6 +93,7 @@ describe.skipIf(missing)("the Rollouts page in chromium", () => {
             ["dash-c", "postgres:17.1", "postgres:17.2", "pending"],
         ]);
         expect(await rows.nth(1).textContent()).toContain("the container did not become healthy (scripted)");
+        await page.screenshot({ path: path.join(SHOTS, "dashboard-rollouts.png"), fullPage: true });
 
         api!.engine.script("up", "dash-b", {});
         await page.getByRole("button", { name: "Resume" }).click();
