@@ -19,6 +19,7 @@ import {
     fetchResources, INITDB_DIR, INITDB_FILE, initdbScript, PGDATA, publishedHost, readinessCommand, restoreEnv, SCRIPT_DIR,
     SCRIPT_FILE,
 } from "../components/ondemand";
+import { programFailure } from "./failure";
 import { readFetchScript, readRestoreScript } from "./restore";
 import { DatabaseSpec, DockerTarget } from "../contracts/database";
 import { POSTGRES_PORT } from "../contracts/ports";
@@ -87,7 +88,7 @@ export function deployDocker(spec: DatabaseSpec, target: DockerTarget, password:
         }, { provider });
         const afterFetch = pulumi.all([fetch.exitCode, fetch.containerLogs]).apply(([code, logs]) => {
             const failure = fetchFailure(code, logs);
-            if (failure !== undefined) throw new Error(failure);
+            if (failure !== undefined) throw programFailure(failure);
             return envList(restoreEnv(RESTORE_MARKER, target));
         });
         restore = fetch.containerLogs.apply((logs) => parseFetchReport(logs));
@@ -119,7 +120,7 @@ export function deployDocker(spec: DatabaseSpec, target: DockerTarget, password:
             }, { provider, dependsOn: [fetch], additionalSecretOutputs: ["uploads"] });
             fetched = pulumi.all([afterFetch, cloneStep.exitCode, cloneStep.containerLogs]).apply(([env, code, logs]) => {
                 const failure = cloneFailure(code, logs);
-                if (failure !== undefined) throw new Error(failure);
+                if (failure !== undefined) throw programFailure(failure);
                 return env;
             });
         }
@@ -166,7 +167,7 @@ export function deployDocker(spec: DatabaseSpec, target: DockerTarget, password:
         host: pulumi.output(publishedHost(target.docker_host, target.publish_ip)),
         port: container.ports.apply((ports) => {
             const external = ports?.[0]?.external;
-            if (external === undefined) throw new Error(`Docker reported no published port for ${dockerObjectName(name)}; check that publish_ip ${target.publish_ip} exists on the Docker host`);
+            if (external === undefined) throw programFailure(`Docker reported no published port for ${dockerObjectName(name)}; check that publish_ip ${target.publish_ip} exists on the Docker host`);
             return external;
         }),
         database: name,

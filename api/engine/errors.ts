@@ -72,13 +72,16 @@ const UNAVAILABLE = [
 const GENERIC = /^(error: )?(update failed|destroy failed|refresh failed|preview failed|an error occurred while advancing the preview|\d+ errors? occurred:?)$/i;
 
 /**
- * The Kubernetes provider's refusals open with the resource's whole URN and
+ * A program's own failure is told without the SDK's "error serializing
+ * property" preface. The Kubernetes provider's refusals open with the resource's whole URN and
  * an admission refusal names the policy's binding before the policy's own
  * message, which is what the user can act on. Both are shortened (the URN to
  * its type and name, the binding dropped) so the message fits in the reason.
  */
 function compactReason(line: string): string {
     return line
+        // A failure thrown in an apply (ondemand/failure.ts) reaches the CLI through an input's serialization.
+        .replace(/^(<ref \*\d+> )?(Error: )?error serializing property "[^"]*": /, "")
         .replace(/resource "urn:pulumi:[^":]*::[^":]*::([^"]*?)::([^"]+)" was not successfully (created|updated|deleted) by the Kubernetes API server: /,
             (_all, type: string, name: string, verb: string) => `${type.slice(type.lastIndexOf("$") + 1)} "${name}" was not ${verb}: `)
         .replace(/(ValidatingAdmissionPolicy '[^']*') with binding '[^']*' denied request: /, "$1 denied the request: ");

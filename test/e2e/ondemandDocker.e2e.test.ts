@@ -336,12 +336,14 @@ describe.skipIf(missing)("the docker target restores backup_location through the
     }, 600_000);
 
     it("a backup that is not a dump (a login page) fails with the fetch step's one-line reason and leaves nothing running", async () => {
+        const started = Date.now();
         const r = await api.call("alice", "POST", "/databases", { body: createBody(BAD, { backup_location: `https://${backups?.host}/login.html` }) });
         expect(r.status, JSON.stringify(r.body)).toBe(202);
         const db = await settled(BAD, 480_000);
         expect(db.state).toBe("failed");
-        expect(db.failure_reason).toMatch(/HTML or XML page/);
+        expect(db.failure_reason).toMatch(/^fetching backup_location failed \(exit 1\): .*HTML or XML page/);
         expect(db.failure_reason?.split("\n")).toHaveLength(1);
+        console.log(`API create with a bad backup → failed (docker target): ${Math.round((Date.now() - started) / 1000)} s`);
         expect(containerExists(dockerObjectName(BAD)), "no server container was created").toBe(false);
         expect(labelled(BAD).filter((l) => l.endsWith(" running")), "nothing of it runs").toEqual([]);
 

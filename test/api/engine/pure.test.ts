@@ -164,6 +164,14 @@ describe("classifyCliFailure", () => {
         expect(programFailureReason([], "error: update failed")).toMatch(/details in the server log/);
     });
 
+    it("gives a program's own failure without the SDK's serialization preface", () => {
+        const failure = "fetching backup_location failed (exit 1): restore: format not recognised: an HTML or XML page";
+        expect(programFailureReason([`error serializing property "envs": ${failure}`], "")).toBe(failure);
+        // As an Error (not a RunError) it came inspected, with a back reference first.
+        expect(programFailureReason([`<ref *1> Error: error serializing property "envs": ${failure}`], "")).toBe(failure);
+        expect(programFailureReason([`the "envs" property is wrong: ${failure}`], "")).toBe(`the "envs" property is wrong: ${failure}`);
+    });
+
     it("keeps an admission policy's own message in the reason: the URN shortened to type and name, the binding's name dropped", () => {
         const refusal = "no load balancer is available: the load-balancer quota is used up";
         const urn = "urn:pulumi:db1::dbaas-db::dbaas:ondemand:DatabaseService$kubernetes:core/v1:Service::db1-service";
