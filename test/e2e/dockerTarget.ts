@@ -20,7 +20,7 @@ export interface DockerResult {
 
 /** The docker CLI against the private engine (DOCKER_HOST of .e2e/env); `input` goes to its stdin. */
 export function docker(args: readonly string[], input?: string): DockerResult {
-    const r = spawnSync("docker", args, { encoding: "utf8", timeout: 120_000, ...(input === undefined ? {} : { input }) });
+    const r = spawnSync("docker", args, { encoding: "utf8", timeout: 120_000, maxBuffer: 64 * 1024 * 1024, ...(input === undefined ? {} : { input }) });
     return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
 
@@ -66,6 +66,8 @@ export interface BackupServer {
     readonly env: Readonly<Record<string, string>>;
     /** Resolves `host` to the server's address (the API checks every backup URL's addresses). */
     readonly resolver: Resolver;
+    /** The directory the served files are in (`/srv/files`, read-only in the container). */
+    readonly files: string;
     /** Writes (or replaces) a served file; with `etag`, the server sends that ETag for it. */
     put(name: string, content: string, etag?: string): void;
     /** The requests seen so far, in order: "GET /orders.sql", "HEAD /orders.sql", ... */
@@ -121,12 +123,22 @@ export async function startBackupServer(o: { tmp: string; prefix: string; label:
     const network = `${o.prefix}-net`;
     const container = `${o.prefix}-server`;
     const subnet = createFreeNetwork(network, o.label, o.thirds);
-    const run = docker(["run", "-d", "--name", container, "--network", network, "--network-alias", HOST, "--label", o.label,
-        "-v", `${dir}:/srv:ro`, "--memory", "128m", "dbaas-e2e/node:20", "node", "/srv/serve.js"]);
-    if (run.status !== 0) throw new Error(`the backup server did not start: ${run.stderr.trim()}`);
-    await waitFor("the backup server to listen", () => (docker(["logs", container]).stdout.includes("listening") ? true : undefined), 30_000, 200);
-    const address = docker(["inspect", "-f", `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container]).stdout.trim();
-    if (!address.startsWith(subnet)) throw new Error(`the backup server's address ${address} is not on ${subnet}0/24`);
+    const stop = (): void => {
+        docker(["rm", "-f", container]);
+        docker(["network", "rm", network]);
+    };
+    let address: string;
+    try {
+        const run = docker(["run", "-d", "--name", container, "--network", network, "--network-alias", HOST, "--label", o.label,
+            "-v", `${dir}:/srv:ro`, "--memory", "128m", "dbaas-e2e/node:20", "node", "/srv/serve.js"]);
+        if (run.status !== 0) throw new Error(`the backup server did not start: ${run.stderr.trim()}`);
+        await waitFor("the backup server to listen", () => (docker(["logs", container]).stdout.includes("listening") ? true : undefined), 30_000, 200);
+        address = docker(["inspect", "-f", `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container]).stdout.trim();
+        if (!address.startsWith(subnet)) throw new Error(`the backup server's address ${address} is not on ${subnet}0/24`);
+    } catch (e) {
+        stop();
+        throw e;
+    }
     return {
         host: HOST,
         network,
@@ -139,11 +151,9 @@ export async function startBackupServer(o: { tmp: string; prefix: string; label:
             DBAAS_BACKUP_CA_FILE: path.join(dir, "ca.pem"),
         },
         resolver: fakeResolver({ [HOST]: [address] }),
+        files: path.join(dir, "files"),
         put,
         requests: () => docker(["logs", container]).stdout.split("\n").filter((l) => l.startsWith("request ")).map((l) => l.slice("request ".length)),
-        stop: () => {
-            docker(["rm", "-f", container]);
-            docker(["network", "rm", network]);
-        },
+        stop,
     };
 }
