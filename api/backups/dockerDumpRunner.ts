@@ -71,7 +71,7 @@ export class DockerDumpRunner implements BackupRunner {
         const problem = passwordProblem(source.password);
         if (problem !== undefined) throw new BackupFailure(problem);
         const image = await this.#serverImage(server);
-        options.signal.throwIfAborted();
+        if (options.signal.aborted) throw new BackupFailure(abortText(options.signal));
 
         const helper = dumpContainerName(database, randomBytes(4).toString("hex"));
         const spec = dumpContainerSpec({ database, image, dbName: source.database, user: source.user, memoryMb: this.o.memoryMb });

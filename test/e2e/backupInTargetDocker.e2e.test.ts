@@ -24,6 +24,7 @@ import { DirectoryBackupStore } from "../../api/backups/backupStore";
 import { SelectingBackupRunner } from "../../api/backups/chooseRunner";
 import { DockerDumpRunner } from "../../api/backups/dockerDumpRunner";
 import { BackupFailure, type BackupRunner, type DumpSource } from "../../api/backups/runner";
+import { dockerTargetSchema } from "../../contracts/database";
 import { dockerObjectName } from "../../contracts/labels";
 import { PGDATA } from "../../contracts/restore";
 import { waitFor } from "../support/testApi";
@@ -103,7 +104,7 @@ describe.skipIf(missing)("the in-target dump runner on the docker target (real e
         const host: BackupRunner = { dump: () => Promise.reject(new Error("the host runner was chosen although the engine answers")) };
         const dockerHost = process.env.DOCKER_HOST ?? "";
         runner = new SelectingBackupRunner({
-            mode: "auto", target: { kind: "docker", docker_host: dockerHost, memory_mb: 512, publish_ip: "127.0.0.1", fetch_image: "dbaas-e2e/curl:7" },
+            mode: "auto", target: dockerTargetSchema.parse({ kind: "docker", docker_host: dockerHost, memory_mb: 512 }),
             inTarget: new DockerDumpRunner({ dockerHost, memoryMb: MEMORY_MB }), host,
         });
     }, 300_000);
