@@ -87,9 +87,10 @@ export class DockerDumpRunner implements BackupRunner {
         let file: fs.WriteStream | undefined;
         let attached: Duplex | undefined;
         try {
+            if (options.signal.aborted) throw new BackupFailure(abortText(options.signal));
             const { socket, head } = await this.#engine(`attaching to the dump container ${helper}`, () => dockerAttach(this.o.dockerHost, helper, { stdin: true }));
-            const waited = await this.#engine(`waiting for the dump container ${helper}`, () => dockerWaitRegistered(this.o.dockerHost, helper, "removed"));
             attached = socket;
+            const waited = await this.#engine(`waiting for the dump container ${helper}`, () => dockerWaitRegistered(this.o.dockerHost, helper, "removed"));
             file = fs.createWriteStream(out, { flags: "w", mode: 0o600 });
             const sink = file;
             let stderr = "";
@@ -138,8 +139,10 @@ export class DockerDumpRunner implements BackupRunner {
                 if (head.length > 0) feed(head);
             });
             file.on("error", (e) => {
-                // A full disk: stop the dump; the failure names the write error.
-                writeError = e;
+                // A full disk: stop the dump; the failure names the write error. A socket paused
+                // for a drain that will not come is read on, so its end is seen.
+                writeError ??= e;
+                socket.resume();
                 void remove();
             });
 

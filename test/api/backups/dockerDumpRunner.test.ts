@@ -172,6 +172,15 @@ describe("the in-target dump through the Docker Engine API (stand-in)", () => {
         expect(calls).toContainEqual(expect.stringMatching(/^DELETE \/containers\/dbaas-db-orders-backup-[0-9a-f]{8}$/));
     });
 
+    it("fails with the write error on a full disk and removes the container", async (ctx) => {
+        if (!fs.existsSync("/dev/full")) ctx.skip("no /dev/full on this host");
+        scenario.output = [frame(2, "dbaas-dump-info 170010 1\n"), ...Array.from({ length: 50 }, () => frame(1, DUMP))];
+        scenario.hang = true;
+        const reason = await reasonOf(runner().dump(source, "/dev/full", { signal: AbortSignal.timeout(10_000) }));
+        expect(reason).toMatch(/^writing the dump failed: .*ENOSPC/);
+        expect(calls).toContainEqual(expect.stringMatching(/^DELETE \/containers\/dbaas-db-orders-backup-[0-9a-f]{8}$/));
+    });
+
     it("refuses a password it cannot pass as one line before calling the engine", async () => {
         expect(await reasonOf(runner().dump({ ...source, password: "a\nb" }, out(), { signal: AbortSignal.timeout(5000) }))).toMatch(/line break/);
         expect(calls).toEqual([]);
