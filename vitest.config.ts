@@ -21,6 +21,7 @@ const INTEGRATION = [
     "test/api/backups/s3Store.test.ts", // moto_server (a local S3 simulation), PostgreSQL 15 and 17, pg_dump, pg_restore
     "test/api/cache.test.ts", // PostgreSQL
     "test/api/cache/dockerVolumes.test.ts", // a stand-in Docker Engine API socket
+    "test/api/backups/dockerDumpRunner.test.ts", // a stand-in Docker Engine API socket (attach upgraded to tcp)
     "test/api/property.test.ts", // PostgreSQL
     "test/api/restart.test.ts", // PostgreSQL, the API as a child process it kills
     "test/api/adminRestart.test.ts", // a PostgreSQL of its own, restarted

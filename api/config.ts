@@ -109,6 +109,9 @@ const envSchema = z.object({
     DBAAS_BACKUP_FETCH_BASE_URL: z.url({ protocol: /^https$/, message: "an https:// URL such as https://dbaas.example.com (where restores reach this API)" }).optional(),
     // Directories searched for pg_dump before PATH (e.g. /usr/lib/postgresql/17/bin).
     DBAAS_PG_DUMP_DIRS: list.default([]),
+    // Where a dump runs: in-target (a container of the database's own image; docker target), on the API host, or auto.
+    DBAAS_BACKUP_RUNNER: z.enum(["auto", "in-target", "host"], { message: '"auto" (in-target when the docker target\'s engine answers, else the host\'s pg_dump), "in-target" or "host"' }).default("auto"),
+    DBAAS_BACKUP_DUMP_MEMORY_MB: int(32, 65536).default(256),
     // The restored-backup cache (docs/cache.md): docker target only.
     DBAAS_CACHE: bool.default(true),
     DBAAS_CACHE_MAX_BYTES: z.coerce.number().int("a whole number of bytes").min(0, "at least 0").default(50 * 1024 ** 3),
@@ -158,6 +161,10 @@ export interface BackupConfig {
     readonly fetchBaseUrl?: string;
     /** Directories searched for pg_dump before PATH. */
     readonly pgDumpDirs: readonly string[];
+    /** Where a dump runs (api/backups/chooseRunner.ts). */
+    readonly runner: "auto" | "in-target" | "host";
+    /** Memory limit of the in-target dump container, in MiB. */
+    readonly dumpMemoryMb: number;
 }
 
 export type Target = z.output<typeof dockerTargetSchema> | z.output<typeof kubernetesTargetSchema>;
@@ -352,6 +359,9 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
     if (env.DBAAS_FETCH_NETWORK !== undefined && env.DBAAS_TARGET !== "docker") {
         problems.push(`DBAAS_FETCH_NETWORK = ${JSON.stringify(env.DBAAS_FETCH_NETWORK)}: a Docker network applies to DBAAS_TARGET=docker only (it is ${env.DBAAS_TARGET}); unset it`);
     }
+    if (env.DBAAS_BACKUP_RUNNER === "in-target" && env.DBAAS_TARGET !== "docker") {
+        problems.push(`DBAAS_BACKUP_RUNNER = "in-target": built for DBAAS_TARGET=docker only (it is ${env.DBAAS_TARGET}; the kubernetes Job variant is not built); set DBAAS_BACKUP_RUNNER=host or auto`);
+    }
     const smtpUrl = readValueOrFile("DBAAS_SMTP_URL", env.DBAAS_SMTP_URL, env.DBAAS_SMTP_URL_FILE, /^smtps?:\/\/\S+$/, "an smtp:// or smtps:// URL", problems);
     if (problems.length > 0 || catalog === undefined) throw new ApiConfigError(problems);
     const restore = { fetch_image: env.DBAAS_FETCH_IMAGE, ...(backupCa === undefined ? {} : { restore_ca_pem: backupCa }) };
@@ -423,6 +433,8 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
             timeoutMs: env.DBAAS_BACKUP_TIMEOUT_SECONDS * 1000,
             ...(env.DBAAS_BACKUP_FETCH_BASE_URL === undefined ? {} : { fetchBaseUrl: env.DBAAS_BACKUP_FETCH_BASE_URL.replace(/\/+$/, "") }),
             pgDumpDirs: env.DBAAS_PG_DUMP_DIRS.map((d) => path.resolve(d)),
+            runner: env.DBAAS_BACKUP_RUNNER,
+            dumpMemoryMb: env.DBAAS_BACKUP_DUMP_MEMORY_MB,
         }),
         cache: Object.freeze({
             enabled: env.DBAAS_CACHE,

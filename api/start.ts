@@ -30,6 +30,8 @@ import { RestoreCache, type GoldenVolumes } from "./cache/cache";
 import { dockerGoldenVolumes } from "./cache/dockerVolumes";
 import { searchDirs } from "./backups/pgDump";
 import { LocalPgDumpRunner, type BackupRunner } from "./backups/runner";
+import { SelectingBackupRunner } from "./backups/chooseRunner";
+import { DockerDumpRunner } from "./backups/dockerDumpRunner";
 import { REPO_ROOT } from "./config";
 import * as path from "node:path";
 
@@ -96,6 +98,15 @@ export interface RunningApi {
     close(graceMs?: number): Promise<void>;
 }
 
+/** The dump runners DBAAS_BACKUP_RUNNER chooses between (docs/backups.md#how-the-dump-is-taken). */
+function backupRunnerOf(config: ApiConfig): BackupRunner {
+    const host = new LocalPgDumpRunner({ searchDirs: searchDirs(config.backups.pgDumpDirs, process.env.PATH, path.join(REPO_ROOT, "node_modules")) });
+    // DBAAS_BACKUP_RUNNER=in-target with the kubernetes target is refused with the config.
+    if (config.backups.runner === "host" || config.target.kind !== "docker") return host;
+    const inTarget = new DockerDumpRunner({ dockerHost: config.target.docker_host, memoryMb: config.backups.dumpMemoryMb });
+    return new SelectingBackupRunner({ mode: config.backups.runner, target: config.target, inTarget, host });
+}
+
 export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     const store = new AdminStore(o.databaseUrl, o.poolSize ?? 10);
     const hub = new NotificationHub(o.databaseUrl, (m) => o.logger?.warn(m));
@@ -119,7 +130,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     };
     const backups = new Backups({
         store, engine: o.engine, files, config: o.config.backups, operationTimeoutMs: o.config.operationTimeoutMs, log: backupLog,
-        runner: o.backupRunner ?? new LocalPgDumpRunner({ searchDirs: searchDirs(o.config.backups.pgDumpDirs, process.env.PATH, path.join(REPO_ROOT, "node_modules")) }),
+        runner: o.backupRunner ?? backupRunnerOf(o.config),
         ...(o.backupLeaseMs === undefined ? {} : { leaseMs: o.backupLeaseMs }),
     });
     const cache = new RestoreCache({

@@ -18,7 +18,7 @@ import { ApiProblem, invalidField, problems } from "../http/problems";
 import type { AdminStore } from "../store/store";
 import type { BackupStore } from "./backupStore";
 import { selectRollOff, type RollOff } from "./retention";
-import { BackupFailure, type BackupRunner } from "./runner";
+import { BackupFailure, type BackupRunner, type DumpSource } from "./runner";
 import {
     backupById, backupsInUse, contentUrlKey, expiredBackupLeases, finishBackup, insertBackup, listBackups, markRolledOff, renewBackupLeases,
     retentionCandidates, runningBackupOf, setBackupInfo, type BackupRow,
@@ -273,10 +273,10 @@ export class Backups implements BackupLookup {
     }
 
     /** Where the dump connects, from the engine's outputs (the password is never stored or logged). */
-    async #source(name: string): Promise<{ host: string; port: number; database: string; user: string; password: string }> {
+    async #source(name: string): Promise<DumpSource> {
         try {
             const out = await this.o.engine.outputs(name);
-            return { host: out.host, port: out.port, database: out.database, user: out.user, password: out.password };
+            return { name, host: out.host, port: out.port, database: out.database, user: out.user, password: out.password };
         } catch (e) {
             if (e instanceof StackNotFoundError) throw new BackupFailure("the database has no stack (it is not provisioned); nothing to back up");
             if (e instanceof EngineUnavailableError) throw new BackupFailure("the provisioning engine is unavailable, so the database's credentials could not be read; try again later");

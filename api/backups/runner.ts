@@ -1,10 +1,10 @@
 /**
- * How a dump is taken. `BackupRunner` is the seam: `LocalPgDumpRunner` (the
- * one built, and the one every deployment uses today) runs a pg_dump on the
- * API host against the database's endpoint with the credentials the engine
- * reports. The production design it stands in for is an in-target runner (a
- * one-shot container or Kubernetes Job from the database's own image, whose
- * pg_dump always matches the server); it is not built (docs/backups.md).
+ * How a dump is taken. `BackupRunner` is the seam: `LocalPgDumpRunner` runs a
+ * pg_dump on the API host against the database's endpoint with the
+ * credentials the engine reports; `DockerDumpRunner` (dockerDumpRunner.ts)
+ * runs it in-target, in a one-shot container of the database's own image,
+ * whose pg_dump always matches the server; `chooseRunner.ts` picks one per
+ * dump (docs/backups.md).
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -16,6 +16,8 @@ import { choosePgDump, findPgDumps, missingPgDumpReason, type PgDumpBinary } fro
 
 /** Where and as whom to connect; the password is a secret (never logged, never on a command line). */
 export interface DumpSource {
+    /** The on-demand database (its stack and containers are named for it); default `database`, which is the same on both targets. */
+    readonly name?: string;
     readonly host: string;
     readonly port: number;
     readonly database: string;
@@ -170,7 +172,8 @@ function runPgDump(binary: PgDumpBinary, env: Record<string, string>, out: strin
     });
 }
 
-function abortText(signal: AbortSignal): string {
+/** The reason a stopped dump fails with (the abort reason the backups gave, e.g. the timeout). */
+export function abortText(signal: AbortSignal): string {
     const r: unknown = signal.reason;
     return typeof r === "string" ? r : r instanceof Error && r.name !== "AbortError" ? r.message : "the backup was stopped";
 }

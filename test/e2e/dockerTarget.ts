@@ -19,8 +19,8 @@ export interface DockerResult {
 }
 
 /** The docker CLI against the private engine (DOCKER_HOST of .e2e/env); `input` goes to its stdin. */
-export function docker(args: readonly string[], input?: string): DockerResult {
-    const r = spawnSync("docker", args, { encoding: "utf8", timeout: 120_000, maxBuffer: 64 * 1024 * 1024, ...(input === undefined ? {} : { input }) });
+export function docker(args: readonly string[], input?: string | Buffer, timeoutMs = 120_000): DockerResult {
+    const r = spawnSync("docker", args, { encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, ...(input === undefined ? {} : { input }) });
     return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
 
@@ -29,14 +29,16 @@ export const volumeExists = (name: string): boolean => docker(["volume", "inspec
 
 /**
  * Why a docker-target test cannot run, or undefined: the engine, the stand-in
- * `images` and the built docker provider on the engine PATH.
+ * `images` and (unless the test runs no Pulumi program: `provider: false`) the
+ * built docker provider on the engine PATH.
  */
-export function dockerProblem(images: readonly string[]): string | undefined {
+export function dockerProblem(images: readonly string[], o: { provider?: boolean } = {}): string | undefined {
     if (process.env.DOCKER_HOST === undefined) return "DOCKER_HOST is unset (the private engine of e2e:up)";
     if (docker(["info"]).status !== 0) return `the Docker engine at ${process.env.DOCKER_HOST} does not answer (docker info failed)`;
     for (const image of images) {
         if (docker(["image", "inspect", image]).status !== 0) return `the stand-in image ${image} is missing (scripts/e2e/docker.sh images)`;
     }
+    if (o.provider === false) return undefined;
     const plugin = enginePath().split(path.delimiter).some((d) => d !== "" && fs.existsSync(path.join(d, "pulumi-resource-docker")));
     if (!plugin) return "no pulumi-resource-docker on PATH (scripts/e2e/docker-provider.sh, run by tools.sh)";
     return undefined;

@@ -76,6 +76,9 @@ export function testConfig(env: Record<string, string> = {}): ApiConfig {
         DBAAS_CACHE: "false",
         DBAAS_CACHE_EVICT_INTERVAL_SECONDS: "0",
         DBAAS_TOKENS_FILE: "/nonexistent/tokens",
+        // The test engine's databases are servers on this host, not containers: the host's pg_dump,
+        // whatever Docker engine the machine has (auto would take a local one's in-target runner).
+        DBAAS_BACKUP_RUNNER: "host",
         // Never the repository's .dbaas-data: each API keeps its backups in a temporary directory.
         ...(env.DBAAS_BACKUP_STORE === "s3" ? {} : { DBAAS_BACKUP_DIR: env.DBAAS_BACKUP_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "dbaas-test-backups-")) }),
         ...env,

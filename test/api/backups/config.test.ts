@@ -18,7 +18,7 @@ const problemsOf = (env: Record<string, string>): string[] => {
 describe("backup configuration", () => {
     it("defaults to the directory store under the data directory, 7 backups or 30 days, hourly roll-off, no fetch URL", () => {
         const b = load({}).backups;
-        expect(b).toMatchObject({ store: { kind: "directory", dir: path.resolve("/srv/dbaas/backups") }, keepCount: 7, maxAgeMs: 30 * 86_400_000, rolloffIntervalMs: 3_600_000, maxConcurrent: 2, timeoutMs: 3_600_000, pgDumpDirs: [] });
+        expect(b).toMatchObject({ store: { kind: "directory", dir: path.resolve("/srv/dbaas/backups") }, keepCount: 7, maxAgeMs: 30 * 86_400_000, rolloffIntervalMs: 3_600_000, maxConcurrent: 2, timeoutMs: 3_600_000, pgDumpDirs: [], runner: "auto", dumpMemoryMb: 256 });
         expect(b.fetchBaseUrl).toBeUndefined();
     });
 
@@ -26,10 +26,11 @@ describe("backup configuration", () => {
         const b = load({
             DBAAS_BACKUP_DIR: "/vol/backups", DBAAS_BACKUP_KEEP_COUNT: "3", DBAAS_BACKUP_KEEP_DAYS: "2", DBAAS_BACKUP_ROLLOFF_INTERVAL_SECONDS: "0",
             DBAAS_BACKUP_MAX_CONCURRENT: "4", DBAAS_BACKUP_TIMEOUT_SECONDS: "60", DBAAS_BACKUP_FETCH_BASE_URL: "https://dbaas.example.com/", DBAAS_PG_DUMP_DIRS: "/usr/lib/postgresql/18/bin, /opt/pg",
+            DBAAS_BACKUP_RUNNER: "in-target", DBAAS_BACKUP_DUMP_MEMORY_MB: "512",
         }).backups;
         expect(b).toEqual({
             store: { kind: "directory", dir: "/vol/backups" }, keepCount: 3, maxAgeMs: 2 * 86_400_000, rolloffIntervalMs: 0, maxConcurrent: 4, timeoutMs: 60_000,
-            fetchBaseUrl: "https://dbaas.example.com", pgDumpDirs: ["/usr/lib/postgresql/18/bin", "/opt/pg"],
+            fetchBaseUrl: "https://dbaas.example.com", pgDumpDirs: ["/usr/lib/postgresql/18/bin", "/opt/pg"], runner: "in-target", dumpMemoryMb: 512,
         });
     });
 
@@ -39,6 +40,9 @@ describe("backup configuration", () => {
         [{ DBAAS_BACKUP_KEEP_DAYS: "1.5" }, /^DBAAS_BACKUP_KEEP_DAYS = "1.5": expected /],
         [{ DBAAS_BACKUP_FETCH_BASE_URL: "http://dbaas.example.com" }, /^DBAAS_BACKUP_FETCH_BASE_URL = "http:\/\/dbaas.example.com": expected an https:\/\/ URL/],
         [{ DBAAS_BACKUP_TIMEOUT_SECONDS: "5" }, /^DBAAS_BACKUP_TIMEOUT_SECONDS = "5": expected at least 10/],
+        [{ DBAAS_BACKUP_RUNNER: "container" }, /^DBAAS_BACKUP_RUNNER = "container": expected "auto" \(in-target when the docker target's engine answers, else the host's pg_dump\), "in-target" or "host"/],
+        [{ DBAAS_BACKUP_DUMP_MEMORY_MB: "8" }, /^DBAAS_BACKUP_DUMP_MEMORY_MB = "8": expected at least 32/],
+        [{ DBAAS_BACKUP_RUNNER: "in-target", DBAAS_TARGET: "kubernetes" }, /^DBAAS_BACKUP_RUNNER = "in-target": built for DBAAS_TARGET=docker only \(it is kubernetes; the kubernetes Job variant is not built\); set DBAAS_BACKUP_RUNNER=host or auto/],
     ])("refuses %j naming the variable and the rule", (env, message) => {
         const problems = problemsOf(env);
         expect(problems.length, JSON.stringify(problems)).toBe(1);

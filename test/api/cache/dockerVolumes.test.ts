@@ -10,7 +10,8 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { demuxLogs, dockerGoldenVolumes } from "../../../api/cache/dockerVolumes";
+import { dockerGoldenVolumes } from "../../../api/cache/dockerVolumes";
+import { demuxLogs } from "../../../api/docker/engineApi";
 
 interface Call { method: string; path: string; body: unknown }
 
