@@ -11,33 +11,20 @@
  * source's, their passwords differ, and one clone's password does not open
  * another.
  */
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import pgClient from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dockerObjectName } from "../../components/ondemand";
 import { createBody, fakeResolver, waitFor, type TestApi } from "../support/testApi";
-import { selfSignedCertificate } from "../support/tls";
-import { engineMissing, enginePath, requirePulumi } from "./engine";
+import { docker, dockerProblem, startBackupServer, type BackupServer } from "./dockerBackups";
+import { engineMissing, requirePulumi } from "./engine";
 import { setUpDockerE2e, startDockerEngineApi, waitDeleted, type DockerE2e } from "./ondemandApi";
 
 const IMAGE = "dbaas-e2e/postgres:17";
 const HOST = "backups.e2e.test";
 
-function docker(args: string[]): { status: number | null; stdout: string; stderr: string } {
-    const r = spawnSync("docker", args, { encoding: "utf8", timeout: 60_000 });
-    return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
-function dockerProblem(): string | undefined {
-    if (process.env.DOCKER_HOST === undefined) return "DOCKER_HOST is unset (the private engine of e2e:up)";
-    if (docker(["info"]).status !== 0) return `the Docker engine at ${process.env.DOCKER_HOST} does not answer (docker info failed)`;
-    if (docker(["image", "inspect", IMAGE]).status !== 0) return `the stand-in image ${IMAGE} is missing (scripts/e2e/docker.sh images)`;
-    const plugin = enginePath().split(path.delimiter).some((d) => d !== "" && fs.existsSync(path.join(d, "pulumi-resource-docker")));
-    if (!plugin) return "no pulumi-resource-docker on PATH (scripts/e2e/docker-provider.sh, run by tools.sh)";
-    return undefined;
-}
-const missing = requirePulumi() ?? engineMissing("the Docker engine and provider", dockerProblem());
+const missing = requirePulumi() ?? engineMissing("the Docker engine and provider", dockerProblem([IMAGE, "dbaas-e2e/node:20", "dbaas-e2e/curl:7"]));
 
 interface DbView { state: string; failure_reason: string | null; endpoint: { host: string; port: number } | null; made: { how: string; description: string } | null; credentials?: { password: string } }
 
@@ -49,7 +36,7 @@ describe.skipIf(missing)("the restored-backup cache on the real Docker engine", 
     let e2e: DockerE2e;
     let api: TestApi;
     let close: (() => Promise<void>) | undefined;
-    let dir = "";
+    let backups: BackupServer | undefined;
 
     const view = async (name: string, include = false) => (await api.call("alice", "GET", `/databases/${name}${include ? "?include=password" : ""}`)).body as DbView;
     const create = async (name: string, extra: Record<string, unknown> = {}) => {
@@ -63,7 +50,7 @@ describe.skipIf(missing)("the restored-backup cache on the real Docker engine", 
         expect(db.state, `failure: ${db.failure_reason}`).toBe("ready");
         return { db, seconds: (Date.now() - started) / 1000 };
     };
-    const requests = () => docker(["logs", server]).stdout.split("\n").filter((l) => l.startsWith("request ")).map((l) => l.split(" ")[1]);
+    const requests = () => backups?.requests() ?? [];
     const connect = async (name: string, password: string) => {
         const v = await view(name);
         const c = new pgClient.Client({ host: v.endpoint?.host, port: v.endpoint?.port, user: "postgres", password, database: name, ssl: false });
@@ -81,34 +68,12 @@ describe.skipIf(missing)("the restored-backup cache on the real Docker engine", 
 
     beforeAll(async () => {
         e2e = await setUpDockerE2e("docker-cache-e2e", IMAGE);
-        dir = path.join(e2e.tmp, "backups");
-        fs.mkdirSync(dir, { mode: 0o755 });
-        const cert = selfSignedCertificate(HOST, [HOST]);
-        fs.writeFileSync(path.join(dir, "cert.pem"), cert.certPem, { mode: 0o644 });
-        fs.writeFileSync(path.join(dir, "key.pem"), cert.keyPem, { mode: 0o644 });
-        fs.writeFileSync(path.join(dir, "ca.pem"), cert.certPem, { mode: 0o644 });
-        fs.writeFileSync(path.join(dir, "etag"), '"v1"', { mode: 0o644 });
+        const dir = path.join(e2e.tmp, "backups");
+        backups = await startBackupServer({ name: server, network, host: HOST, dir, label: "cache", etag: '"v1"' });
         fs.writeFileSync(path.join(dir, "orders.sql"), "CREATE TABLE orders (id integer PRIMARY KEY, item text NOT NULL);\nINSERT INTO orders SELECT g, 'item ' || g FROM generate_series(1, 2000) g;\n", { mode: 0o644 });
-        fs.writeFileSync(path.join(dir, "serve.js"), [
-            'const https = require("node:https"), fs = require("node:fs");',
-            'const opts = { cert: fs.readFileSync("/srv/cert.pem"), key: fs.readFileSync("/srv/key.pem") };',
-            "https.createServer(opts, (req, res) => {",
-            '    console.log(`request ${req.method} ${new URL(req.url, "https://x").pathname}`);',
-            '    const file = "/srv/orders.sql";',
-            '    res.writeHead(200, { "content-length": fs.statSync(file).size, etag: fs.readFileSync("/srv/etag", "utf8") });',
-            '    if (req.method === "HEAD") return void res.end();',
-            "    fs.createReadStream(file).pipe(res);",
-            '}).listen(443, () => console.log("listening"));',
-            "",
-        ].join("\n"), { mode: 0o644 });
-        expect(docker(["network", "create", "--internal", "--subnet", "11.78.0.0/24", "--label", "dbaas.io/e2e=cache", network]).status).toBe(0);
-        const run = docker(["run", "-d", "--name", server, "--network", network, "--network-alias", HOST, "--label", "dbaas.io/e2e=cache",
-            "-v", `${dir}:/srv:ro`, "--memory", "128m", "dbaas-e2e/node:20", "node", "/srv/serve.js"]);
-        expect(run.status, run.stderr).toBe(0);
-        await waitFor("the backup server to listen", () => (docker(["logs", server]).stdout.includes("listening") ? true : undefined), 30_000);
-        const address = docker(["inspect", "-f", `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, server]).stdout.trim();
+        const address = backups.address;
         ({ api, close } = await startDockerEngineApi(e2e, {
-            DBAAS_BACKUP_HOSTS: HOST, DBAAS_FETCH_IMAGE: "dbaas-e2e/curl:7", DBAAS_FETCH_NETWORK: network, DBAAS_BACKUP_CA_FILE: path.join(dir, "ca.pem"),
+            DBAAS_BACKUP_HOSTS: HOST, DBAAS_FETCH_IMAGE: "dbaas-e2e/curl:7", DBAAS_FETCH_NETWORK: network, DBAAS_BACKUP_CA_FILE: backups.caFile,
             DBAAS_CACHE: "true",
         }, fakeResolver({ [HOST]: [address] })));
     }, 600_000);
@@ -120,8 +85,7 @@ describe.skipIf(missing)("the restored-backup cache on the real Docker engine", 
             await api.call("admin", "DELETE", `/cache/${e.id}`);
         }
         await close?.();
-        docker(["rm", "-f", server]);
-        docker(["network", "rm", network]);
+        backups?.stop();
         await e2e?.tearDown();
     }, 900_000);
 
@@ -153,7 +117,7 @@ describe.skipIf(missing)("the restored-backup cache on the real Docker engine", 
     }, 600_000);
 
     it("a changed ETag misses and restores; fresh skips the cache", async () => {
-        fs.writeFileSync(path.join(dir, "etag"), '"v2"');
+        backups?.setEtag('"v2"');
         const changed = await create(names[2]);
         expect(changed.db.made?.how).toBe("restored");
         expect(requests().slice(2)).toEqual(["HEAD", "GET"]);
