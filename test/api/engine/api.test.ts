@@ -79,8 +79,11 @@ describe("through the API with the Automation API engine", () => {
         expect(JSON.stringify(failed)).not.toContain("hunter2");
         expect((await a.call("alice", "POST", "/databases/e2e-retry/retry")).status).toBe(202);
         await waitForState(a, "e2e-retry", "ready", 60_000);
-        expect(keys().filter((k) => k === "stack init")).toHaveLength(1);
-        expect(keys().filter((k) => k === "up")).toHaveLength(2);
+        // The retry's `stack init` is answered "already exists" and the stack left behind is selected.
+        const k = keys();
+        expect(k.filter((x) => x === "stack init")).toHaveLength(2);
+        expect(k[k.lastIndexOf("stack init") + 1]).toBe("stack select");
+        expect(k.filter((x) => x === "up")).toHaveLength(2);
     });
 
     it("a create a mandatory policy refuses fails at once, its reason naming the policy and the resource", async () => {
@@ -149,6 +152,8 @@ describe("through the API with the Automation API engine", () => {
         expect(k.indexOf("refresh")).toBeGreaterThan(k.indexOf("cancel"));
         expect(k.lastIndexOf("up")).toBeGreaterThan(k.indexOf("refresh"));
         expect(cli?.calls().find((c) => c.key === "refresh")?.argv).toContain("--clear-pending-creates");
-        expect(k.filter((x) => x === "stack init")).toHaveLength(0);
+        // The resumed create's `stack init` is answered "already exists": the existing stack is selected.
+        expect(k.filter((x) => x === "stack init")).toHaveLength(1);
+        expect(k[k.indexOf("stack init") + 1]).toBe("stack select");
     });
 });
