@@ -128,8 +128,9 @@ describe("through the API with the Automation API engine", () => {
     });
 
     it("an operation over DBAAS_OPERATION_TIMEOUT_SECONDS is interrupted and fails", async () => {
-        // The stack exists, so `up` starts within the limit even on a loaded machine.
-        const a = await start({ stacks: ["e2e-timeout"], responses: { up: { sleepMs: 60_000 } } }, { DBAAS_OPERATION_TIMEOUT_SECONDS: "8", DBAAS_OPERATION_MAX_ATTEMPTS: "1" });
+        // The stack exists, so `up` starts within the limit even on a loaded machine (after `stack init`
+        // is answered "already exists" and the stack is selected).
+        const a = await start({ stacks: ["e2e-timeout"], responses: { up: { sleepMs: 60_000 } } }, { DBAAS_OPERATION_TIMEOUT_SECONDS: "12", DBAAS_OPERATION_MAX_ATTEMPTS: "1" });
         await a.call("alice", "POST", "/databases", { body: createBody("e2e-timeout") });
         const failed: unknown = await waitForState(a, "e2e-timeout", "failed", 60_000);
         expect(JSON.stringify(failed)).toMatch(/time/i);
