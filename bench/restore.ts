@@ -25,25 +25,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { FETCH_SCRIPT_PATH, RESTORE_SCRIPT_PATH } from "../ondemand/restore";
 import { startPostgres, type PostgresServer } from "../test/support/postgres";
+import { buildDataset, ROWS, SCALE, TABLES } from "./dataset";
 import { startBackupServer } from "../test/support/restore";
 
-const SCALE = Number(process.env.BENCH_RESTORE_SCALE ?? "1");
 const RUNS = Number(process.env.BENCH_RESTORE_RUNS ?? "3");
-const ROWS = { items: Math.round(800_000 * SCALE), events: Math.round(1_500_000 * SCALE), logs: Math.round(700_000 * SCALE) };
-const TABLES = Object.keys(ROWS) as (keyof typeof ROWS)[];
-
-const DATASET_SQL = `
-    CREATE TABLE items (id bigint PRIMARY KEY, sku text NOT NULL, name text NOT NULL, price numeric(12, 2) NOT NULL, created timestamptz NOT NULL);
-    INSERT INTO items SELECT g, 'SKU-' || g, md5(g::text) || ' ' || md5((g * 7)::text), (g % 100000) / 100.0, timestamptz '2020-01-01' + g * interval '1 second'
-        FROM generate_series(1, ${ROWS.items}) g;
-    CREATE INDEX items_sku ON items (sku);
-    CREATE TABLE events (id bigint PRIMARY KEY, item_id bigint NOT NULL, kind smallint NOT NULL, at timestamptz NOT NULL, note text);
-    INSERT INTO events SELECT g, 1 + (g::bigint * 7919) % ${ROWS.items}, g % 7, timestamptz '2021-01-01' + g * interval '1 second', md5(g::text)
-        FROM generate_series(1, ${ROWS.events}) g;
-    CREATE INDEX events_item ON events (item_id);
-    CREATE TABLE logs (id bigint PRIMARY KEY, line text NOT NULL);
-    INSERT INTO logs SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, ${ROWS.logs}) g;
-`;
 
 interface Method {
     label: string;
@@ -111,22 +96,8 @@ async function main(): Promise<void> {
     const web = await startBackupServer(dir);
     try {
         log("building the dataset in PostgreSQL 15");
-        await source.query("CREATE DATABASE bench");
-        const c = source.client("bench");
-        await c.connect();
-        try {
-            await c.query(DATASET_SQL);
-        } finally {
-            await c.end();
-        }
-        const [size] = await source.query<{ data: string; total: string }>(
-            `SELECT sum(pg_table_size(c.oid))::bigint AS data, sum(pg_total_relation_size(c.oid))::bigint AS total
-               FROM pg_class c WHERE relname IN (${TABLES.map((t) => `'${t}'`).join(", ")})`,
-            [],
-            "bench",
-        );
-        const dataBytes = Number(size?.data);
-        log(`table data ${mb(dataBytes)} MB, with indexes ${mb(Number(size?.total))} MB`);
+        const { dataBytes, totalBytes } = await buildDataset(source, "bench");
+        log(`table data ${mb(dataBytes)} MB, with indexes ${mb(totalBytes)} MB`);
 
         const plainFile = path.join(dir, "bench.sql");
         const customFile = path.join(dir, "bench.dump");

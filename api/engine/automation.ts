@@ -20,7 +20,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LocalWorkspace, PulumiCommand, type EngineEvent as PulumiEngineEvent, type OutputMap, type Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, PulumiCommand, StackAlreadyExistsError, type EngineEvent as PulumiEngineEvent, type OutputMap, type Stack } from "@pulumi/pulumi/automation";
 import { z } from "zod";
 import { restoreReportSchema } from "../../contracts/cache";
 import { ONDEMAND_PASSWORD_KEY, ONDEMAND_SPEC_KEY } from "../../contracts/database";
@@ -130,10 +130,9 @@ export class AutomationEngine implements StackEngine {
         const valid = parseDatabaseSpec(spec);
         return this.operation(valid.name, options, async (signal, onEvent) => {
             const clock = new PhaseClock();
-            // createOrSelect: a retry of a failed create resumes the stack it left behind.
-            const stack = await this.open(valid.name, "createOrSelect");
+            const { stack, created } = await this.openForUp(valid.name);
             clock.lap("open");
-            await this.writeSpec(stack, valid);
+            await this.writeSpec(stack, valid, created);
             const policies = await this.policyOptions(valid.name);
             clock.lap("config");
             signal.throwIfAborted();
@@ -305,8 +304,22 @@ export class AutomationEngine implements StackEngine {
         return cli.command;
     }
 
+    /**
+     * The stack of an `up`, and whether this call created it. A create is the common case, so
+     * `stack init` goes first (one CLI call, where select-then-init takes two); a retry of a
+     * failed create finds the stack it left behind ("already exists") and selects it.
+     */
+    private async openForUp(name: string): Promise<{ stack: Stack; created: boolean }> {
+        try {
+            return { stack: await this.open(name, "create"), created: true };
+        } catch (e) {
+            if (!(e instanceof StackAlreadyExistsError)) throw e;
+            return { stack: await this.open(name, "select"), created: false };
+        }
+    }
+
     /** Opens the stack in its work directory, creating the directory and project file as needed. */
-    private async open(name: string, mode: "createOrSelect" | "select"): Promise<Stack> {
+    private async open(name: string, mode: "create" | "select"): Promise<Stack> {
         const pulumiCommand = await this.command();
         const workDir = workDirFor(this.settings.stateRoot, name);
         await fs.promises.mkdir(workDir, { recursive: true, mode: 0o700 });
@@ -320,8 +333,8 @@ export class AutomationEngine implements StackEngine {
             ...(this.settings.secretsProvider === undefined ? {} : { secretsProvider: this.settings.secretsProvider }),
         };
         const args = { stackName: name, workDir };
-        return mode === "createOrSelect"
-            ? LocalWorkspace.createOrSelectStack(args, wsOptions)
+        return mode === "create"
+            ? LocalWorkspace.createStack(args, wsOptions)
             : LocalWorkspace.selectStack(args, wsOptions);
     }
 
@@ -349,9 +362,10 @@ export class AutomationEngine implements StackEngine {
      * a backup URL may carry a signed query string). The spec holds no
      * secrets, so it is plain config. Other keys (the encryption salt,
      * secrets provider, the encrypted password) are kept; then the password
-     * config is made sure of.
+     * config is made sure of (`created`: the stack is new, so it has no
+     * outputs to read a password from).
      */
-    private async writeSpec(stack: Stack, spec: DatabaseSpec): Promise<void> {
+    private async writeSpec(stack: Stack, spec: DatabaseSpec, created: boolean): Promise<void> {
         const ws = stack.workspace;
         let settings: Awaited<ReturnType<typeof ws.stackSettings>> = {};
         try {
@@ -361,7 +375,7 @@ export class AutomationEngine implements StackEngine {
         }
         const config = { ...(settings.config ?? {}), [ONDEMAND_SPEC_KEY]: JSON.stringify(spec) };
         await ws.saveStackSettings(stack.name, { ...settings, config });
-        await this.ensurePassword(stack, config);
+        await this.ensurePassword(stack, config, created);
     }
 
     /**
@@ -372,11 +386,12 @@ export class AutomationEngine implements StackEngine {
      * encrypts it with the stack's secrets provider; this engine cannot
      * encrypt for it. The value is briefly on that command's argv (the
      * Automation API has no stdin); it is never logged, and a failure's text
-     * has it cut out.
+     * has it cut out. A stack this operation `created` has no outputs: they
+     * are not read (two CLI calls, about a second).
      */
-    private async ensurePassword(stack: Stack, config: Readonly<Record<string, unknown>> | undefined): Promise<void> {
+    private async ensurePassword(stack: Stack, config: Readonly<Record<string, unknown>> | undefined, created = false): Promise<void> {
         const configured = config !== undefined && Object.hasOwn(config, ONDEMAND_PASSWORD_KEY);
-        const previous: unknown = configured ? undefined : (await stack.outputs()).password?.value;
+        const previous: unknown = configured || created ? undefined : (await stack.outputs()).password?.value;
         const plan = planPassword(configured, previous);
         if (plan.action === "keep") return;
         try {

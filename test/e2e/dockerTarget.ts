@@ -72,6 +72,8 @@ export interface BackupServer {
     readonly files: string;
     /** Writes (or replaces) a served file; with `etag`, the server sends that ETag for it. */
     put(name: string, content: string, etag?: string): void;
+    /** The ETag the server sends for `name` from now on (quoted by the caller, e.g. '"v2"'); undefined: none. */
+    tag(name: string, etag: string | undefined): void;
     /** The requests seen so far, in order: "GET /orders.sql", "HEAD /orders.sql", ... */
     requests(): string[];
     stop(): void;
@@ -114,11 +116,14 @@ export async function startBackupServer(o: { tmp: string; prefix: string; label:
     fs.writeFileSync(path.join(dir, "key.pem"), cert.keyPem, { mode: 0o644 });
     fs.writeFileSync(path.join(dir, "ca.pem"), cert.certPem, { mode: 0o644 });
     fs.writeFileSync(path.join(dir, "serve.js"), SERVE_JS, { mode: 0o644 });
+    const tag = (name: string, etag: string | undefined): void => {
+        const file = path.join(dir, "etags", name);
+        if (etag === undefined) fs.rmSync(file, { force: true });
+        else fs.writeFileSync(file, etag, { mode: 0o644 });
+    };
     const put = (name: string, content: string, etag?: string): void => {
         fs.writeFileSync(path.join(dir, "files", name), content, { mode: 0o644 });
-        const tag = path.join(dir, "etags", name);
-        if (etag === undefined) fs.rmSync(tag, { force: true });
-        else fs.writeFileSync(tag, etag, { mode: 0o644 });
+        tag(name, etag);
     };
     for (const [name, content] of Object.entries(o.files)) put(name, content);
 
@@ -155,6 +160,7 @@ export async function startBackupServer(o: { tmp: string; prefix: string; label:
         resolver: fakeResolver({ [HOST]: [address] }),
         files: path.join(dir, "files"),
         put,
+        tag,
         requests: () => docker(["logs", container]).stdout.split("\n").filter((l) => l.startsWith("request ")).map((l) => l.slice("request ".length)),
         stop,
     };

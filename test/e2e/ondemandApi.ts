@@ -398,12 +398,13 @@ export async function setUpDockerE2e(name: string, image: string): Promise<Docke
 
 /**
  * The API in this process with the Automation API engine on the docker target (see startEngineApi);
- * its admin database is a fresh schema of `e2e.pg`, or `databaseUrl` when given.
+ * its admin database is a fresh schema of `e2e.pg`, or `databaseUrl` when given. `engineLog` is the
+ * engine's logger (default: warnings and errors only; bench:clone reads its "where the time went").
  */
-export async function startDockerEngineApi(e2e: DockerE2e, env: Record<string, string> = {}, resolver?: Resolver, databaseUrl?: string): Promise<{ api: TestApi; engine: StackEngine; close: () => Promise<void> }> {
+export async function startDockerEngineApi(e2e: DockerE2e, env: Record<string, string> = {}, resolver?: Resolver, databaseUrl?: string, engineLog: pino.Logger = pino({ level: "warn" })): Promise<{ api: TestApi; engine: StackEngine; close: () => Promise<void> }> {
     const all = { ...e2e.apiEnv, ...env };
     const config = testConfig(all);
-    const engine = await loadEngine({ ...process.env, ...all, ...e2e.engineEnv, PULUMI_BACKEND_URL: "" }, config, pino({ level: "warn" }));
+    const engine = await loadEngine({ ...process.env, ...all, ...e2e.engineEnv, PULUMI_BACKEND_URL: "" }, config, engineLog);
     const api = await startTestApi(e2e.pg, { engine, env: all, ...(resolver === undefined ? {} : { resolver }), ...(databaseUrl === undefined ? {} : { databaseUrl }) });
     return { api, engine, close: () => api.close(1000) };
 }

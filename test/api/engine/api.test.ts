@@ -79,8 +79,11 @@ describe("through the API with the Automation API engine", () => {
         expect(JSON.stringify(failed)).not.toContain("hunter2");
         expect((await a.call("alice", "POST", "/databases/e2e-retry/retry")).status).toBe(202);
         await waitForState(a, "e2e-retry", "ready", 60_000);
-        expect(keys().filter((k) => k === "stack init")).toHaveLength(1);
-        expect(keys().filter((k) => k === "up")).toHaveLength(2);
+        // The retry's `stack init` is answered "already exists" and the stack left behind is selected.
+        const k = keys();
+        expect(k.filter((x) => x === "stack init")).toHaveLength(2);
+        expect(k[k.lastIndexOf("stack init") + 1]).toBe("stack select");
+        expect(k.filter((x) => x === "up")).toHaveLength(2);
     });
 
     it("a create a mandatory policy refuses fails at once, its reason naming the policy and the resource", async () => {
@@ -125,8 +128,9 @@ describe("through the API with the Automation API engine", () => {
     });
 
     it("an operation over DBAAS_OPERATION_TIMEOUT_SECONDS is interrupted and fails", async () => {
-        // The stack exists, so `up` starts within the limit even on a loaded machine.
-        const a = await start({ stacks: ["e2e-timeout"], responses: { up: { sleepMs: 60_000 } } }, { DBAAS_OPERATION_TIMEOUT_SECONDS: "8", DBAAS_OPERATION_MAX_ATTEMPTS: "1" });
+        // The stack exists, so `up` starts within the limit even on a loaded machine (after `stack init`
+        // is answered "already exists" and the stack is selected).
+        const a = await start({ stacks: ["e2e-timeout"], responses: { up: { sleepMs: 60_000 } } }, { DBAAS_OPERATION_TIMEOUT_SECONDS: "12", DBAAS_OPERATION_MAX_ATTEMPTS: "1" });
         await a.call("alice", "POST", "/databases", { body: createBody("e2e-timeout") });
         const failed: unknown = await waitForState(a, "e2e-timeout", "failed", 60_000);
         expect(JSON.stringify(failed)).toMatch(/time/i);
@@ -149,6 +153,8 @@ describe("through the API with the Automation API engine", () => {
         expect(k.indexOf("refresh")).toBeGreaterThan(k.indexOf("cancel"));
         expect(k.lastIndexOf("up")).toBeGreaterThan(k.indexOf("refresh"));
         expect(cli?.calls().find((c) => c.key === "refresh")?.argv).toContain("--clear-pending-creates");
-        expect(k.filter((x) => x === "stack init")).toHaveLength(0);
+        // The resumed create's `stack init` is answered "already exists": the existing stack is selected.
+        expect(k.filter((x) => x === "stack init")).toHaveLength(1);
+        expect(k[k.indexOf("stack init") + 1]).toBe("stack select");
     });
 });

@@ -49,7 +49,8 @@ describe("create (up)", () => {
 
         const workDir = path.join(cli.settings.stateRoot, "db1");
         const calls = cli.calls().filter((c) => c.argv[0] !== "version");
-        expect(calls.map((c) => c.key)).toEqual(expect.arrayContaining(["stack select", "stack init", "up", "stack output"]));
+        // A new stack: init (no select first), no outputs read before the update (there are none).
+        expect(calls.map((c) => c.key)).toEqual(["stack init", "config set", "preview", "up", "stack output", "stack output", "stack history"]);
         for (const c of calls) {
             expect(c.cwd).toBe(workDir);
             expect(c.env.PULUMI_BACKEND_URL).toBe(cli.settings.backendUrl);
@@ -95,7 +96,9 @@ describe("create (up)", () => {
         await expect(engine.up(dockerSpec("db3"), noop)).rejects.toBeInstanceOf(ProgramError);
         await expect(engine.up(dockerSpec("db3"), noop)).resolves.toMatchObject({ database: "app" });
         const keys = cli.calls().map((c) => c.key).filter((k) => k !== undefined);
-        expect(keys.filter((k) => k === "stack init")).toHaveLength(1);
+        // The retry's `stack init` is answered "already exists" and the stack left behind is selected.
+        expect(keys.filter((k) => k === "stack init")).toHaveLength(2);
+        expect(keys[keys.lastIndexOf("stack init") + 1]).toBe("stack select");
         expect(keys.filter((k) => k === "up")).toHaveLength(2);
     });
 });
