@@ -54,9 +54,9 @@ export class GoldenSnapshot extends pulumi.ComponentResource {
 
         // CustomResource's typed outputs stop at metadata; the status is read as the provider returned it.
         const status = (snapshot as unknown as { status: pulumi.Output<{ boundVolumeSnapshotContentName?: string } | undefined> }).status;
-        this.golden = pulumi.runtime.isDryRun() ? pulumi.output(undefined) : pulumi.all([snapshot.metadata.namespace, status]).apply(([ns, st]) => {
+        this.golden = pulumi.runtime.isDryRun() ? pulumi.output(undefined) : pulumi.all([snapshot.metadata.namespace, status]).apply<GoldenSnapshotOutput | undefined>(([ns, st]) => {
             const contentName = st?.boundVolumeSnapshotContentName;
-            if (contentName === undefined || contentName === "") return undefined;
+            if (contentName === undefined || contentName === "") return pulumi.output<GoldenSnapshotOutput | undefined>(undefined);
             // A read (opts.id), as CustomResource.get does, but with spec and status named as outputs (get names none).
             // Made inside apply because the name is known only now; in a preview nothing is read.
             const content = new k8s.apiextensions.CustomResource(`${name}-content`, {
