@@ -73,6 +73,8 @@ const envSchema = z.object({
     DBAAS_DB_CPU_MILLICORES: int(100, 64000).default(1000),
     DBAAS_DB_STORAGE_GB: int(1, 1000).default(10),
     DBAAS_STORAGE_CLASS: z.string().min(1).optional(),
+    // kubernetes target only: the VolumeSnapshotClass of the restored-backup cache (docs/cache.md); unset: every create restores.
+    DBAAS_K8S_VOLUME_SNAPSHOT_CLASS: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "a VolumeSnapshotClass name such as ebs-snapshots (lowercase letters, digits, '-', '.'; kubectl get volumesnapshotclass)").optional(),
     // The restore's download step (both targets): its image, and the CA bundle it trusts.
     DBAAS_FETCH_IMAGE: z.string().refine(isValidImageReference, IMAGE_REFERENCE_HINT).default(DEFAULT_FETCH_IMAGE),
     DBAAS_BACKUP_CA_FILE: z.string().min(1).optional(),
@@ -362,6 +364,9 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
     if (env.DBAAS_BACKUP_RUNNER === "in-target" && env.DBAAS_TARGET !== "docker") {
         problems.push(`DBAAS_BACKUP_RUNNER = "in-target": built for DBAAS_TARGET=docker only (it is ${env.DBAAS_TARGET}; the kubernetes Job variant is not built); set DBAAS_BACKUP_RUNNER=host or auto`);
     }
+    if (env.DBAAS_K8S_VOLUME_SNAPSHOT_CLASS !== undefined && env.DBAAS_TARGET !== "kubernetes") {
+        problems.push(`DBAAS_K8S_VOLUME_SNAPSHOT_CLASS = ${JSON.stringify(env.DBAAS_K8S_VOLUME_SNAPSHOT_CLASS)}: a VolumeSnapshotClass applies to DBAAS_TARGET=kubernetes only (it is ${env.DBAAS_TARGET}); unset it`);
+    }
     const smtpUrl = readValueOrFile("DBAAS_SMTP_URL", env.DBAAS_SMTP_URL, env.DBAAS_SMTP_URL_FILE, /^smtps?:\/\/\S+$/, "an smtp:// or smtps:// URL", problems);
     if (problems.length > 0 || catalog === undefined) throw new ApiConfigError(problems);
     const restore = { fetch_image: env.DBAAS_FETCH_IMAGE, ...(backupCa === undefined ? {} : { restore_ca_pem: backupCa }) };
@@ -382,6 +387,8 @@ export function loadApiConfig(environment: Readonly<Record<string, string | unde
             cpu_millicores: env.DBAAS_DB_CPU_MILLICORES,
             storage_gb: env.DBAAS_DB_STORAGE_GB,
             ...(env.DBAAS_STORAGE_CLASS === undefined ? {} : { storage_class: env.DBAAS_STORAGE_CLASS }),
+            // DBAAS_CACHE=false turns the cache off on this target too: no snapshot class, no report.
+            ...(env.DBAAS_K8S_VOLUME_SNAPSHOT_CLASS === undefined || !env.DBAAS_CACHE ? {} : { volume_snapshot_class: env.DBAAS_K8S_VOLUME_SNAPSHOT_CLASS }),
         });
     return Object.freeze({
         port: env.PORT,

@@ -52,6 +52,41 @@ export const cloneFromSchema = z.object({
 }).strict();
 export type CloneFrom = z.infer<typeof cloneFromSchema>;
 
+/** A Kubernetes object name (DNS-1123 subdomain), as VolumeSnapshot and VolumeSnapshotContent names are. */
+const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const k8sName = z.string().regex(K8S_NAME, "a Kubernetes object name (lowercase letters, digits, '-', '.')");
+
+/** The golden VolumeSnapshot's name in a restored database's namespace (kubernetes target). */
+export const GOLDEN_SNAPSHOT = "dbaas-golden";
+
+/**
+ * `target.clone_from` of a kubernetes spec: the CSI snapshot a hit clones (its driver and
+ * handle, which a pre-provisioned VolumeSnapshotContent in the new namespace points at),
+ * the database it was taken of (its name and passwords are still in it: the clone's init
+ * step resets them) and what the backup must still match.
+ */
+export const snapshotCloneFromSchema = z.object({
+    cache_id: z.number().int().positive(),
+    driver: k8sName,
+    snapshot_handle: z.string().min(1).max(1024).regex(/^[\x21-\x7e]+$/, "a CSI snapshot handle (printable, no spaces)"),
+    source_database: z.string().regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/, "the database name the snapshot was taken of").max(63),
+    identity: backupIdentitySchema,
+}).strict();
+export type SnapshotCloneFrom = z.infer<typeof snapshotCloneFromSchema>;
+
+/**
+ * The golden snapshot a restored kubernetes database reports (stack output `cache_snapshot`):
+ * the VolumeSnapshot in its namespace and the bound VolumeSnapshotContent's driver and handle.
+ */
+export const goldenSnapshotSchema = z.object({
+    namespace: k8sName,
+    name: k8sName,
+    content: k8sName,
+    driver: k8sName,
+    snapshot_handle: snapshotCloneFromSchema.shape.snapshot_handle,
+}).strict();
+export type GoldenSnapshot = z.infer<typeof goldenSnapshotSchema>;
+
 /**
  * The cache key's URL: scheme, host, port and path. A presigned URL's query is
  * a signature that changes on every request and is a secret; it is never stored.

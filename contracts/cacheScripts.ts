@@ -4,10 +4,13 @@
  * (api/cache/dockerVolumes.ts) run the same text: the fetch step's hit
  * decision, the clone (golden volume → the new database's volume, then its
  * own name and password) and the fill (a stopped, restored database → a
- * golden volume without passwords, under a neutral name). No Pulumi imports.
+ * golden volume without passwords, under a neutral name). The kubernetes
+ * target (a PVC made from a golden VolumeSnapshot) runs the same clone and
+ * fetch scripts, rendered for a golden copy on the clone's own volume, after
+ * snapshotPrepareScript() moved the snapshot's data aside. No Pulumi imports.
  */
 import { CLONE_FLAG, FETCH_REPORT_PREFIX, GOLDEN_DATABASE, GOLDEN_MOUNT, GOLDEN_READY_FILE, type CloneFrom } from "./cache";
-import { FETCH_PRELUDE, FETCH_SCRIPT_FILE, SCRIPT_DIR } from "./restore";
+import { DATA_MOUNT, FETCH_PRELUDE, FETCH_SCRIPT_FILE, SCRIPT_DIR } from "./restore";
 
 /**
  * The shell function both scripts use to run statements in single-user mode:
@@ -22,6 +25,21 @@ const SINGLE_USER = [
     "    fi",
     "}",
 ];
+
+/**
+ * The statements that make a data directory nobody's: the database named "$name"
+ * becomes GOLDEN_DATABASE and no login keeps a password (the fill's, and on
+ * kubernetes the clone's first step, since a snapshot of a live volume keeps both).
+ */
+const NEUTRALISE = [
+    `ALTER DATABASE "$source" RENAME TO ${GOLDEN_DATABASE};`,
+    "DO \\$\\$ DECLARE r record; BEGIN FOR r IN SELECT rolname FROM pg_authid WHERE rolpassword IS NOT NULL LOOP EXECUTE format('ALTER ROLE %I PASSWORD NULL', r.rolname); END LOOP; END \\$\\$;",
+];
+
+/** Where the kubernetes clone's init steps keep the snapshot's data (on the clone's own volume) until the clone step takes it. */
+export const GOLDEN_IN_VOLUME = `${DATA_MOUNT}/dbaas-golden`;
+/** The file beside PGDATA on a kubernetes volume that says which database it belongs to (written when the snapshot's data is moved aside). */
+export const VOLUME_OWNER_NAME = "dbaas-volume-of";
 
 const PRELUDE = [
     "#!/bin/sh",
@@ -44,24 +62,33 @@ const PRELUDE = [
  * the server's healthcheck is the restore's.
  * Env: PGDATA, GOLDEN_PGDATA, RESTORE_MARKER_DIR, RESTORE_MARKER, DATABASE_NAME, DATABASE_USER, PASSWORD_FILE.
  */
-export function cloneScript(): string {
+export function cloneScript(o: { readonly goldenInVolume?: boolean } = {}): string {
+    // On kubernetes the golden copy is this volume's own (moved aside by snapshotPrepareScript):
+    // it is renamed into place, not copied, and removed on a miss; it still holds the snapshotted
+    // database's name (GOLDEN_SOURCE_DATABASE) and passwords, which go first.
+    const own = o.goldenInVolume === true;
+    const dropGolden = own ? ' rm -rf "${GOLDEN_PGDATA%/*}";' : "";
     return [
         ...PRELUDE,
         "STEP=clone",
         ...SINGLE_USER,
-        'if [ ! -e "$RESTORE_MARKER_DIR/' + CLONE_FLAG + '" ]; then echo "clone: not a cache hit, nothing to do"; exit 0; fi',
+        'if [ ! -e "$RESTORE_MARKER_DIR/' + CLONE_FLAG + '" ]; then echo "clone: not a cache hit, nothing to do";' + dropGolden + " exit 0; fi",
         'if [ -e "$PGDATA/PG_VERSION" ]; then echo "clone: the database already exists, nothing to do"; exit 0; fi',
         '[ -f "$GOLDEN_PGDATA/PG_VERSION" ] || fail "no golden copy" "$GOLDEN_PGDATA has no PG_VERSION" "evict the cache entry (DELETE /cache/{id}) and create again"',
         '[ -r "$PASSWORD_FILE" ] || fail "no password" "$PASSWORD_FILE is not readable" "check the upload of the password file"',
         'rm -rf "$PGDATA.part"',
-        'copy_tree "$GOLDEN_PGDATA" "$PGDATA.part" || fail "copy failed" "cp of $GOLDEN_PGDATA failed" "check the free space of the data volume"',
+        own
+            ? 'mv "$GOLDEN_PGDATA" "$PGDATA.part" || fail "move failed" "mv of $GOLDEN_PGDATA failed" "check the data volume"'
+            : 'copy_tree "$GOLDEN_PGDATA" "$PGDATA.part" || fail "copy failed" "cp of $GOLDEN_PGDATA failed" "check the free space of the data volume"',
         'chmod 0700 "$PGDATA.part"',
         'mv "$PGDATA.part" "$PGDATA"',
         // The new name and password go in on stdin, never on a command line.
         'password=$(sed "s/\'/\'\'/g" "$PASSWORD_FILE")',
         'name=$(printf \'%s\' "$DATABASE_NAME" | sed \'s/"/""/g\')',
         'user=$(printf \'%s\' "$DATABASE_USER" | sed \'s/"/""/g\')',
+        ...(own ? ['source=$(printf \'%s\' "$GOLDEN_SOURCE_DATABASE" | sed \'s/"/""/g\')'] : []),
         "single_user <<EOF",
+        ...(own ? NEUTRALISE : []),
         `ALTER DATABASE ${GOLDEN_DATABASE} RENAME TO "$name";`,
         "ALTER ROLE \"$user\" PASSWORD '$password';",
         "EOF",
@@ -69,7 +96,35 @@ export function cloneScript(): string {
         'printf \'completed_at=%s\\nformat=clone\\n\' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$marker.part"',
         'mv "$marker.part" "$marker"',
         'rm -f "$RESTORE_MARKER_DIR/' + CLONE_FLAG + '"',
+        ...(own ? ['rm -rf "${GOLDEN_PGDATA%/*}"'] : []),
         'echo "clone: cloned from the cached restore into $PGDATA"',
+        "",
+    ].join("\n");
+}
+
+/**
+ * The kubernetes clone's first init step (the fetch image, uid 999): a PVC made
+ * from a golden VolumeSnapshot holds the snapshotted database's whole volume.
+ * Unless this volume is already DATABASE_NAME's (VOLUME_OWNER_FILE), its PGDATA
+ * moves to GOLDEN_IN_VOLUME (a stale postmaster.pid dropped: no server runs on
+ * a new volume; the snapshot of a live volume is crash-consistent and the
+ * clone step's single-user start replays the WAL), its restore directory
+ * (the first database's marker) goes, and the golden ready file is written, so
+ * the fetch step decides hit or miss exactly as on docker. Idempotent.
+ * Env: PGDATA, RESTORE_MARKER_DIR, GOLDEN_DIR (GOLDEN_IN_VOLUME), DATABASE_NAME.
+ */
+export function snapshotPrepareScript(): string {
+    return [
+        "set -eu",
+        'golden="$GOLDEN_DIR/pgdata"',
+        `owner="\${PGDATA%/*}/${VOLUME_OWNER_NAME}"`,
+        'if [ -f "$owner" ] && [ "$(cat "$owner")" = "$DATABASE_NAME" ]; then echo "prepare: this volume is already $DATABASE_NAME\'s"; exit 0; fi',
+        'mkdir -p "$GOLDEN_DIR"',
+        'if [ -f "$PGDATA/PG_VERSION" ]; then rm -rf "$golden"; mv "$PGDATA" "$golden"; rm -f "$golden/postmaster.pid"; fi',
+        'rm -rf "$RESTORE_MARKER_DIR"',
+        `if [ -f "$golden/PG_VERSION" ]; then cp "$golden/PG_VERSION" "$GOLDEN_DIR/${GOLDEN_READY_FILE}"; echo "prepare: the snapshot's data directory is kept aside for the cache check"; else echo "prepare: the volume holds no data directory (an empty snapshot?); restoring"; fi`,
+        'printf \'%s\' "$DATABASE_NAME" >"$owner.part"',
+        'mv "$owner.part" "$owner"',
         "",
     ].join("\n");
 }
@@ -94,9 +149,9 @@ export function fillScript(): string {
         'rm -rf "$PGDATA"',
         'copy_tree "$SOURCE_PGDATA" "$PGDATA" || fail "copy failed" "cp of $SOURCE_PGDATA failed" "check the free space of the cache volume"',
         'name=$(printf \'%s\' "$DATABASE_NAME" | sed \'s/"/""/g\')',
+        "source=$name",
         "single_user <<EOF",
-        `ALTER DATABASE "$name" RENAME TO ${GOLDEN_DATABASE};`,
-        "DO \\$\\$ DECLARE r record; BEGIN FOR r IN SELECT rolname FROM pg_authid WHERE rolpassword IS NOT NULL LOOP EXECUTE format('ALTER ROLE %I PASSWORD NULL', r.rolname); END LOOP; END \\$\\$;",
+        ...NEUTRALISE,
         "EOF",
         // Last: the ready file the fetch step (root without DAC capabilities) can see.
         'chmod 0755 "${PGDATA%/*}"',
@@ -108,10 +163,10 @@ export function fillScript(): string {
 }
 
 /** Environment of the docker fetch step's cache check (empty values: no candidate). */
-export function cacheFetchEnv(clone: CloneFrom | undefined): Record<string, string> {
+export function cacheFetchEnv(clone: Pick<CloneFrom, "identity"> | undefined, goldenDir: string = GOLDEN_MOUNT): Record<string, string> {
     const id = clone?.identity ?? {};
     return {
-        CACHE_GOLDEN_READY: clone === undefined ? "" : `${GOLDEN_MOUNT}/${GOLDEN_READY_FILE}`,
+        CACHE_GOLDEN_READY: clone === undefined ? "" : `${goldenDir}/${GOLDEN_READY_FILE}`,
         CACHE_ETAG: id.etag ?? "",
         CACHE_LAST_MODIFIED: id.last_modified ?? "",
         CACHE_CONTENT_LENGTH: id.content_length === undefined ? "" : String(id.content_length),
@@ -128,8 +183,11 @@ export function cacheFetchEnv(clone: CloneFrom | undefined): Record<string, stri
  * missing or unfinished golden copy (no GOLDEN_READY_FILE) is a miss. Prints `made=cloned|restored` after
  * fetch.sh's identity lines (parseFetchReport). The rule is identityMatches().
  */
-export function cacheFetchScript(chownTo: number): string {
-    if (!Number.isInteger(chownTo)) throw new Error(`chownTo must be a uid, got ${chownTo}`);
+export function cacheFetchScript(chownTo: number | undefined, o: { readonly reportFile?: string } = {}): string {
+    if (chownTo !== undefined && !Number.isInteger(chownTo)) throw new Error(`chownTo must be a uid, got ${chownTo}`);
+    // Kubernetes: fsGroup gives the volume to the Postgres gid (no chown), and Pulumi reads no
+    // init container's log, so the report also goes to the termination message (reportFile).
+    const chown = (what: string) => chownTo === undefined ? [] : [`chown ${what}`];
     const fetch = `sh ${SCRIPT_DIR}/${FETCH_SCRIPT_FILE}`;
     const report = FETCH_REPORT_PREFIX;
     return [
@@ -158,9 +216,10 @@ export function cacheFetchScript(chownTo: number): string {
         "fi",
         // The clone step runs as the Postgres uid and writes PGDATA beside the restore directory:
         // the volume's root (root-owned when Docker made it) is handed to that uid too.
-        `if [ "$made" = cloned ]; then : >"$RESTORE_MARKER_DIR/${CLONE_FLAG}"; chown ${chownTo}:${chownTo} "\${PGDATA%/*}"; echo "fetch: the cached restore matches the backup; cloning it"; fi`,
+        `if [ "$made" = cloned ]; then : >"$RESTORE_MARKER_DIR/${CLONE_FLAG}";${chown(`${chownTo ?? 0}:${chownTo ?? 0} "\${PGDATA%/*}";`).map((c) => ` ${c}`).join("")} echo "fetch: the cached restore matches the backup; cloning it"; fi`,
         `echo "${report}made=$made"`,
-        `chown -R ${chownTo}:${chownTo} "$RESTORE_MARKER_DIR"`,
+        ...(o.reportFile === undefined ? [] : [`{ grep -F "${report}" "$out" || true; echo "${report}made=$made"; } >${o.reportFile}`]),
+        ...chown(`-R ${chownTo ?? 0}:${chownTo ?? 0} "$RESTORE_MARKER_DIR"`),
         "",
     ].join("\n");
 }

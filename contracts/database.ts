@@ -10,7 +10,7 @@ import { isValidImageReference, IMAGE_REFERENCE_HINT } from "./catalog";
 import { isCidr, NAMESPACE_PREFIX_PATTERN } from "./stackConfig";
 import { RESTORE_DEFAULTS } from "./restore";
 import { backupIdSchema } from "./backup";
-import { cloneFromSchema } from "./cache";
+import { cloneFromSchema, snapshotCloneFromSchema } from "./cache";
 
 /** Pulumi project of the on-demand database program (one stack per database). */
 export const ONDEMAND_PROJECT = "dbaas-db";
@@ -110,8 +110,20 @@ export const kubernetesTargetSchema = z.object({
     cpu_millicores: z.number().int().min(100),
     storage_gb: z.number().int().min(1),
     storage_class: z.string().optional(),
+    /**
+     * VolumeSnapshotClass of the restored-backup cache (API setting DBAAS_K8S_VOLUME_SNAPSHOT_CLASS;
+     * docs/cache.md): with it a restored database's volume is snapshotted (the golden copy) and a
+     * later database from the same backup gets a PVC from that snapshot. Without it every create restores.
+     */
+    volume_snapshot_class: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "a VolumeSnapshotClass name (lowercase letters, digits, '-', '.')").optional(),
+    /** A golden snapshot this `up` may clone (set by the API per attempt, never stored; needs volume_snapshot_class). */
+    clone_from: snapshotCloneFromSchema.optional(),
+    /** Snapshot this `up`'s restored volume as a golden copy (set by the API per attempt, never stored; needs volume_snapshot_class). */
+    cache_fill: z.boolean().optional(),
     ...restoreSettingsFields,
-}).strict();
+}).strict().refine((t) => (t.clone_from === undefined && t.cache_fill !== true) || t.volume_snapshot_class !== undefined, {
+    message: "clone_from and cache_fill need volume_snapshot_class (snapshots are taken and cloned through the class's CSI driver)", path: ["volume_snapshot_class"],
+});
 
 export const databaseSpecSchema = z.object({
     name: databaseNameSchema,

@@ -13,14 +13,14 @@ import { ONDEMAND_PASSWORD_KEY, ONDEMAND_PROJECT, ONDEMAND_SPEC_KEY } from "../c
 import { deployDocker } from "./docker";
 import { deployKubernetes } from "./kubernetes";
 import { parseDatabaseSpec } from "../contracts/database";
-import type { RestoreReport } from "../contracts/cache";
+import type { GoldenSnapshot, RestoreReport } from "../contracts/cache";
 
 const config = new pulumi.Config(ONDEMAND_PROJECT);
 const bareKey = (key: string): string => key.slice(ONDEMAND_PROJECT.length + 1);
 const spec = parseDatabaseSpec(config.requireObject<unknown>(bareKey(ONDEMAND_SPEC_KEY)));
 const superuserPassword = config.requireSecret(bareKey(ONDEMAND_PASSWORD_KEY));
 
-const endpoint: DatabaseEndpoint & { restore?: pulumi.Output<RestoreReport | undefined> } = spec.target.kind === "docker"
+const endpoint: DatabaseEndpoint & { restore?: pulumi.Output<RestoreReport | undefined>; cacheSnapshot?: pulumi.Output<GoldenSnapshot | undefined> } = spec.target.kind === "docker"
     ? deployDocker(spec, spec.target, superuserPassword)
     : deployKubernetes(spec, spec.target, superuserPassword);
 
@@ -35,5 +35,7 @@ export const uri = pulumi.secret(
 );
 export const version = spec.version;
 export const expiresAt = spec.expires_at;
-/** How the data got there: `{made: restored|cloned, identity}` (docker target with a backup; docs/cache.md). */
+/** How the data got there: `{made: restored|cloned, identity}` (a backup, docker or kubernetes with the cache; docs/cache.md). */
 export const restore = endpoint.restore;
+/** kubernetes with cache_fill: the golden VolumeSnapshot of this restore (its content's driver and handle). */
+export const cache_snapshot = endpoint.cacheSnapshot;

