@@ -28,6 +28,11 @@ export class DockerApiError extends Error {
     }
 }
 
+/** The start of an engine's error answer, on one line (what a failure message quotes). */
+function excerpt(body: Buffer | string): string {
+    return (typeof body === "string" ? body : body.toString("utf8")).slice(0, 300).replace(/\s+/g, " ");
+}
+
 function notCallable(dockerHost: string): Error {
     return new Error(`the API talks to Docker over a unix:// or tcp:// Docker host, not ${dockerHost.split("://")[0] ?? "?"}://`);
 }
@@ -56,8 +61,7 @@ export function dockerCall(dockerHost: string, method: string, path: string, bod
 export async function dockerExpect(dockerHost: string, method: string, path: string, ok: readonly number[], body?: unknown, timeoutMs?: number): Promise<DockerAnswer> {
     const a = await dockerCall(dockerHost, method, path, body, timeoutMs);
     if (!ok.includes(a.status)) {
-        const text = a.body.toString("utf8").slice(0, 300).replace(/\s+/g, " ");
-        throw new DockerApiError(a.status, `Docker answered ${method} ${path.split("?")[0] ?? ""} with HTTP ${a.status}: ${text}`);
+        throw new DockerApiError(a.status, `Docker answered ${method} ${path.split("?")[0] ?? ""} with HTTP ${a.status}: ${excerpt(a.body)}`);
     }
     return a;
 }
@@ -90,7 +94,7 @@ export function dockerAttach(dockerHost: string, container: string, o: { stdin: 
         req.on("response", (res) => {
             const chunks: Buffer[] = [];
             res.on("data", (c: Buffer) => chunks.push(c));
-            res.on("end", () => reject(new DockerApiError(res.statusCode ?? 0, `Docker answered the attach of ${container} with HTTP ${res.statusCode ?? "?"}: ${Buffer.concat(chunks).toString("utf8").slice(0, 300).replace(/\s+/g, " ")}`)));
+            res.on("end", () => reject(new DockerApiError(res.statusCode ?? 0, `Docker answered the attach of ${container} with HTTP ${res.statusCode ?? "?"}: ${excerpt(Buffer.concat(chunks))}`)));
         });
         req.on("timeout", () => req.destroy(new Error(`Docker did not answer the attach of ${container} within ${o.timeoutMs ?? 60_000} ms`)));
         req.on("error", reject);
@@ -120,7 +124,7 @@ export function dockerWaitRegistered(dockerHost: string, container: string, cond
                 });
                 res.on("end", () => {
                     const text = Buffer.concat(chunks).toString("utf8");
-                    if (res.statusCode !== 200) return fail(new DockerApiError(res.statusCode ?? 0, `Docker answered ${what} with HTTP ${res.statusCode ?? "?"}: ${text.slice(0, 300).replace(/\s+/g, " ")}`));
+                    if (res.statusCode !== 200) return fail(new DockerApiError(res.statusCode ?? 0, `Docker answered ${what} with HTTP ${res.statusCode ?? "?"}: ${excerpt(text)}`));
                     try {
                         const body = JSON.parse(text) as { StatusCode?: unknown; Error?: { Message?: string } | null };
                         if (typeof body.StatusCode !== "number") return fail(new Error(`Docker answered ${what} without a StatusCode${body.Error?.Message === undefined ? "" : `: ${body.Error.Message}`}`));

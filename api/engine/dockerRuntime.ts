@@ -1,13 +1,12 @@
 /**
  * What a docker-target database's server is doing, read from the Docker
  * Engine API (`GET /containers/<name>/json` on the engine of the target's
- * docker_host), for the runtime watcher (jobs/watcher.ts). Plain HTTP over
- * the engine's socket, as the readiness ping does: one documented call, no
- * client library needed. No Pulumi imports.
+ * docker_host), for the runtime watcher (jobs/watcher.ts), through the API's
+ * Engine API client (api/docker/engineApi.ts). No Pulumi imports.
  */
-import * as http from "node:http";
 import type { RuntimeView } from "../../contracts/api";
 import { dockerObjectName } from "../../contracts/labels";
+import { dockerCall } from "../docker/engineApi";
 import { dockerEndpoint } from "./targetReadiness";
 
 /** An observation without its `since` (the watcher stamps that). */
@@ -43,23 +42,16 @@ export function observationOf(json: ContainerJson | undefined): RuntimeObservati
 
 /** An inspector for the engine at `dockerHost` (unix:// or tcp://); undefined for hosts it cannot reach (ssh://). */
 export function dockerInspector(dockerHost: string, timeoutMs = 5000): RuntimeInspector | undefined {
-    const endpoint = dockerEndpoint(dockerHost);
-    if (endpoint === undefined) return undefined;
-    return (database) => new Promise((resolve, reject) => {
-        const req = http.get({ ...endpoint, path: `/containers/${encodeURIComponent(dockerObjectName(database))}/json`, timeout: timeoutMs }, (res) => {
-            const chunks: Buffer[] = [];
-            res.on("data", (c: Buffer) => chunks.push(c));
-            res.on("end", () => {
-                if (res.statusCode === 404) return resolve(observationOf(undefined));
-                if (res.statusCode !== 200) return reject(new Error(`Docker answered GET /containers/${dockerObjectName(database)}/json with HTTP ${res.statusCode ?? "?"}`));
-                try {
-                    resolve(observationOf(JSON.parse(Buffer.concat(chunks).toString("utf8")) as ContainerJson));
-                } catch (e) {
-                    reject(new Error(`Docker's container JSON did not parse: ${(e as Error).message}`));
-                }
-            });
-        });
-        req.on("timeout", () => req.destroy(new Error(`Docker did not answer within ${timeoutMs} ms`)));
-        req.on("error", reject);
-    });
+    if (dockerEndpoint(dockerHost) === undefined) return undefined;
+    return async (database) => {
+        const path = `/containers/${encodeURIComponent(dockerObjectName(database))}/json`;
+        const a = await dockerCall(dockerHost, "GET", path, undefined, timeoutMs);
+        if (a.status === 404) return observationOf(undefined);
+        if (a.status !== 200) throw new Error(`Docker answered GET /containers/${dockerObjectName(database)}/json with HTTP ${a.status}`);
+        try {
+            return observationOf(JSON.parse(a.body.toString("utf8")) as ContainerJson);
+        } catch (e) {
+            throw new Error(`Docker's container JSON did not parse: ${(e as Error).message}`);
+        }
+    };
 }
