@@ -12,6 +12,7 @@ import { z } from "zod";
 import { IMAGE_REFERENCE_HINT, isValidImageReference, parseCatalogJson, versionCatalogSchema, type VersionCatalog } from "../contracts/catalog";
 import { DNS_NAME_PATTERN, isCidr, NAMESPACE_PREFIX_HINT, NAMESPACE_PREFIX_PATTERN, STATE_PREFIX_PATTERN } from "../contracts/stackConfig";
 import { DEFAULT_FETCH_IMAGE, dockerTargetSchema, kubernetesTargetSchema, PEM_CERTIFICATES, RESTORE_CA_PEM_MAX_LENGTH } from "../contracts/database";
+import { K8S_NAME } from "../contracts/cache";
 import { API_PORT } from "../contracts/ports";
 import { PACKAGE_ROOT } from "./paths";
 
@@ -74,7 +75,7 @@ const envSchema = z.object({
     DBAAS_DB_STORAGE_GB: int(1, 1000).default(10),
     DBAAS_STORAGE_CLASS: z.string().min(1).optional(),
     // kubernetes target only: the VolumeSnapshotClass of the restored-backup cache (docs/cache.md); unset: every create restores.
-    DBAAS_K8S_VOLUME_SNAPSHOT_CLASS: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "a VolumeSnapshotClass name such as ebs-snapshots (lowercase letters, digits, '-', '.'; kubectl get volumesnapshotclass)").optional(),
+    DBAAS_K8S_VOLUME_SNAPSHOT_CLASS: z.string().regex(K8S_NAME, "a VolumeSnapshotClass name such as ebs-snapshots (lowercase letters, digits, '-', '.'; kubectl get volumesnapshotclass)").optional(),
     // The restore's download step (both targets): its image, and the CA bundle it trusts.
     DBAAS_FETCH_IMAGE: z.string().refine(isValidImageReference, IMAGE_REFERENCE_HINT).default(DEFAULT_FETCH_IMAGE),
     DBAAS_BACKUP_CA_FILE: z.string().min(1).optional(),

@@ -52,8 +52,8 @@ export const cloneFromSchema = z.object({
 }).strict();
 export type CloneFrom = z.infer<typeof cloneFromSchema>;
 
-/** A Kubernetes object name (DNS-1123 subdomain), as VolumeSnapshot and VolumeSnapshotContent names are. */
-const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+/** A Kubernetes object name (DNS-1123 subdomain), as VolumeSnapshot, VolumeSnapshotContent and VolumeSnapshotClass names are. */
+export const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const k8sName = z.string().regex(K8S_NAME, "a Kubernetes object name (lowercase letters, digits, '-', '.')");
 
 /** The golden VolumeSnapshot's name in a restored database's namespace (kubernetes target). */

@@ -10,7 +10,7 @@ import { isValidImageReference, IMAGE_REFERENCE_HINT } from "./catalog";
 import { isCidr, NAMESPACE_PREFIX_PATTERN } from "./stackConfig";
 import { RESTORE_DEFAULTS } from "./restore";
 import { backupIdSchema } from "./backup";
-import { cloneFromSchema, snapshotCloneFromSchema } from "./cache";
+import { cloneFromSchema, K8S_NAME, snapshotCloneFromSchema } from "./cache";
 
 /** Pulumi project of the on-demand database program (one stack per database). */
 export const ONDEMAND_PROJECT = "dbaas-db";
@@ -115,7 +115,7 @@ export const kubernetesTargetSchema = z.object({
      * docs/cache.md): with it a restored database's volume is snapshotted (the golden copy) and a
      * later database from the same backup gets a PVC from that snapshot. Without it every create restores.
      */
-    volume_snapshot_class: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "a VolumeSnapshotClass name (lowercase letters, digits, '-', '.')").optional(),
+    volume_snapshot_class: z.string().regex(K8S_NAME, "a VolumeSnapshotClass name (lowercase letters, digits, '-', '.')").optional(),
     /** A golden snapshot this `up` may clone (set by the API per attempt, never stored; needs volume_snapshot_class). */
     clone_from: snapshotCloneFromSchema.optional(),
     /** Snapshot this `up`'s restored volume as a golden copy (set by the API per attempt, never stored; needs volume_snapshot_class). */
