@@ -187,7 +187,7 @@ export function cacheFetchScript(chownTo: number | undefined, o: { readonly repo
     if (chownTo !== undefined && !Number.isInteger(chownTo)) throw new Error(`chownTo must be a uid, got ${chownTo}`);
     // Kubernetes: fsGroup gives the volume to the Postgres gid (no chown), and Pulumi reads no
     // init container's log, so the report also goes to the termination message (reportFile).
-    const chown = (what: string) => chownTo === undefined ? [] : [`chown ${what}`];
+    const owner = chownTo === undefined ? undefined : `${chownTo}:${chownTo}`;
     const fetch = `sh ${SCRIPT_DIR}/${FETCH_SCRIPT_FILE}`;
     const report = FETCH_REPORT_PREFIX;
     return [
@@ -216,10 +216,10 @@ export function cacheFetchScript(chownTo: number | undefined, o: { readonly repo
         "fi",
         // The clone step runs as the Postgres uid and writes PGDATA beside the restore directory:
         // the volume's root (root-owned when Docker made it) is handed to that uid too.
-        `if [ "$made" = cloned ]; then : >"$RESTORE_MARKER_DIR/${CLONE_FLAG}";${chown(`${chownTo ?? 0}:${chownTo ?? 0} "\${PGDATA%/*}";`).map((c) => ` ${c}`).join("")} echo "fetch: the cached restore matches the backup; cloning it"; fi`,
+        `if [ "$made" = cloned ]; then : >"$RESTORE_MARKER_DIR/${CLONE_FLAG}";${owner === undefined ? "" : ` chown ${owner} "\${PGDATA%/*}";`} echo "fetch: the cached restore matches the backup; cloning it"; fi`,
         `echo "${report}made=$made"`,
         ...(o.reportFile === undefined ? [] : [`{ grep -F "${report}" "$out" || true; echo "${report}made=$made"; } >${o.reportFile}`]),
-        ...chown(`-R ${chownTo ?? 0}:${chownTo ?? 0} "$RESTORE_MARKER_DIR"`),
+        ...(owner === undefined ? [] : [`chown -R ${owner} "$RESTORE_MARKER_DIR"`]),
         "",
     ].join("\n");
 }
