@@ -56,34 +56,6 @@ export interface DumpContainerArgs {
     readonly memoryMb: number;
 }
 
-/** What POST /containers/create gets (the Engine API's field names). */
-export interface DumpContainerSpec {
-    readonly Image: string;
-    readonly User: string;
-    readonly Entrypoint: readonly string[];
-    readonly Cmd: readonly string[];
-    readonly Env: readonly string[];
-    readonly WorkingDir: string;
-    readonly AttachStdin: boolean;
-    readonly OpenStdin: boolean;
-    readonly StdinOnce: boolean;
-    readonly AttachStdout: boolean;
-    readonly AttachStderr: boolean;
-    readonly Tty: boolean;
-    readonly Labels: Readonly<Record<string, string>>;
-    readonly HostConfig: {
-        readonly NetworkMode: string;
-        readonly ReadonlyRootfs: boolean;
-        readonly CapDrop: readonly string[];
-        readonly SecurityOpt: readonly string[];
-        readonly Memory: number;
-        readonly MemorySwap: number;
-        readonly PidsLimit: number;
-        readonly AutoRemove: boolean;
-        readonly LogConfig: { readonly Type: string; readonly Config: Readonly<Record<string, string>> };
-    };
-}
-
 /** The name of a dump container of `database` (a random suffix: a backup id is not the runner's to know). */
 export function dumpContainerName(database: string, suffix: string): string {
     return `${dockerObjectName(database, "backup")}-${suffix}`;
@@ -99,7 +71,7 @@ export function dumpContainerName(database: string, suffix: string): string {
  * files (json-file would keep a second copy of the whole database on the host).
  * AutoRemove: a dump whose API went away still leaves no container behind.
  */
-export function dumpContainerSpec(a: DumpContainerArgs): DumpContainerSpec {
+export function dumpContainerSpec(a: DumpContainerArgs) {
     return {
         Image: a.image,
         User: `${POSTGRES_UID}:${POSTGRES_UID}`,
@@ -130,6 +102,9 @@ export function dumpContainerSpec(a: DumpContainerArgs): DumpContainerSpec {
         },
     };
 }
+
+/** What POST /containers/create gets (the Engine API's field names). */
+export type DumpContainerSpec = ReturnType<typeof dumpContainerSpec>;
 
 /** What the password may not contain: the script reads one line of stdin. */
 export function passwordProblem(password: string): string | undefined {

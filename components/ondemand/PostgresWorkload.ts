@@ -145,6 +145,7 @@ export class PostgresWorkload extends pulumi.ComponentResource {
         const startupFailures = Math.ceil((restoreSeconds + 300) / STARTUP_PERIOD_SECONDS);
         const ready = readinessCommand(restore?.markerName);
         const restoreEnvVars = restore === undefined ? {} : fetchEnv(restore.backupUrl, restore.markerName, restore.limits);
+        const fetchStepResources = guaranteedResources(fetchResources({ memory_mb: args.memoryMb, cpu_millicores: args.cpuMillicores }));
         const cloneEnv = restore === undefined || clone === undefined ? [] : env({
             PGDATA, GOLDEN_PGDATA: `${GOLDEN_IN_VOLUME}/pgdata`, GOLDEN_SOURCE_DATABASE: clone.sourceDatabase, RESTORE_MARKER_DIR: RESTORE_DIR,
             RESTORE_MARKER: restore.markerName, DATABASE_NAME: args.database, DATABASE_USER, PASSWORD_FILE,
@@ -171,7 +172,7 @@ export class PostgresWorkload extends pulumi.ComponentResource {
                                 command: ["sh", "-c", snapshotPrepareScript()],
                                 env: env({ PGDATA, RESTORE_MARKER_DIR: RESTORE_DIR, GOLDEN_DIR: GOLDEN_IN_VOLUME, DATABASE_NAME: args.database }),
                                 securityContext: security,
-                                resources: guaranteedResources(fetchResources({ memory_mb: args.memoryMb, cpu_millicores: args.cpuMillicores })),
+                                resources: fetchStepResources,
                                 volumeMounts: [dataMount],
                             }]),
                             {
@@ -180,7 +181,7 @@ export class PostgresWorkload extends pulumi.ComponentResource {
                                 command: ["sh", "-c", cache === undefined ? fetchScript() : cacheFetchScript(undefined, { reportFile: TERMINATION_LOG })],
                                 env: env(cache === undefined ? restoreEnvVars : { ...restoreEnvVars, ...cacheFetchEnv(clone, GOLDEN_IN_VOLUME) }),
                                 securityContext: security,
-                                resources: guaranteedResources(fetchResources({ memory_mb: args.memoryMb, cpu_millicores: args.cpuMillicores })),
+                                resources: fetchStepResources,
                                 volumeMounts: [dataMount, tmpMount, fetchScriptMount, ...caMounts],
                             },
                             // Does nothing unless the fetch step left its hit flag (then drops the kept-aside copy); no network needed.
